@@ -102,8 +102,12 @@ def _numbered(line: str) -> tuple[str, str | None, bool] | None:
     return number, None, False
 
 
+_DATE_TEXT = re.compile(r"\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\.?,?\s+\d{4}")
+
+
 def _caps_heading(line: str) -> bool:
-    letters = [c for c in line if c.isalpha()]
+    """'INTRODUCTION:', 'SALUS, £25,000.00 – 10 May 2017:' (a date inside does not count)."""
+    letters = [c for c in _DATE_TEXT.sub("", line) if c.isalpha()]
     upper = sum(1 for c in letters if c.isupper())
     first = _words(line)[0] if line.split() else ""
     return (

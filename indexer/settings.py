@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         return self.model or bundled_model_path()
 
 
+def model_display_name(model_path: str) -> str:
+    """'all-MiniLM-L6-v2' for the bundled copy; otherwise the configured name or folder."""
+    if model_path == bundled_model_path():
+        return "all-MiniLM-L6-v2"
+    return Path(model_path).name or model_path
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

@@ -1,0 +1,261 @@
+"""The `reportsearch` command: index, search, ask, serve, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from indexer.settings import default_index_dir
+
+
+class CLIError(Exception):
+    """A problem the user can fix; printed as one line, never a traceback."""
+
+
+def _engine(index_dir: Path):
+    from indexer.store import IndexMissing
+
+    from .engine import SearchEngine
+
+    try:
+        return SearchEngine(index_dir)
+    except IndexMissing as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if not 1 <= k <= 100:
+        raise argparse.ArgumentTypeError("must be between 1 and 100")
+    return k
+
+
+def _read_batch(path: str, field: str):
+    """Yield (id, value, error) per line of a JSON Lines batch file."""
+    try:
+        handle = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot read batch file {path}: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            lines = handle.read().splitlines()
+        except UnicodeDecodeError:
+            raise CLIError(f"batch file {path} is not UTF-8 text") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield None, None, f"line {number}: invalid JSON ({exc.msg})"
+            continue
+        if not isinstance(obj, dict):
+            yield None, None, f"line {number}: expected a JSON object"
+            continue
+        value = obj.get(field)
+        if not isinstance(value, str) or not value.strip():
+            yield obj.get("id"), None, f"line {number}: missing or empty \"{field}\""
+            continue
+        yield obj.get("id"), value, None
+
+
+def _emit(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _check_query(query: str) -> str:
+    from .schemas import MAX_QUERY_CHARS
+
+    if not query or not query.strip():
+        raise CLIError("the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise CLIError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    return query.strip()
+
+
+# ---- commands ----------------------------------------------------------------------------------
+def cmd_index(args) -> int:
+    from indexer.pipeline import IndexBusy, index_paths
+
+    try:
+        report = index_paths([Path(p) for p in args.paths], args.index_dir, progress=not args.quiet)
+    except IndexBusy as exc:
+        raise CLIError(str(exc)) from None
+    totals = report.totals
+    print(f"Index: {args.index_dir}")
+    print(
+        f"Documents: {totals.get('documents', 0)}  Sections: {totals.get('sections', 0)}  "
+        f"Chunks: {totals.get('chunks', 0)}  Files: {totals.get('files', 0)}"
+    )
+    print(
+        f"This run: {len(report.indexed)} indexed, {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} removed, {len(report.skipped)} skipped; "
+        f"{report.new_chunks} chunks written, {report.embedded} embedded in {report.seconds:.1f}s"
+    )
+    for path in report.removed:
+        print(f"  removed: {path}")
+    for path, reason in report.skipped:
+        print(f"  skipped: {path}: {reason}")
+    if not report.usable:
+        raise CLIError("nothing could be indexed" + (f" ({report.skipped[0][1]})" if report.skipped else ""))
+    return 0
+
+
+def _print_result(result) -> None:
+    print(f"{result.rank}. {result.citation}  [score {result.score:.2f}]")
+    text = " ".join(result.text.split())
+    if len(text) > 600:
+        text = text[:600].rsplit(" ", 1)[0] + " …"
+    print(textwrap.indent(textwrap.fill(text, width=100), "   "))
+    print()
+
+
+def cmd_search(args) -> int:
+    if args.batch:
+        engine = _engine(args.index_dir)
+        for qid, query, error in _read_batch(args.batch, "query"):
+            if error:
+                _emit({"id": qid, "error": error})
+                continue
+            response = engine.search(_check_query(query), k=args.k)
+            _emit({"id": qid, "results": [r.model_dump() for r in response.results]})
+        return 0
+    if args.query is None:
+        raise CLIError("give a QUERY or --batch FILE")
+    query = _check_query(args.query)
+    engine = _engine(args.index_dir)
+    response = engine.search(query, k=args.k, sort=args.sort)
+    if args.json:
+        _emit(response.model_dump())
+        return 0
+    if not response.results:
+        print("No passages found.")
+    for result in response.results:
+        _print_result(result)
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .answer import Answerer
+
+    if args.batch:
+        answerer = Answerer(_engine(args.index_dir))
+        for qid, question, error in _read_batch(args.batch, "question"):
+            if error:
+                _emit({"id": qid, "error": error})
+                continue
+            answer = answerer.ask(_check_query(question), k=args.k)
+            _emit({**answer.model_dump(), "id": qid})
+        return 0
+    if args.question is None:
+        raise CLIError("give a QUESTION or --batch FILE")
+    question = _check_query(args.question)
+    answer = Answerer(_engine(args.index_dir)).ask(question, k=args.k)
+    if args.json:
+        _emit(answer.model_dump())
+        return 0
+    print(textwrap.fill(answer.answer, width=100))
+    if answer.notice:
+        print(f"\nNote: {answer.notice}")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.citation}")
+            print(textwrap.indent(textwrap.fill(f"“{c.quote}”", width=94), "      "))
+    elif answer.passages:
+        print("\nRelated reading:")
+        for r in answer.passages[:3]:
+            print(f"  - {r.citation}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    os.environ["REPORTSEARCH_INDEX"] = str(args.index_dir)
+    print(f"ReportSearch on http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr)
+    uvicorn.run(create_app(args.index_dir), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import run_eval
+
+    if not Path(args.qa_file).is_file():
+        raise CLIError(f"cannot read question file {args.qa_file}")
+    return run_eval(Path(args.qa_file), args.index_dir, split=args.split, k=args.k,
+                    baselines=not args.no_baselines, json_out=args.json, corpus=args.corpus)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", type=Path, default=None,
+                        help="index location (default: $REPORTSEARCH_INDEX, else ./.reportsearch)")
+    parser = argparse.ArgumentParser(prog="reportsearch", description="Search and question answering over long formal reports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", parents=[common], help="index files and folders (incremental)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", parents=[common], help="ranked passages with citations")
+    p.add_argument("query", nargs="?", metavar="QUERY")
+    p.add_argument("-k", type=_k, default=10, help="number of passages, 1-100 (default 10)")
+    p.add_argument("--json", action="store_true", help="print the search response as JSON")
+    p.add_argument("--batch", metavar="FILE", help='JSON Lines of {"id", "query"}; prints JSON Lines')
+    p.add_argument("--sort", choices=["relevance", "newest"], default="relevance")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", parents=[common], help="an answer with citations")
+    p.add_argument("question", nargs="?", metavar="QUESTION")
+    p.add_argument("-k", type=_k, default=8, help="passages to read, 1-100 (default 8)")
+    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    p.add_argument("--batch", metavar="FILE", help='JSON Lines of {"id", "question"}; prints JSON Lines')
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", parents=[common], help="web page at /, API at /api, docs at /docs")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", parents=[common], help="retrieval and answer quality with baselines")
+    p.add_argument("qa_file", metavar="QA_FILE")
+    p.add_argument("--split", choices=["dev", "test", "all"], default="test",
+                   help="which half of the question set to report (default: the held-back test half)")
+    p.add_argument("-k", type=_k, default=10)
+    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--corpus", type=Path, default=None,
+                   help="folder the question set was written on (for the naive-chunk baseline; default: QA_FILE's folder)")
+    p.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.index_dir = args.index_dir or default_index_dir()
+    try:
+        return args.func(args) or 0
+    except CLIError as exc:
+        print(f"reportsearch: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("reportsearch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The search engine: one loaded index, shared by the CLI and every request of the service."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from indexer.embed import get_embedder
+from indexer.models import Document
+from indexer.settings import Settings, get_settings
+from indexer.store import ChunkRecord, IndexMissing, IndexStore
+
+from .citations import document_ref, format_citation, section_ref
+from .fuse import rrf
+from .query import ParsedQuery, mine_acronyms, parse_query
+from .rerank import (
+    AGENDA_FACTOR,
+    BOILERPLATE_FACTOR,
+    REFERENCE_BONUS,
+    diversify,
+    is_boilerplate,
+    near_duplicate,
+    reference_matches,
+    shingles,
+    title_overlap,
+)
+from .retrieve import dense_search, keyword_search
+from .schemas import Filters, Result, SearchResponse
+
+MIN_PASSAGE_CHARS = 350
+MAX_PASSAGE_CHARS = 1000
+
+
+class UnknownDocument(KeyError):
+    pass
+
+
+def _overlaps(a: Result, b: Result) -> bool:
+    """Passages of one paper sharing more than half of the shorter one (after extension)."""
+    if a.document.id != b.document.id:
+        return False
+    shared = min(a.span[1], b.span[1]) - max(a.span[0], b.span[0])
+    return shared > 0.5 * min(a.span[1] - a.span[0], b.span[1] - b.span[0])
+
+
+class SearchEngine:
+    def __init__(self, index_dir: Path, settings: Settings | None = None, dense_weight: float = 1.0,
+                 keyword_weight: float = 1.0):
+        self.settings = settings or get_settings()
+        self.index_dir = Path(index_dir)
+        self.dense_weight = dense_weight
+        self.keyword_weight = keyword_weight
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self.store = IndexStore(self.index_dir)  # raises IndexMissing
+        self._load()
+
+    # ---- loading ---------------------------------------------------------------------------
+    def _load(self) -> None:
+        snap = self.store.snapshot()
+        if not snap.chunks:
+            raise IndexMissing(f"the index at {self.index_dir} is empty (run `reportsearch index PATH`)")
+        self.snapshot = snap
+        self.faiss = self.store.load_faiss()
+        self.embedder = get_embedder(snap.model or self.settings.model_path(), self.settings.embed_batch_size)
+        self.acronyms = mine_acronyms(c.text for c in snap.chunks.values())
+        self.doc_chunks: dict[str, list[ChunkRecord]] = {}
+        for chunk in sorted(snap.chunks.values(), key=lambda c: (c.document_id, c.ord)):
+            self.doc_chunks.setdefault(chunk.document_id, []).append(chunk)
+        self._shingles = {rowid: shingles(c.text) for rowid, c in snap.chunks.items()}
+        self.document_text.cache_clear()
+
+    def refresh_if_stale(self, every: float = 2.0) -> None:
+        """Pick up a re-index that finished while we were serving (checked at most every 2 s)."""
+        now = time.monotonic()
+        if now - self._checked < every:
+            return
+        self._checked = now
+        if int(self.store.thread_conn().execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) != self.snapshot.generation:
+            with self._lock:
+                self.store = IndexStore(self.index_dir)
+                self._load()
+
+    def warm(self) -> None:
+        self.embedder.encode_query("warm up")
+
+    # ---- documents ---------------------------------------------------------------------------
+    @property
+    def documents(self) -> dict[str, Document]:
+        return self.snapshot.documents
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.snapshot.documents[doc_id]
+        except KeyError:
+            raise UnknownDocument(doc_id) from None
+
+    @lru_cache(maxsize=256)
+    def document_text(self, doc_id: str) -> str:
+        text = self.store.document_text(doc_id)
+        if text is None:
+            raise UnknownDocument(doc_id)
+        return text
+
+    # ---- filters -----------------------------------------------------------------------------
+    def allowed_chunks(self, filters: Filters | None) -> set[int] | None:
+        if filters is None or not any(v for v in filters.model_dump().values()):
+            return None
+        if filters.document_ids:
+            unknown = [d for d in filters.document_ids if d not in self.documents]
+            if unknown:
+                raise UnknownDocument(unknown[0])
+        docs = set()
+        for doc in self.documents.values():
+            if filters.document_ids and doc.id not in filters.document_ids:
+                continue
+            if filters.doc_types and doc.doc_type not in filters.doc_types:
+                continue
+            if filters.bodies and doc.body not in filters.bodies:
+                continue
+            if filters.date_from or filters.date_to:
+                if not doc.date:
+                    continue
+                d = date.fromisoformat(doc.date)
+                if (filters.date_from and d < filters.date_from) or (filters.date_to and d > filters.date_to):
+                    continue
+            docs.add(doc.id)
+        return {rowid for rowid, c in self.snapshot.chunks.items() if c.document_id in docs}
+
+    # ---- search ------------------------------------------------------------------------------
+    def rank(self, query: ParsedQuery, k: int, allowed: set[int] | None, use_dense: bool = True,
+             use_keyword: bool = True) -> list[tuple[int, float]]:
+        """Chunk rowids with fused scores, best first, after reranking."""
+        n = max(self.settings.candidates, k * 3)
+        rankings = []
+        if use_dense:
+            vec = self.embedder.encode_query(query.dense_text)
+            rankings.append((dense_search(self.faiss, vec, n, allowed), self.dense_weight))
+        if use_keyword:
+            rankings.append((keyword_search(self.store.thread_conn(), query.fts_query(), n, allowed), self.keyword_weight))
+        fused = rrf(rankings, self.settings.rrf_k)
+        first_place = 1.0 / (self.settings.rrf_k + 1)
+        chunks, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
+        if query.section_refs or query.item_refs or query.decision_refs:
+            pool = allowed if allowed is not None else chunks.keys()
+            for rowid in pool:
+                chunk = chunks[rowid]
+                doc = docs[chunk.document_id]
+                if reference_matches(query, sections[chunk.section_id], chunk, doc):
+                    bonus = REFERENCE_BONUS * first_place * (1 + title_overlap(query, doc))
+                    fused[rowid] = fused.get(rowid, 0.0) + bonus
+        for rowid in list(fused):
+            chunk = chunks[rowid]
+            doc = docs[chunk.document_id]
+            if not query.boilerplate_wanted and is_boilerplate(chunk, doc):
+                fused[rowid] *= AGENDA_FACTOR if doc.doc_type == "agenda" else BOILERPLATE_FACTOR
+            for phrase in query.phrases:
+                if phrase.lower() in chunk.text.lower():
+                    fused[rowid] += first_place
+        ordered = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+        kept: list[tuple[int, float]] = []
+        for rowid, score in ordered:
+            if any(near_duplicate(self._shingles[rowid], self._shingles[other]) for other, _ in kept):
+                continue
+            kept.append((rowid, score))
+            if len(kept) >= k * 3:
+                break
+        order = diversify([r for r, _ in kept], {r: chunks[r].document_id for r, _ in kept}, per_doc=4, window=k)
+        scores = dict(kept)
+        max_score = (self.dense_weight + self.keyword_weight) * first_place
+        return [(r, min(1.0, scores[r] / max_score)) for r in order]
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None, sort: str = "relevance",
+               use_dense: bool = True, use_keyword: bool = True) -> SearchResponse:
+        started = time.perf_counter()
+        self.refresh_if_stale()
+        parsed = parse_query(query, self.acronyms)
+        allowed = self.allowed_chunks(filters)
+        results: list[Result] = []
+        for rowid, score in self.rank(parsed, k, allowed, use_dense, use_keyword):
+            result = self.result(rowid, score, len(results) + 1)
+            if not any(_overlaps(result, kept) for kept in results):
+                results.append(result)
+            if len(results) == k:
+                break
+        if sort == "newest":
+            results.sort(key=lambda r: r.document.date or "", reverse=True)
+            for i, r in enumerate(results):
+                r.rank = i + 1
+        return SearchResponse(query=query, results=results, took_ms=round((time.perf_counter() - started) * 1000, 2))
+
+    # ---- results ------------------------------------------------------------------------------
+    def passage_span(self, chunk: ChunkRecord) -> tuple[int, int]:
+        """A short chunk is extended with the following chunk(s) of the same part of the paper."""
+        start, end = chunk.start, chunk.end
+        if end - start >= MIN_PASSAGE_CHARS:
+            return start, end
+        sections = self.snapshot.sections
+        parent = sections[chunk.section_id].path[:-1]
+        for nxt in self.doc_chunks[chunk.document_id][chunk.ord + 1 :]:
+            nxt_path = sections[nxt.section_id].path
+            if nxt_path[: len(parent)] != parent or nxt.end - start > MAX_PASSAGE_CHARS:
+                break
+            end = max(end, nxt.end)
+            if end - start >= MIN_PASSAGE_CHARS:
+                break
+        return start, end
+
+    def result(self, rowid: int, score: float, rank: int) -> Result:
+        chunk = self.snapshot.chunks[rowid]
+        doc = self.documents[chunk.document_id]
+        section = self.snapshot.sections[chunk.section_id]
+        start, end = self.passage_span(chunk)
+        return Result(
+            rank=rank,
+            score=round(score, 4),
+            chunk_id=chunk.id,
+            text=self.document_text(doc.id)[start:end],
+            document=document_ref(doc),
+            section=section_ref(section),
+            span=(start, end),
+            page=section.page,
+            citation=format_citation(doc, section),
+        )

@@ -1,0 +1,37 @@
+"""Follow-up questions: 'and the year before?' is searched as a rewrite of the previous turn."""
+
+from __future__ import annotations
+
+import re
+
+from .query import tokens
+from .schemas import Turn
+
+_ELLIPTIC = re.compile(
+    r"^(?:and|also|what about|how about|and what about|same for|what of)\b|\b(?:it|its|they|them|their|that|this|those|these|he|she|his|her)\b"
+    r"|\b(?:the )?(?:year|month|meeting) (?:before|after)\b|\bprevious (?:year|meeting)\b",
+    re.IGNORECASE,
+)
+_FY = re.compile(r"\b(20\d\d)/(\d\d)\b")
+_YEAR = re.compile(r"\b(20\d\d)\b")
+
+
+def _shift_years(text: str, delta: int) -> str:
+    """'2016/17' -> '2015/16' and '2017' -> '2016' for 'the year before' (delta=-1)."""
+    text = _FY.sub(lambda m: f"{int(m.group(1)) + delta}/{(int(m.group(2)) + delta) % 100:02d}", text)
+    return _YEAR.sub(lambda m: str(int(m.group(1)) + delta), text) if not _FY.search(text) else text
+
+
+def rewrite_followup(question: str, history: list[Turn]) -> str:
+    previous = next((t.content for t in reversed(history) if t.role == "user"), None)
+    if not previous:
+        return question
+    short = len(tokens(question)) <= 4
+    if not (short or _ELLIPTIC.search(question)):
+        return question
+    base = previous
+    if re.search(r"\b(?:year|month) before\b|\bprevious year\b|\blast year\b", question, re.I):
+        base = _shift_years(previous, -1)
+    elif re.search(r"\b(?:year|month) after\b|\bnext year\b|\bfollowing year\b", question, re.I):
+        base = _shift_years(previous, +1)
+    return f"{base} {question}"

@@ -1,0 +1,185 @@
+"""Optional generative answers through any OpenAI-compatible chat endpoint (llama.cpp, Ollama,
+vLLM, a hosted API), with every citation checked against its passage afterwards.
+
+Retrieval confidence gates the model: when the local answerer finds no evidence, the model is not
+asked at all, so it cannot answer from general knowledge. Sentences whose [n] does not support them
+are dropped and the answer says so; timeouts and errors fall back to the extractive answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterator
+
+import httpx
+import numpy as np
+
+from indexer.chunk import sentence_spans
+from indexer.settings import Settings
+
+from .answer import Answerer, Candidate, sentence_vectors, stem
+from .citations import document_ref, format_citation, section_ref
+from .followup import rewrite_followup
+from .query import tokens
+from .schemas import Answer, Citation, Filters, Result, Turn
+
+SYSTEM_PROMPT = (
+    "You answer questions about formal reports (police and crime panel papers, board minutes). "
+    "Use ONLY the numbered passages. After every sentence put the number of the passage it comes from, "
+    "like [1]. Keep the answer to 1-4 short sentences. If the passages do not answer the question, "
+    "reply exactly: NOT FOUND"
+)
+MAX_PASSAGES = 5
+PASSAGE_CHARS = 900
+SUPPORT_THRESHOLD = 0.45
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+class LLMUnavailable(Exception):
+    pass
+
+
+class GenerativeAnswerer:
+    def __init__(self, local: Answerer, settings: Settings):
+        self.local = local
+        self.settings = settings
+
+    # ---- the model call --------------------------------------------------------------------------
+    def messages(self, question: str, passages: list[Result], history: list[Turn]) -> list[dict]:
+        numbered = "\n\n".join(
+            f"[{i}] {p.citation}\n{p.text[:PASSAGE_CHARS]}" for i, p in enumerate(passages[:MAX_PASSAGES], 1)
+        )
+        msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
+        for turn in history[-4:]:
+            msgs.append({"role": turn.role, "content": turn.content[:1000]})
+        msgs.append({"role": "user", "content": f"Passages:\n\n{numbered}\n\nQuestion: {question}"})
+        return msgs
+
+    def tokens_from_model(self, messages: list[dict]) -> Iterator[str]:
+        headers = {"Authorization": f"Bearer {self.settings.llm_api_key}"} if self.settings.llm_api_key else {}
+        body = {"model": self.settings.llm_model or "local", "messages": messages, "stream": True,
+                "temperature": 0.1, "max_tokens": 256}
+        url = self.settings.llm_url.rstrip("/")
+        if not url.endswith("/chat/completions"):
+            url += "/chat/completions" if url.endswith("/v1") else "/v1/chat/completions"
+        timeout = httpx.Timeout(self.settings.llm_timeout, connect=min(5.0, self.settings.llm_timeout))
+        try:
+            with httpx.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
+                if response.status_code != 200:
+                    raise LLMUnavailable(f"the language model answered HTTP {response.status_code}")
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        delta = json.loads(data)["choices"][0].get("delta", {}).get("content") or ""
+                    except (json.JSONDecodeError, KeyError, IndexError):
+                        continue
+                    if delta:
+                        yield delta
+        except httpx.TimeoutException:
+            raise LLMUnavailable("the language model did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise LLMUnavailable(f"the language model could not be reached ({type(exc).__name__})") from None
+
+    # ---- checking what it said ------------------------------------------------------------------
+    def verify(self, question: str, generated: str, passages: list[Result]) -> tuple[list[str], list[Citation], int]:
+        """Keep sentences whose [n] supports them; each kept marker becomes a verbatim quote."""
+        text = generated.strip()
+        kept, citations, dropped = [], [], 0
+        embedder = self.local.engine.embedder
+        for s, e in sentence_spans(text, 0, len(text)):
+            sentence = text[s:e].strip()
+            numbers = [int(n) for n in _MARKER.findall(sentence)]
+            claim = _MARKER.sub("", sentence).strip()
+            if not claim or len(claim.split()) < 3:
+                continue
+            if not numbers or any(not 1 <= n <= min(len(passages), MAX_PASSAGES) for n in numbers):
+                dropped += 1
+                continue
+            quotes = []
+            for n in dict.fromkeys(numbers):
+                best = self.best_quote(claim, passages[n - 1], embedder)
+                if best is None:
+                    break
+                quotes.append(best)
+            if len(quotes) != len(set(numbers)):
+                dropped += 1
+                continue
+            markers = []
+            for cand in quotes:
+                n = len(citations) + 1
+                doc = self.local.engine.documents[cand.chunk.document_id]
+                section = self.local.engine.snapshot.sections[cand.chunk.section_id]
+                citations.append(Citation(
+                    n=n, chunk_id=cand.chunk.id, quote=cand.text, document=document_ref(doc),
+                    section=section_ref(section), page=section.page, citation=format_citation(doc, section),
+                    span=(cand.start, cand.end)))
+                markers.append(f"[{n}]")
+            kept.append(f"{claim.rstrip()} {' '.join(markers)}")
+        return kept, citations, dropped
+
+    def best_quote(self, claim: str, passage: Result, embedder) -> Candidate | None:
+        """The passage sentence that best supports the claim, if any supports it well enough."""
+        candidates = self.local.candidates([passage])
+        if not candidates:
+            return None
+        vecs = sentence_vectors(embedder, [c.text for c in candidates])
+        claim_vec = embedder.encode([claim])[0]
+        terms = [stem(t) for t in tokens(claim)]
+        scores = 0.6 * (vecs @ claim_vec) + 0.4 * np.array([self.local.lexical(terms, c.text) for c in candidates])
+        best = int(np.argmax(scores))
+        return candidates[best] if scores[best] >= SUPPORT_THRESHOLD else None
+
+    # ---- the flow --------------------------------------------------------------------------------
+    def stream(self, question: str, k: int = 8, filters: Filters | None = None,
+               history: list[Turn] | None = None) -> Iterator[tuple[str, object]]:
+        history = history or []
+        search_query = rewrite_followup(question, history)
+        passages = self.local.engine.search(search_query, k=k, filters=filters).results
+        yield "passages", [p.model_dump() for p in passages]
+        local = self.local.answer_from(question, search_query, passages)
+        if not local.answerable:
+            local.mode = "llm"
+            yield "answer", local.model_dump()
+            return
+        generated = []
+        try:
+            for piece in self.tokens_from_model(self.messages(question, passages, history)):
+                generated.append(piece)
+                yield "token", {"text": piece}
+        except LLMUnavailable as exc:
+            local.notice = f"{exc}; showing the extractive answer instead."
+            yield "answer", local.model_dump()
+            return
+        raw = "".join(generated).strip()
+        if raw.upper().startswith("NOT FOUND"):
+            abstain = self.local.abstain(question, passages, 0.0)
+            abstain.mode = "llm"
+            yield "answer", abstain.model_dump()
+            return
+        kept, citations, dropped = self.verify(question, raw, passages)
+        if not kept:
+            local.notice = "The language model's answer was not supported by its cited passages; showing the extractive answer instead."
+            yield "answer", local.model_dump()
+            return
+        notice = None
+        if dropped:
+            notice = f"{dropped} sentence(s) of the generated answer were removed because their citations did not support them."
+        answer = Answer(question=question, answer=" ".join(kept), answerable=True, citations=citations,
+                        passages=passages, took_ms=0.0, mode="llm", notice=notice)
+        yield "answer", answer.model_dump()
+
+    def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
+        import time
+
+        started = time.perf_counter()
+        final = None
+        for kind, payload in self.stream(question, k, filters, history):
+            if kind == "answer":
+                final = Answer(**payload)
+        final.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return final

@@ -1,0 +1,109 @@
+"""Understanding what a user typed: terms, quoted phrases, acronyms, section and item references."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+STOPWORDS = set(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers him his how i if in into is it its itself just me more most my no nor not now
+    of off on once only or other our ours out over own same she should so some such than that the their
+    theirs them then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours tell say said says much many
+    give show find know get got did does anything something please any also ever""".split()
+)
+_SMALL = {"and", "of", "for", "the", "&", "to", "in", "on", "with"}
+_ACRONYM_DEF = re.compile(
+    r"((?:[A-Z][\w'’-]*|and|of|for|the|&|to|in|on|with)(?:\s+(?:[A-Z][\w'’-]*|and|of|for|the|&|to|in|on|with)){1,9})"
+    r"\s*\(([A-Z][A-Za-z0-9&]{1,9})\)"
+)
+SECTION_REF = re.compile(r"\b(?:section|paragraph|para|§)\s*(\d{1,3}(?:\.\d{1,3})*)\b", re.IGNORECASE)
+ITEM_REF = re.compile(r"\bitem\s+([A-Z]?\d{1,3}[a-z]?)\b", re.IGNORECASE)
+MINUTE_REF = re.compile(r"\bminute\s+(\d{2,4})\b", re.IGNORECASE)
+DECISION_REF = re.compile(r"\b(?:decision\s+(?:no\.?\s*)?(\d{1,3})|(OPCC\.D\.\d+\.\d+))\b", re.IGNORECASE)
+_PHRASE = re.compile(r"[\"“]([^\"”]{2,200})[\"”]")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
+
+
+def _initials(long_form: str) -> str:
+    words = [w for w in re.split(r"[\s-]+", long_form) if w and w.lower() not in _SMALL]
+    return "".join(w[0].upper() for w in words)
+
+
+def _initials_match(long_form: str, acronym: str) -> bool:
+    initials = _initials(long_form)
+    letters = re.sub(r"[^A-Z]", "", acronym.upper())
+    if not letters or initials[:1] != letters[:1]:
+        return False
+    it = iter(initials)
+    return all(ch in it for ch in letters) or initials.endswith(letters)
+
+
+def mine_acronyms(texts) -> dict[str, str]:
+    """'Policing Education Qualifications Framework (PEQF)' -> {'PEQF': 'Policing Education ...'}."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for m in _ACRONYM_DEF.finditer(text):
+            long_form, acronym = m.group(1).strip().rstrip("'’"), m.group(2)
+            words = long_form.split()
+            # Trim leading words until the initials line up with the acronym; exact initials win.
+            candidates = [
+                " ".join(words[i:]) for i in range(len(words))
+                if words[i].lower() not in _SMALL and len(words) - i <= len(acronym) + 3
+            ]
+            exact = [c for c in candidates if _initials(c) == re.sub(r"[^A-Z]", "", acronym.upper())]
+            loose = [c for c in candidates if _initials_match(c, acronym)]
+            if exact or loose:
+                found.setdefault(acronym, (exact or loose)[0])
+    return found
+
+
+@dataclass
+class ParsedQuery:
+    text: str
+    terms: list[str]
+    phrases: list[str] = field(default_factory=list)
+    expansions: list[str] = field(default_factory=list)
+    section_refs: list[str] = field(default_factory=list)
+    item_refs: list[str] = field(default_factory=list)
+    decision_refs: list[str] = field(default_factory=list)
+    boilerplate_wanted: bool = False
+
+    @property
+    def dense_text(self) -> str:
+        """What the embedder sees: the query plus acronym expansions."""
+        return self.text if not self.expansions else f"{self.text} ({'; '.join(self.expansions)})"
+
+    def fts_query(self) -> str | None:
+        """An FTS5 OR-query over terms, expansions and phrases (BM25 does the weighting)."""
+        words = list(dict.fromkeys(self.terms + [w for e in self.expansions for w in tokens(e)]))
+        parts = [f'"{w}"' for w in words]
+        parts += ['"' + " ".join(_TOKEN.findall(p.lower())) + '"' for p in self.phrases if _TOKEN.findall(p)]
+        return " OR ".join(parts) if parts else None
+
+
+def tokens(text: str) -> list[str]:
+    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text) if t.lower() not in STOPWORDS]
+
+
+_BOILERPLATE_WORDS = re.compile(r"apolog|declaration|interest|agenda|webcast|substitute|membership|election", re.I)
+
+
+def parse_query(text: str, acronyms: dict[str, str] | None = None) -> ParsedQuery:
+    acronyms = acronyms or {}
+    parsed = ParsedQuery(text=text, terms=tokens(text))
+    parsed.phrases = [m.group(1) for m in _PHRASE.finditer(text)]
+    parsed.section_refs = SECTION_REF.findall(text)
+    parsed.item_refs = [r.upper() for r in ITEM_REF.findall(text)]
+    parsed.item_refs += MINUTE_REF.findall(text)
+    parsed.decision_refs = [a or b for a, b in DECISION_REF.findall(text)]
+    parsed.boilerplate_wanted = bool(_BOILERPLATE_WORDS.search(text))
+    lowered = text.lower()
+    for acronym, long_form in acronyms.items():
+        if re.search(rf"\b{re.escape(acronym)}\b", text):
+            parsed.expansions.append(long_form)
+        elif long_form.lower() in lowered:
+            parsed.expansions.append(acronym)
+    return parsed

@@ -1,0 +1,78 @@
+"""Second stage: civic sense on top of fused scores.
+
+References ('section 3.2', 'item B2', a decision number) pull their section up; procedural
+boilerplate (apologies, declarations, agenda furniture) is pushed down unless asked for; near
+duplicates (the same text in minutes and report) collapse; one paper cannot fill the page.
+"""
+
+from __future__ import annotations
+
+import re
+
+from indexer.models import Document, Section
+from indexer.store import ChunkRecord
+
+from .query import ParsedQuery, tokens
+
+BOILERPLATE = re.compile(
+    r"apologies|declarations? of interest|welcome (?:&|and) introduction|webcast|election of (?:vice-)?chairman"
+    r"|notice is hereby given|tea/coffee|true and accurate record|were an accurate record|substitutes"
+    r"|intentionally left blank|notes of previous meeting",
+    re.IGNORECASE,
+)
+BOILERPLATE_FACTOR = 0.55
+AGENDA_FACTOR = 0.8
+REFERENCE_BONUS = 1.0  # in units of a first-place RRF vote
+
+
+def is_boilerplate(chunk: ChunkRecord, doc: Document) -> bool:
+    return bool(BOILERPLATE.search(chunk.heading) or BOILERPLATE.search(chunk.text[:200])) or doc.doc_type == "agenda"
+
+
+def reference_matches(query: ParsedQuery, section: Section, chunk: ChunkRecord, doc: Document) -> bool:
+    number = section.number or ""
+    for ref in query.section_refs:
+        if number == ref or number.startswith(ref + "."):
+            return True
+    for ref in query.item_refs:
+        if re.search(rf"\(Item {re.escape(ref)}\)|^{re.escape(ref)}\b|^- {re.escape(ref)}\b", chunk.heading + "\n" + chunk.text, re.M | re.I):
+            return True
+        if ref.isdigit() and number == ref:
+            return True
+    for ref in query.decision_refs:
+        if (doc.reference and ref.upper() in doc.reference.upper()) or re.search(rf"\bdecisions? (?:[\d &]*\b)?0*{re.escape(ref)}\b", chunk.text, re.I):
+            return True
+    return False
+
+
+def title_overlap(query: ParsedQuery, doc: Document) -> float:
+    """Share of the query's words found in the paper's title (for 'section 3.2 of the X report')."""
+    words = set(query.terms) - {"section", "paragraph", "item", "report", "paper"}
+    if not words:
+        return 0.0
+    title_words = set(tokens(doc.title))
+    return len(words & title_words) / len(words)
+
+
+def shingles(text: str, n: int = 5) -> set[str]:
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def near_duplicate(a: set[str], b: set[str], threshold: float = 0.6) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= threshold
+
+
+def diversify(ranked: list[int], doc_of: dict[int, str], per_doc: int, window: int) -> list[int]:
+    """Within the first `window` places, at most `per_doc` passages of one paper; extras move down."""
+    head, tail, counts = [], [], {}
+    for item in ranked:
+        doc = doc_of[item]
+        if len(head) < window and counts.get(doc, 0) < per_doc:
+            head.append(item)
+            counts[doc] = counts.get(doc, 0) + 1
+        else:
+            tail.append(item)
+    return head + tail

@@ -1,0 +1,141 @@
+"""Typed request and response shapes of the HTTP API and the CLI's --json output."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUERY_CHARS = 2000
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_ids: list[str] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    doc_types: list[str] | None = None
+    bodies: list[str] | None = None
+
+
+def _clean_query(value: str) -> str:
+    if not value or not value.strip():
+        raise ValueError("must not be empty")
+    if len(value) > MAX_QUERY_CHARS:
+        raise ValueError(f"must be at most {MAX_QUERY_CHARS} characters")
+    return value.strip()
+
+
+class SearchRequest(BaseModel):
+    query: str
+    k: int = Field(10, ge=1, le=100)
+    filters: Filters | None = None
+    sort: Literal["relevance", "newest"] = "relevance"
+
+    _check = field_validator("query")(_clean_query)
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20000)
+
+
+class AskRequest(BaseModel):
+    question: str
+    k: int = Field(8, ge=1, le=100)
+    filters: Filters | None = None
+    history: list[Turn] | None = Field(None, max_length=50)
+    mode: Literal["auto", "local", "llm"] = "auto"
+
+    _check = field_validator("question")(_clean_query)
+
+
+class DocumentRef(BaseModel):
+    id: str
+    title: str
+    date: str | None
+    doc_type: str
+    body: str | None
+    source_path: str
+
+
+class SectionRef(BaseModel):
+    id: str
+    number: str | None
+    title: str
+    path: list[str]
+
+
+class Result(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    text: str
+    document: DocumentRef
+    section: SectionRef
+    span: tuple[int, int]
+    page: int | None = None
+    citation: str
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[Result]
+    took_ms: float
+
+
+class Citation(BaseModel):
+    n: int
+    chunk_id: str
+    quote: str
+    document: DocumentRef
+    section: SectionRef
+    page: int | None = None
+    citation: str
+    span: tuple[int, int] | None = None  # the quote's offsets in the document text
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    answerable: bool
+    citations: list[Citation]
+    passages: list[Result]
+    took_ms: float
+    mode: str = "local"
+    notice: str | None = None
+
+
+class DocumentSummary(DocumentRef):
+    sections: int
+    dates: list[str] = []
+    author: str | None = None
+    reference: str | None = None
+    confidential: bool = False
+
+
+class SectionOut(BaseModel):
+    id: str
+    number: str | None
+    title: str
+    path: list[str]
+    span: tuple[int, int]
+    page: int | None = None
+
+
+class DocumentDetail(DocumentRef):
+    text: str
+    sections: list[SectionOut]
+    dates: list[str] = []
+    author: str | None = None
+    reference: str | None = None
+    confidential: bool = False
+
+
+class Health(BaseModel):
+    status: str
+    documents: int
+    chunks: int
+    model: str
