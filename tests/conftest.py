@@ -1,0 +1,94 @@
+"""Shared fixtures: the sample index is built once per test session (embedding is the slow part)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+DEVSET = CORPUS / "devset.jsonl"
+PACK = CORPUS / "2017-07-20_police-and-crime-panel_agenda-pack.txt"
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory) -> Path:
+    from indexer.pipeline import index_paths
+
+    index_dir = tmp_path_factory.mktemp("sample-index")
+    report = index_paths([CORPUS], index_dir, progress=False)
+    assert report.usable and not report.skipped, report.skipped
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def engine(sample_index):
+    from searchapi.engine import SearchEngine
+
+    return SearchEngine(sample_index)
+
+
+@pytest.fixture(scope="session")
+def answerer(engine):
+    from searchapi.answer import Answerer
+
+    return Answerer(engine)
+
+
+@pytest.fixture(scope="session")
+def devset() -> list[dict]:
+    return [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """A real uvicorn server on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.server.started:
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(sample_index):
+    from searchapi.app import create_app
+
+    with ServerThread(create_app(sample_index)) as srv:
+        yield srv.url
+
+
+@pytest.fixture()
+def client(server):
+    with httpx.Client(base_url=server, timeout=60) as c:
+        yield c

@@ -1,0 +1,56 @@
+"""Chunks are verbatim slices inside their section, token-budgeted, never truncated by the model."""
+
+import statistics
+
+from indexer.settings import get_settings
+from indexer.store import IndexStore
+
+
+def test_chunks_are_verbatim_slices_and_fit_the_model(sample_index, engine):
+    store = IndexStore(sample_index)
+    embedder = engine.embedder
+    rows = store.conn.execute(
+        "SELECT c.text, c.start, c.end, c.embed_text, c.n_tokens, d.text FROM chunks c JOIN documents d ON d.id = c.document_id"
+    ).fetchall()
+    assert len(rows) > 300
+    for text, start, end, embed_text, n_tokens, doc_text in rows:
+        assert doc_text[start:end] == text
+        assert n_tokens <= get_settings().chunk_max_tokens
+        assert embedder.count_pieces(embed_text) <= embedder.max_pieces, "would be silently truncated"
+        assert embed_text.endswith(text)
+    lengths = [r[4] for r in rows]
+    assert statistics.median(lengths) > 60
+
+
+def test_chunk_starts_in_its_section(engine):
+    sections = engine.snapshot.sections
+    for chunk in engine.snapshot.chunks.values():
+        start, end = sections[chunk.section_id].span
+        assert start <= chunk.start < end
+
+
+def test_long_section_splits_at_sentences_with_overlap():
+    from indexer.chunk import ChunkBudget, chunk_document
+    from indexer.documents import build_documents
+
+    sentences = " ".join(f"Sentence number {i} talks about the budget of project {i}." for i in range(120))
+    (doc,) = build_documents("/tmp/long.txt", f"Long Report\n\n1. Background.\n\n{sentences}\n")
+    chunks = chunk_document(doc, ChunkBudget(max_tokens=60))
+    assert len(chunks) > 5
+    for a, b in zip(chunks, chunks[1:]):
+        assert a.text.rstrip().endswith(".") and b.text[0].isupper()
+        assert b.span[0] < a.span[1], "consecutive chunks of one paragraph overlap by a sentence"
+    assert all(c.n_tokens <= 60 for c in chunks)
+
+
+def test_heading_only_section_merges_into_next_chunk():
+    from indexer.chunk import ChunkBudget, chunk_document
+    from indexer.documents import build_documents
+
+    preamble = "This paper updates the board on joint work with other forces across the region and beyond. " * 2
+    raw = f"Report Title\n\n{preamble}\n\n3. Collaboration.\n\n3.1 Seven Force Overview. " + "Forces work together on many projects. " * 5 + "\n"
+    (doc,) = build_documents("/tmp/x.txt", raw)
+    chunks = chunk_document(doc, ChunkBudget())
+    first = next(c for c in chunks if "Collaboration." in c.text)
+    assert "3.1 Seven Force Overview" in first.text
+    assert doc.sections[[s.id for s in doc.sections].index(first.section_id)].number == "3"
