@@ -7,12 +7,14 @@ import logging
 import sys
 import threading
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Iterator
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from indexer.settings import default_index_dir, get_settings, model_display_name
 from indexer.store import IndexMissing
@@ -71,7 +73,16 @@ def create_app(index_dir: Path | None = None) -> FastAPI:
     _setup_logging()
     holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir())
     settings = get_settings()
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        try:  # load the model and index before the first request, not during it
+            await run_in_threadpool(lambda: holder.get().warm())
+        except HTTPException:
+            log.info(json.dumps({"event": "no-index", "index": str(holder.index_dir)}))
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ReportSearch",
         version="0.1.0",
         description="Search and cited question answering over long formal reports.",
@@ -88,13 +99,6 @@ def create_app(index_dir: Path | None = None) -> FastAPI:
                 "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
             }))
         return response
-
-    @app.on_event("startup")
-    def warm() -> None:
-        try:
-            holder.get().warm()
-        except HTTPException:
-            log.info(json.dumps({"event": "no-index", "index": str(holder.index_dir)}))
 
     def answerer() -> Answerer:
         engine = holder.get()

@@ -105,8 +105,8 @@
     var body = null;
     try { body = await res.json(); } catch (e) { /* not JSON */ }
     if (res.status === 503) {
-      var d = body && typeof body.detail === "string" ? body.detail + " " : "";
-      return new ApiError("no-index", d + INDEX_HINT, 503);
+      var d = body && typeof body.detail === "string" && body.detail ? " (Server said: " + body.detail + ")" : "";
+      return new ApiError("no-index", INDEX_HINT + d, 503);
     }
     return new ApiError("http", detailText(body, res.status), res.status);
   }
@@ -213,6 +213,10 @@
       loadDocuments();
     } catch (err) {
       stats.textContent = err.kind === "no-index" ? "No index" : "Offline";
+      if (!documentsLoaded) {
+        $("filter-documents").textContent = "";
+        $("filter-documents").appendChild(el("option", null, "Unavailable")).disabled = true;
+      }
       reportError(err);
     }
   }
@@ -232,6 +236,7 @@
         .forEach(function (d) {
           var opt = el("option", null, (d.title || d.id) + " — " + fmtDate(d.date));
           opt.value = d.id;
+          opt.title = opt.textContent;
           sel.appendChild(opt);
         });
       if (!docs.length) sel.appendChild(el("option", null, "No documents indexed")).disabled = true;
@@ -482,6 +487,7 @@
       if (controller !== state.controller) return;
       msg.fail(err);
       reportError(err);
+      if (!$("question").value) $("question").value = question; // let the user retry
     } finally {
       if (controller === state.controller) { state.controller = null; setBusy(false); }
       keepScrolled();
@@ -636,9 +642,9 @@
     $("viewer-title").textContent = doc.title || "Source";
     $("viewer-meta").textContent = [fmtDate(doc.date), doc.doc_type, doc.body].filter(Boolean).join(" · ");
     var sec = sectionLabel(src.section);
-    var path = src.section && Array.isArray(src.section.path) && src.section.path.length > 1 ? src.section.path.join(" › ") : "";
-    $("viewer-section").textContent = (sec ? "Section " + sec : "No section") + (path ? " — " + path : "") +
-      (src.page != null ? " · p. " + src.page : "");
+    var path = src.section && Array.isArray(src.section.path) ? src.section.path.slice(0, -1) : [];
+    path.push(sec ? "Section " + sec : "No section heading");
+    $("viewer-section").textContent = path.join(" › ") + (src.page != null ? " · p. " + src.page : "");
     var quoteBox = $("viewer-quote");
     quoteBox.textContent = src.quote || "";
     quoteBox.hidden = !src.quote;
