@@ -372,9 +372,13 @@
     var cit = a && (a.citations || []).find(function (c) { return Number(c.n) === n; });
     var passages = (a && a.passages) || this.passages;
     if (cit) {
-      var passage = passages.find(function (p) { return p.chunk_id === cit.chunk_id; });
+      // The citation's own span locates the quote; the passage around it gives context.
+      var passage = passages.find(function (p) {
+        return p.document && cit.document && p.document.id === cit.document.id && Array.isArray(cit.span) &&
+          p.span[0] <= cit.span[0] && cit.span[1] <= p.span[1];
+      }) || passages.find(function (p) { return p.chunk_id === cit.chunk_id; });
       openViewer({ document: cit.document, section: cit.section, page: cit.page, citation: cit.citation,
-                   quote: cit.quote, passage: passage || null }, opener);
+                   quote: cit.quote, span: cit.span || null, passage: passage || null }, opener);
     } else if (passages[n - 1]) {
       openPassage(passages[n - 1], opener);
     } else {
@@ -612,6 +616,7 @@
   function locate(text, src) {
     var p = src.passage, q = src.quote;
     var span = p && Array.isArray(p.span) ? p.span : null;
+    if (q && Array.isArray(src.span) && text.slice(src.span[0], src.span[1]) === q) return [src.span[0], src.span[1]];
     if (q) {
       if (p && span) {
         var i = (p.text || "").indexOf(q);
