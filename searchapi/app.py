@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from indexer.settings import default_index_dir, get_settings, model_display_name
+from indexer.settings import Settings, default_index_dir, get_settings, model_display_name
 from indexer.store import IndexMissing
 
 from .answer import Answerer
@@ -69,10 +69,10 @@ def _sse(event: str, data) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def create_app(index_dir: Path | None = None) -> FastAPI:
+def create_app(index_dir: Path | None = None, settings: Settings | None = None) -> FastAPI:
     _setup_logging()
     holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir())
-    settings = get_settings()
+    settings = settings or get_settings()
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         try:  # load the model and index before the first request, not during it

@@ -15,7 +15,6 @@ from typing import Iterator
 import httpx
 import numpy as np
 
-from indexer.chunk import sentence_spans
 from indexer.settings import Settings
 
 from .answer import Answerer, Candidate, sentence_vectors, stem
@@ -34,6 +33,19 @@ MAX_PASSAGES = 5
 PASSAGE_CHARS = 900
 SUPPORT_THRESHOLD = 0.45
 _MARKER = re.compile(r"\[(\d{1,2})\]")
+# A sentence ends at . ! or ? plus any [n] markers after it, before a capital or the end.
+_CLAIM_END = re.compile(r"[.!?](?:\s*\[\d{1,2}\])*(?=\s+[A-Z\"'“(£]|\s*$)")
+
+
+def claims(text: str) -> list[str]:
+    """Generated text split into sentences, each keeping the citation markers that follow it."""
+    out, start = [], 0
+    for m in _CLAIM_END.finditer(text):
+        out.append(text[start : m.end()].strip())
+        start = m.end()
+    if text[start:].strip():
+        out.append(text[start:].strip())
+    return [c for c in out if c]
 
 
 class LLMUnavailable(Exception):
@@ -91,8 +103,7 @@ class GenerativeAnswerer:
         text = generated.strip()
         kept, citations, dropped = [], [], 0
         embedder = self.local.engine.embedder
-        for s, e in sentence_spans(text, 0, len(text)):
-            sentence = text[s:e].strip()
+        for sentence in claims(text):
             numbers = [int(n) for n in _MARKER.findall(sentence)]
             claim = _MARKER.sub("", sentence).strip()
             if not claim or len(claim.split()) < 3:

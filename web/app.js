@@ -410,8 +410,8 @@
         list.appendChild(sourceCard(c, c.n, function (b) { self.openCitation(Number(c.n), b); }));
       });
     } else if (passages.length) {
-      heading = answer.answerable === false ? "Related passages (not evidence for an answer)" : "Retrieved passages";
-      passages.forEach(function (p) {
+      heading = answer.answerable === false ? "Related reading (not evidence for an answer)" : "Retrieved passages";
+      passages.slice(0, 3).forEach(function (p) {
         list.appendChild(sourceCard(p, null, function (b) { openPassage(p, b); }));
       });
     }
