@@ -175,6 +175,11 @@ class Answerer:
         """The best sentence, then close runners-up that add something (and each part of a two-part question)."""
         best = ranked[0]
         chosen = [best]
+        if _heading_like(best.text):
+            # 'SALUS, £25,000.00 – 10 May 2017:' needs the sentence that explains it.
+            follow = [c for c in ranked[1:] if c.chunk.id == best.chunk.id and c.start > best.start]
+            if follow:
+                chosen.append(max(follow[:3], key=lambda c: c.score))
         parts = [p for p in re.split(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", question) if len(tokens(p)) >= 2]
         if len(parts) > 1:
             for part in parts:
@@ -200,6 +205,10 @@ class Answerer:
         )
         return Answer(question=question, answer=text, answerable=False, citations=[], passages=passages,
                       took_ms=0.0, mode="local")
+
+
+def _heading_like(text: str) -> bool:
+    return text.rstrip().endswith(":") or not text.rstrip().endswith((".", "!", "?", ")", "'", "”")) or len(text.split()) < 7
 
 
 def _similar(a: str, b: str) -> bool:
