@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     max_file_bytes: int = 10 * 1024 * 1024
     # Retrieval
     candidates: int = 60
-    rrf_k: int = 60
+    rrf_k: int = 10
     # Optional generative answers through an OpenAI-compatible chat endpoint.
     llm_url: str = ""
     llm_model: str = ""

@@ -6,40 +6,27 @@ When the evidence is weak the answer says so plainly (answerable=false) instead 
 
 from __future__ import annotations
 
-import math
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.chunk import sentence_spans
 from indexer.store import ChunkRecord
 
 from .citations import document_ref, format_citation, section_ref
 from .engine import SearchEngine
 from .followup import rewrite_followup
-from .query import STOPWORDS, tokens
+from .lexical import stems
+from .query import cue_match, question_cues, tokens
 from .schemas import Answer, Citation, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
-ANSWERABLE_THRESHOLD = 0.50
+ANSWERABLE_THRESHOLD = 0.45
+YEAR_MISMATCH_FACTOR = 0.5  # the question names a year (or 2016/17) that the evidence never mentions
+_YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 MAX_SENTENCES = 3
 READ_PASSAGES = 6
-
-_CUES = {
-    "amount": (re.compile(r"\bhow (?:much|many)\b|\bcost|\bspen[dt]|\bbudget|\bnumber of\b|\bamount|\btotal|\bfund|\bpaid\b|\bpay\b|\bpercentage|\bhow big", re.I),
-               re.compile(r"£|\d")),
-    "date": (re.compile(r"\bwhen\b|\bwhat date\b|\bwhich (?:year|month|day)\b|\bwhat year\b|\bdeadline\b|\bhow long\b", re.I),
-             re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b|\b\d+\s+(?:weeks?|months?|years?|days?)\b")),
-    "who": (re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:officer|person|organisation|body|company|force|charity)\b|\bname of\b", re.I),
-            re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Cllr|Councillor|Chief|Commissioner|Officer|Head|Director|Chairman|Inspector|Constable|PCC)\b|[A-Z][a-z]+ [A-Z][a-z]+")),
-    "why": (re.compile(r"\bwhy\b|\breason|\bpurpose\b|\baim\b|\bwhat for\b", re.I),
-            re.compile(r"\bbecause\b|\bdue to\b|\bin order to\b|\bso that\b|\baims?\b|\bto ensure\b|\bas a result\b|\bpurpose\b|\breason|\btherefore\b|\bfollowing\b|\bto (?:help|support|improve|reduce|provide|enable)\b", re.I)),
-}
-_LEADING_MARKER = re.compile(r"^(?:[-•]\s+|\d{1,3}(?:\.\d{1,3})*\.?\s+|\(?[a-z]\)\s+)")
-
 
 @dataclass
 class Candidate:
@@ -48,67 +35,15 @@ class Candidate:
     start: int
     end: int
     text: str
+    vector: np.ndarray | None = None
     score: float = 0.0
     dense: float = 0.0
     lexical: float = 0.0
 
 
-def stem(word: str) -> str:
-    return word[:5] if len(word) > 5 else word
-
-
-def question_cues(question: str) -> list[str]:
-    return [name for name, (ask, _) in _CUES.items() if ask.search(question)]
-
-
-def sentences_of(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence spans line by line; list markers and paragraph numbers left out of the quote."""
-    spans = []
-    for m in re.finditer(r"[^\n]+", text[start:end]):
-        ls, le = start + m.start(), start + m.end()
-        for s, e in sentence_spans(text, ls, le):
-            marker = _LEADING_MARKER.match(text[s:e])
-            if marker:
-                s += marker.end()
-            while e > s and text[e - 1] in " \t":
-                e -= 1
-            if len(text[s:e].split()) >= 4:
-                spans.append((s, e))
-    return spans
-
-
 class Answerer:
     def __init__(self, engine: SearchEngine):
         self.engine = engine
-        self._df = None
-
-    # ---- corpus statistics for IDF-weighted overlap ----------------------------------------
-    @property
-    def df(self) -> Counter:
-        if self._df is None or self._df_generation != self.engine.snapshot.generation:
-            df: Counter = Counter()
-            for chunk in self.engine.snapshot.chunks.values():
-                df.update({stem(t) for t in tokens(chunk.text + " " + chunk.heading)})
-            self._df, self._df_generation, self._n = df, self.engine.snapshot.generation, len(self.engine.snapshot.chunks)
-        return self._df
-
-    def idf(self, term: str) -> float:
-        df = self.df.get(term, 0)
-        return math.log(1 + (self._n + 1) / (df + 0.5))
-
-    def lexical(self, terms: list[str], text: str) -> float:
-        if not terms:
-            return 0.0
-        have = {stem(t) for t in tokens(text)}
-        total = sum(self.idf(t) for t in terms)
-        return sum(self.idf(t) for t in terms if t in have) / total
-
-    def corpus_coverage(self, terms: list[str]) -> float:
-        """IDF-weighted share of the question's words that occur anywhere in the index."""
-        if not terms:
-            return 1.0
-        total = sum(self.idf(t) for t in terms)
-        return sum(self.idf(t) for t in terms if self.df.get(t)) / total
 
     # ---- answering ---------------------------------------------------------------------------
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
@@ -125,28 +60,25 @@ class Answerer:
         for rank, passage in enumerate(passages[:READ_PASSAGES]):
             doc_id = passage.document.id
             text = self.engine.document_text(doc_id)
-            for chunk in self.engine.doc_chunks[doc_id]:
-                if chunk.end <= passage.span[0] or chunk.start >= passage.span[1]:
-                    continue
-                for s, e in sentences_of(text, chunk.start, chunk.end):
+            chunks = [c for c in self.engine.doc_chunks[doc_id] if c.end > passage.span[0] and c.start < passage.span[1]]
+            for chunk, (spans, vectors) in zip(chunks, self.engine.sentences.get(chunks)):
+                for (s, e), vector in zip(spans, vectors):
                     if (doc_id, s, e) not in seen:
                         seen.add((doc_id, s, e))
-                        out.append(Candidate(chunk, rank, s, e, text[s:e]))
+                        out.append(Candidate(chunk, rank, s, e, text[s:e], vector=vector))
         return out
 
     def score(self, question: str, query_text: str, candidates: list[Candidate]) -> None:
         if not candidates:
             return
-        embedder = self.engine.embedder
-        qvec = embedder.encode_query(query_text)[0]
-        vecs = sentence_vectors(embedder, [c.text for c in candidates])
-        dense = vecs @ qvec
-        terms = [stem(t) for t in tokens(query_text) if t not in STOPWORDS]
+        qvec = self.engine.embedder.encode_query(query_text)[0]
+        dense = np.vstack([c.vector for c in candidates]) @ qvec
+        terms = stems(query_text)
         cues = question_cues(question)
         for cand, d in zip(candidates, dense):
             cand.dense = float(d)
-            cand.lexical = self.lexical(terms, cand.text + " " + cand.chunk.heading)
-            cue = sum(1 for name in cues if _CUES[name][1].search(cand.text)) / len(cues) if cues else 0.5
+            cand.lexical = self.engine.terms.coverage(terms, cand.text + " " + cand.chunk.heading)
+            cue = cue_match(cues, cand.text) if cues else 0.5
             prior = 0.04 / (1 + cand.passage_rank)
             cand.score = 0.55 * cand.dense + 0.35 * cand.lexical + 0.10 * cue + prior
 
@@ -154,9 +86,8 @@ class Answerer:
         candidates = self.candidates(passages)
         self.score(question, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
-        terms = [stem(t) for t in tokens(query_text)]
-        confidence = (ranked[0].score if ranked else 0.0) * self.corpus_coverage(terms)
-        if not ranked or confidence < ANSWERABLE_THRESHOLD:
+        confidence = self.confidence(question, ranked[0]) if ranked else 0.0
+        if confidence < ANSWERABLE_THRESHOLD:
             return self.abstain(question, passages, confidence)
         chosen = self.select(question, ranked)
         citations, sentences = [], []
@@ -171,6 +102,15 @@ class Answerer:
         return Answer(question=question, answer=" ".join(sentences), answerable=True, citations=citations,
                       passages=passages, took_ms=0.0, mode="local")
 
+    def confidence(self, question: str, best: Candidate) -> float:
+        """Evidence strength: the best sentence's score, discounted for question words the index
+        has never seen and for a year the question asks about that the evidence does not mention."""
+        score = best.score * self.engine.terms.known(stems(question)) ** 2
+        context = best.chunk.text + " " + best.chunk.heading
+        if any(year not in context for year in _YEAR.findall(question)):
+            score *= YEAR_MISMATCH_FACTOR
+        return score
+
     def select(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """The best sentence, then close runners-up that add something (and each part of a two-part question)."""
         best = ranked[0]
@@ -183,8 +123,8 @@ class Answerer:
         parts = [p for p in re.split(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", question) if len(tokens(p)) >= 2]
         if len(parts) > 1:
             for part in parts:
-                part_terms = [stem(t) for t in tokens(part)]
-                top = max(ranked[:40], key=lambda c: self.lexical(part_terms, c.text) + 0.5 * c.score)
+                part_terms = stems(part)
+                top = max(ranked[:40], key=lambda c: self.engine.terms.coverage(part_terms, c.text) + 0.5 * c.score)
                 if top not in chosen and top.score >= 0.75 * best.score:
                     chosen.append(top)
         for cand in ranked[1:]:
@@ -214,17 +154,3 @@ def _heading_like(text: str) -> bool:
 def _similar(a: str, b: str) -> bool:
     wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > 0.7
-
-
-_SENTENCE_CACHE: dict[str, np.ndarray] = {}
-
-
-def sentence_vectors(embedder, texts: list[str]) -> np.ndarray:
-    """Sentence embeddings, batched for the ones not seen before (answers reread the same passages)."""
-    missing = list(dict.fromkeys(t for t in texts if t not in _SENTENCE_CACHE))
-    if missing:
-        if len(_SENTENCE_CACHE) > 50000:
-            _SENTENCE_CACHE.clear()
-        for text, vec in zip(missing, embedder.encode(missing)):
-            _SENTENCE_CACHE[text] = vec
-    return np.vstack([_SENTENCE_CACHE[t] for t in texts])

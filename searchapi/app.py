@@ -76,7 +76,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         try:  # load the model and index before the first request, not during it
-            await run_in_threadpool(lambda: holder.get().warm())
+            await run_in_threadpool(lambda: holder.get().warm(sentences=True))
         except HTTPException:
             log.info(json.dumps({"event": "no-index", "index": str(holder.index_dir)}))
         yield

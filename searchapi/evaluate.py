@@ -168,6 +168,7 @@ def run_eval(qa_file: Path, index_dir: Path, split: str = "test", k: int = 10, b
              json_out: bool = False, corpus: Path | None = None) -> int:
     engine = SearchEngine(index_dir)
     engine.warm()
+    engine.sentences.warm(list(engine.snapshot.chunks.values()))  # as the service does at start-up
     questions = load_questions(qa_file, split)
     retrieval_qs = [q for q in questions if q.get("answerable", True) and q.get("gold")]
     if not questions:

@@ -17,10 +17,10 @@ import numpy as np
 
 from indexer.settings import Settings
 
-from .answer import Answerer, Candidate, sentence_vectors, stem
+from .answer import Answerer, Candidate
+from .lexical import stems
 from .citations import document_ref, format_citation, section_ref
 from .followup import rewrite_followup
-from .query import tokens
 from .schemas import Answer, Citation, Filters, Result, Turn
 
 SYSTEM_PROMPT = (
@@ -138,10 +138,10 @@ class GenerativeAnswerer:
         candidates = self.local.candidates([passage])
         if not candidates:
             return None
-        vecs = sentence_vectors(embedder, [c.text for c in candidates])
+        vecs = np.vstack([c.vector for c in candidates])
         claim_vec = embedder.encode([claim])[0]
-        terms = [stem(t) for t in tokens(claim)]
-        scores = 0.6 * (vecs @ claim_vec) + 0.4 * np.array([self.local.lexical(terms, c.text) for c in candidates])
+        terms = stems(claim)
+        scores = 0.6 * (vecs @ claim_vec) + 0.4 * np.array([self.local.engine.terms.coverage(terms, c.text) for c in candidates])
         best = int(np.argmax(scores))
         return candidates[best] if scores[best] >= SUPPORT_THRESHOLD else None
 

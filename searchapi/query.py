@@ -107,3 +107,25 @@ def parse_query(text: str, acronyms: dict[str, str] | None = None) -> ParsedQuer
         elif long_form.lower() in lowered:
             parsed.expansions.append(acronym)
     return parsed
+
+
+QUESTION_CUES = {  # (what the question asks for, what an answering sentence contains)
+    "amount": (re.compile(r"\bhow (?:much|many)\b|\bcost|\bspen[dt]|\bbudget|\bnumber of\b|\bamount|\btotal|\bfund|\bpaid\b|\bpay\b|\bpercentage|\bhow big", re.I),
+               re.compile(r"£|\d")),
+    "date": (re.compile(r"\bwhen\b|\bwhat date\b|\bwhich (?:year|month|day)\b|\bwhat year\b|\bdeadline\b|\bhow long\b", re.I),
+             re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b|\b\d+\s+(?:weeks?|months?|years?|days?)\b")),
+    "who": (re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:officer|person|organisation|body|company|force|charity)\b|\bname of\b", re.I),
+            re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Cllr|Councillor|Chief|Commissioner|Officer|Head|Director|Chairman|Inspector|Constable|PCC)\b|[A-Z][a-z]+ [A-Z][a-z]+")),
+    "why": (re.compile(r"\bwhy\b|\breason|\bpurpose\b|\baim\b|\bwhat for\b", re.I),
+            re.compile(r"\bbecause\b|\bdue to\b|\bin order to\b|\bso that\b|\baims?\b|\bto ensure\b|\bas a result\b|\bpurpose\b|\breason|\btherefore\b|\bfollowing\b|\bto (?:help|support|improve|reduce|provide|enable)\b", re.I)),
+}
+
+
+def question_cues(question: str) -> list[str]:
+    """'how much' asks for an amount, 'when' for a date, 'who' for a person or role, 'why' for a reason."""
+    return [name for name, (ask, _) in QUESTION_CUES.items() if ask.search(question)]
+
+
+def cue_match(cues: list[str], sentence: str) -> float:
+    """Share of the question's cues that the sentence satisfies."""
+    return sum(1 for name in cues if QUESTION_CUES[name][1].search(sentence)) / len(cues) if cues else 0.0

@@ -17,7 +17,7 @@ from .query import ParsedQuery, tokens
 BOILERPLATE = re.compile(
     r"apologies|declarations? of interest|welcome (?:&|and) introduction|webcast|election of (?:vice-)?chairman"
     r"|notice is hereby given|tea/coffee|true and accurate record|were an accurate record|substitutes"
-    r"|intentionally left blank|notes of previous meeting",
+    r"|intentionally left blank",
     re.IGNORECASE,
 )
 BOILERPLATE_FACTOR = 0.55
