@@ -84,6 +84,7 @@ def bench_search(index_dir: Path, rounds: int = 10, clients: int = 4, per_client
 
     engine = SearchEngine(index_dir)
     engine.warm()
+    engine.sentences.warm(list(engine.snapshot.chunks.values()))  # warm: as the service is after start-up
     in_process = []
     for r in range(rounds):
         for q in QUERIES:
@@ -91,7 +92,11 @@ def bench_search(index_dir: Path, rounds: int = 10, clients: int = 4, per_client
             engine.search(f"{q} {r}" if r else q, k=10)  # vary the text so the query cache does not help
             in_process.append((time.perf_counter() - started) * 1000)
     logging.getLogger("reportsearch.http").setLevel(logging.WARNING)
-    with ServerThread(create_app(index_dir)) as server:
+    app = create_app(index_dir)
+    with ServerThread(app) as server:
+        served = app.state.holder.get()
+        while len(served.sentences) < len(served.snapshot.chunks):  # background warm-up still running
+            time.sleep(0.2)
         single = []
         with httpx.Client(base_url=server.url, timeout=30) as c:
             c.get("/api/health")

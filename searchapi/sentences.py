@@ -56,6 +56,9 @@ class SentenceStore:
                 self._cache[c.id] = (spans[c.id], vectors[i : i + n])
                 i += n
 
+    def __len__(self) -> int:
+        return len(self._cache)
+
     def get(self, chunks: list[ChunkRecord]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
         self._compute(chunks)
         return [self._cache[c.id] for c in chunks]

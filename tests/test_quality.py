@@ -1,0 +1,56 @@
+"""Retrieval and answer quality floors on the question set (corpus/devset.jsonl).
+
+Floors sit a little under the figures measured when the weights were tuned (dev half) and
+reported (held-back test half), so a regression fails the suite without flaking on noise.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from searchapi.evaluate import answer_metrics, contains_gold
+
+FLOORS = {  # split: (hit@1, hit@5)
+    "dev": (0.77, 0.93),
+    "test": (0.68, 0.93),
+}
+
+
+def ranks(engine, questions):
+    out = []
+    for q in questions:
+        results = engine.search(q["question"], k=10).results
+        out.append(next((i for i, r in enumerate(results, 1) if contains_gold(r.text, q["gold"])), None))
+    return out
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_retrieval_floor(engine, devset, split):
+    questions = [q for q in devset if q["split"] == split and q["answerable"]]
+    assert len(questions) >= 40
+    found = ranks(engine, questions)
+    hit1 = sum(1 for r in found if r == 1) / len(found)
+    hit5 = sum(1 for r in found if r and r <= 5) / len(found)
+    floor1, floor5 = FLOORS[split]
+    assert hit1 >= floor1 and hit5 >= floor5, f"{split}: hit@1={hit1:.3f} hit@5={hit5:.3f}"
+
+
+def test_hybrid_beats_single_retrievers(engine, devset):
+    questions = [q for q in devset if q["answerable"]]
+
+    def hit1(**kw):
+        return sum(
+            1 for q in questions
+            if (r := engine.search(q["question"], k=1, **kw).results) and contains_gold(r[0].text, q["gold"])
+        )
+
+    both = hit1()
+    assert both > hit1(use_dense=False) and both > hit1(use_keyword=False)
+
+
+def test_answer_quality_floor(answerer, devset):
+    metrics = answer_metrics(answerer, [dict(q) for q in devset])
+    assert metrics["citation_validity"] == 1.0
+    assert metrics["answer_rate"] >= 0.8
+    assert metrics["correct_cited_rate"] >= 0.65
+    assert metrics["abstention_rate"] >= 0.4
