@@ -107,6 +107,11 @@ class IndexStore:
     def generation(self) -> int:
         return int(self.meta("generation", "0"))
 
+    def current_generation(self) -> int:
+        """The committed generation, read on this thread's own connection (for hot reload)."""
+        row = self.thread_conn().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
     def file_hashes(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT path, sha256 FROM files"))
 

@@ -45,6 +45,10 @@ class EngineHolder:
         self._engine: SearchEngine | None = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> SearchEngine | None:
+        return self._engine
+
     def get(self) -> SearchEngine:
         if self._engine is None:
             with self._lock:
@@ -53,6 +57,7 @@ class EngineHolder:
                         self._engine = SearchEngine(self.index_dir)
                     except IndexMissing as exc:
                         raise HTTPException(status_code=503, detail=str(exc)) from None
+        self._engine.refresh_if_stale()
         return self._engine
 
 
@@ -63,6 +68,11 @@ def _setup_logging() -> None:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+def _meta(doc) -> dict:
+    return {**doc.summary(), "dates": doc.dates, "author": doc.author, "reference": doc.reference,
+            "confidential": doc.confidential}
 
 
 def _sse(event: str, data) -> str:
@@ -80,6 +90,8 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         except HTTPException:
             log.info(json.dumps({"event": "no-index", "index": str(holder.index_dir)}))
         yield
+        if holder.loaded is not None:
+            await run_in_threadpool(holder.loaded.sentences.stop)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -154,11 +166,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
     @app.get("/api/documents", response_model=list[DocumentSummary])
     def documents() -> list[DocumentSummary]:
         engine = holder.get()
-        return [
-            DocumentSummary(**d.summary(), sections=len(d.sections), dates=d.dates, author=d.author,
-                            reference=d.reference, confidential=d.confidential)
-            for d in engine.documents.values()
-        ]
+        return [DocumentSummary(**_meta(d), sections=len(d.sections)) for d in engine.documents.values()]
 
     @app.get("/api/documents/{doc_id}", response_model=DocumentDetail)
     def document(doc_id: str) -> DocumentDetail:
@@ -169,8 +177,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None) 
         except UnknownDocument:
             raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}") from None
         return DocumentDetail(
-            **doc.summary(), text=text, dates=doc.dates, author=doc.author, reference=doc.reference,
-            confidential=doc.confidential,
+            **_meta(doc), text=text,
             sections=[SectionOut(id=s.id, number=s.number, title=s.title, path=s.path, span=s.span, page=s.page)
                       for s in doc.sections],
         )

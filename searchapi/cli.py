@@ -71,13 +71,12 @@ def _emit(obj) -> None:
 
 
 def _check_query(query: str) -> str:
-    from .schemas import MAX_QUERY_CHARS
+    from .schemas import clean_query
 
-    if not query or not query.strip():
-        raise CLIError("the query is empty")
-    if len(query) > MAX_QUERY_CHARS:
-        raise CLIError(f"the query is longer than {MAX_QUERY_CHARS} characters")
-    return query.strip()
+    try:
+        return clean_query(query)
+    except ValueError as exc:
+        raise CLIError(f"the query {exc}") from None
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -208,20 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("search", parents=[common], help="ranked passages with citations")
-    p.add_argument("query", nargs="?", metavar="QUERY")
-    p.add_argument("-k", type=_k, default=10, help="number of passages, 1-100 (default 10)")
-    p.add_argument("--json", action="store_true", help="print the search response as JSON")
-    p.add_argument("--batch", metavar="FILE", help='JSON Lines of {"id", "query"}; prints JSON Lines')
-    p.add_argument("--sort", choices=["relevance", "newest"], default="relevance")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser("ask", parents=[common], help="an answer with citations")
-    p.add_argument("question", nargs="?", metavar="QUESTION")
-    p.add_argument("-k", type=_k, default=8, help="passages to read, 1-100 (default 8)")
-    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
-    p.add_argument("--batch", metavar="FILE", help='JSON Lines of {"id", "question"}; prints JSON Lines')
-    p.set_defaults(func=cmd_ask)
+    for name, field, k, func, help_text in [
+        ("search", "query", 10, cmd_search, "ranked passages with citations"),
+        ("ask", "question", 8, cmd_ask, "an answer with citations"),
+    ]:
+        p = sub.add_parser(name, parents=[common], help=help_text)
+        p.add_argument(field, nargs="?", metavar=field.upper())
+        p.add_argument("-k", type=_k, default=k, help=f"passages, 1-100 (default {k})")
+        p.add_argument("--json", action="store_true", help=f"print the {name} response as JSON")
+        p.add_argument("--batch", metavar="FILE", help=f'JSON Lines of {{"id", "{field}"}}; prints JSON Lines')
+        p.set_defaults(func=func)
+        if name == "search":
+            p.add_argument("--sort", choices=["relevance", "newest"], default="relevance")
 
     p = sub.add_parser("serve", parents=[common], help="web page at /, API at /api, docs at /docs")
     p.add_argument("--host", default="127.0.0.1")

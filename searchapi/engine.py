@@ -88,10 +88,13 @@ class SearchEngine:
         if now - self._checked < every:
             return
         self._checked = now
-        if int(self.store.thread_conn().execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) != self.snapshot.generation:
+        if self.store.current_generation() != self.snapshot.generation:
             with self._lock:
+                previous = self.sentences
                 self.store = IndexStore(self.index_dir)
                 self._load()
+                previous.stop()
+                self.sentences.warm_in_background(list(self.snapshot.chunks.values()))
 
     def warm(self, sentences: bool = False) -> None:
         """Load the model now; optionally embed every sentence in the background for reranking."""

@@ -20,7 +20,8 @@ class Filters(BaseModel):
     bodies: list[str] | None = None
 
 
-def _clean_query(value: str) -> str:
+def clean_query(value: str) -> str:
+    """Shared by the API and the CLI: no empty or whitespace-only queries, none over 2,000 characters."""
     if not value or not value.strip():
         raise ValueError("must not be empty")
     if len(value) > MAX_QUERY_CHARS:
@@ -34,7 +35,7 @@ class SearchRequest(BaseModel):
     filters: Filters | None = None
     sort: Literal["relevance", "newest"] = "relevance"
 
-    _check = field_validator("query")(_clean_query)
+    _check = field_validator("query")(clean_query)
 
 
 class Turn(BaseModel):
@@ -49,7 +50,7 @@ class AskRequest(BaseModel):
     history: list[Turn] | None = Field(None, max_length=50)
     mode: Literal["auto", "local", "llm"] = "auto"
 
-    _check = field_validator("question")(_clean_query)
+    _check = field_validator("question")(clean_query)
 
 
 class DocumentRef(BaseModel):
@@ -108,12 +109,17 @@ class Answer(BaseModel):
     notice: str | None = None
 
 
-class DocumentSummary(DocumentRef):
-    sections: int
+class DocumentMeta(DocumentRef):
+    """Header facts beyond the interface's document fields."""
+
     dates: list[str] = []
     author: str | None = None
     reference: str | None = None
     confidential: bool = False
+
+
+class DocumentSummary(DocumentMeta):
+    sections: int
 
 
 class SectionOut(BaseModel):
@@ -125,13 +131,9 @@ class SectionOut(BaseModel):
     page: int | None = None
 
 
-class DocumentDetail(DocumentRef):
+class DocumentDetail(DocumentMeta):
     text: str
     sections: list[SectionOut]
-    dates: list[str] = []
-    author: str | None = None
-    reference: str | None = None
-    confidential: bool = False
 
 
 class Health(BaseModel):

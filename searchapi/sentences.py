@@ -41,6 +41,8 @@ class SentenceStore:
         self.dim = dim
         self._cache: dict[str, tuple[list[tuple[int, int]], np.ndarray]] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def _compute(self, chunks: list[ChunkRecord]) -> None:
         todo = [c for c in chunks if c.id not in self._cache]
@@ -65,9 +67,16 @@ class SentenceStore:
 
     def warm(self, chunks: list[ChunkRecord], batch: int = 32) -> None:
         for i in range(0, len(chunks), batch):
+            if self._stop.is_set():
+                return
             self._compute(chunks[i : i + batch])
 
-    def warm_in_background(self, chunks: list[ChunkRecord]) -> threading.Thread:
-        thread = threading.Thread(target=self.warm, args=(chunks,), daemon=True, name="sentence-warmup")
-        thread.start()
-        return thread
+    def warm_in_background(self, chunks: list[ChunkRecord]) -> None:
+        self._thread = threading.Thread(target=self.warm, args=(chunks,), daemon=True, name="sentence-warmup")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop a background warm-up between batches (a model call must not outlive the process)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

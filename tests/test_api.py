@@ -142,3 +142,24 @@ def test_concurrent_clients_no_errors(server):
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(hit, range(64)))
     assert statuses == [200] * 64
+
+
+def test_service_picks_up_a_reindex(tmp_path):
+    """Re-indexing while the service runs: new papers become searchable without a restart."""
+    import time as _time
+
+    from indexer.pipeline import index_paths
+    from searchapi.app import create_app
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Drone unit\n\n1. Background. The drone unit cost £120,000 in its first year.\n")
+    index_paths([docs], tmp_path / "idx", progress=False)
+    with ServerThread(create_app(tmp_path / "idx")) as srv:
+        assert httpx.get(srv.url + "/api/health", timeout=30).json()["documents"] == 1
+        (docs / "b.txt").write_text("Cycle patrols\n\n1. Background. Cycle patrols began in Canterbury in May.\n")
+        index_paths([docs], tmp_path / "idx", progress=False)
+        _time.sleep(2.1)
+        body = httpx.post(srv.url + "/api/search", json={"query": "cycle patrols Canterbury", "k": 1}, timeout=30).json()
+        assert "Cycle patrols" in body["results"][0]["text"]
+        assert httpx.get(srv.url + "/api/health", timeout=30).json()["documents"] == 2

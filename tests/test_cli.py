@@ -73,8 +73,8 @@ def test_ask_human_output(sample_index):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("search", ""), "the query is empty"),
-        (("search", "x" * 2001), "longer than 2000"),
+        (("search", ""), "the query must not be empty"),
+        (("search", "x" * 2001), "at most 2000 characters"),
         (("search", "--batch", "/nonexistent/file.jsonl"), "cannot read batch file"),
         (("search", "x", "-k", "0"), "between 1 and 100"),
         (("search", "x", "-k", "101"), "between 1 and 100"),
