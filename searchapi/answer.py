@@ -26,7 +26,10 @@ ANSWERABLE_THRESHOLD = 0.45
 YEAR_MISMATCH_FACTOR = 0.5  # the question names a year (or 2016/17) that the evidence never mentions
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 MAX_SENTENCES = 3
+# Sentence score: similarity to the question, rare-word overlap, question-type cue, passage rank.
+W_DENSE, W_LEXICAL, W_CUE, W_PRIOR = 0.55, 0.35, 0.10, 0.10
 READ_PASSAGES = 6
+
 
 @dataclass
 class Candidate:
@@ -79,8 +82,8 @@ class Answerer:
             cand.dense = float(d)
             cand.lexical = self.engine.terms.coverage(terms, cand.text + " " + cand.chunk.heading)
             cue = cue_match(cues, cand.text) if cues else 0.5
-            prior = 0.04 / (1 + cand.passage_rank)
-            cand.score = 0.55 * cand.dense + 0.35 * cand.lexical + 0.10 * cue + prior
+            prior = W_PRIOR / (1 + cand.passage_rank)
+            cand.score = W_DENSE * cand.dense + W_LEXICAL * cand.lexical + W_CUE * cue + prior
 
     def answer_from(self, question: str, query_text: str, passages: list[Result]) -> Answer:
         candidates = self.candidates(passages)
@@ -88,7 +91,7 @@ class Answerer:
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
         confidence = self.confidence(question, ranked[0]) if ranked else 0.0
         if confidence < ANSWERABLE_THRESHOLD:
-            return self.abstain(question, passages, confidence)
+            return self.abstain(question, passages)
         chosen = self.select(question, ranked)
         citations, sentences = [], []
         for n, cand in enumerate(chosen, 1):
@@ -136,11 +139,12 @@ class Answerer:
                 continue
             chosen.append(cand)
         # Read in document order within a paper, best paper first.
-        return sorted(chosen[:MAX_SENTENCES + 1], key=lambda c: (c is not best and c.chunk.document_id != best.chunk.document_id, c.chunk.document_id, c.start))
+        return sorted(chosen[: MAX_SENTENCES + 1],
+                      key=lambda c: (c.chunk.document_id != best.chunk.document_id, c.chunk.document_id, c.start))
 
-    def abstain(self, question: str, passages: list[Result], confidence: float) -> Answer:
+    def abstain(self, question: str, passages: list[Result]) -> Answer:
         text = (
-            "The indexed reports don't say. Nothing in them answers this question; "
+            f"The indexed reports don't say. Nothing in them answers “{question}”; "
             "the closest passages are listed below as related reading."
         )
         return Answer(question=question, answer=text, answerable=False, citations=[], passages=passages,

@@ -19,6 +19,7 @@ from indexer.settings import Settings
 
 from .answer import Answerer, Candidate
 from .lexical import stems
+from .query import STOPWORDS
 from .citations import document_ref, format_citation, section_ref
 from .followup import rewrite_followup
 from .schemas import Answer, Citation, Filters, Result, Turn
@@ -31,7 +32,9 @@ SYSTEM_PROMPT = (
 )
 MAX_PASSAGES = 5
 PASSAGE_CHARS = 900
-SUPPORT_THRESHOLD = 0.45
+SUPPORT_THRESHOLD = 0.55
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][A-Za-z'’-]+")
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 # A sentence ends at . ! or ? plus any [n] markers after it, before a capital or the end.
 _CLAIM_END = re.compile(r"[.!?](?:\s*\[\d{1,2}\])*(?=\s+[A-Z\"'“(£]|\s*$)")
@@ -46,6 +49,14 @@ def claims(text: str) -> list[str]:
     if text[start:].strip():
         out.append(text[start:].strip())
     return [c for c in out if c]
+
+
+def grounded(claim: str, evidence: str) -> bool:
+    """Every number and capitalised name in the claim occurs in the evidence."""
+    low = evidence.lower()
+    numbers = _NUMBER.findall(claim)
+    names = [n for n in _NAME.findall(claim) if n.lower() not in STOPWORDS]
+    return all(n in evidence for n in numbers) and all(n.lower() in low for n in names)
 
 
 class LLMUnavailable(Exception):
@@ -98,26 +109,30 @@ class GenerativeAnswerer:
             raise LLMUnavailable(f"the language model could not be reached ({type(exc).__name__})") from None
 
     # ---- checking what it said ------------------------------------------------------------------
-    def verify(self, question: str, generated: str, passages: list[Result]) -> tuple[list[str], list[Citation], int]:
-        """Keep sentences whose [n] supports them; each kept marker becomes a verbatim quote."""
+    def verify(self, question: str, generated: str, passages: list[Result]) -> tuple[list[str], list[Citation], int, int]:
+        """Keep sentences whose [n] supports them; each kept marker becomes a verbatim quote.
+
+        A sentence the model left uncited is kept only if one of the passages supports it, and
+        then cites that passage ('repaired'). Returns (sentences, citations, dropped, repaired).
+        """
         text = generated.strip()
-        kept, citations, dropped = [], [], 0
+        kept, citations, dropped, repaired = [], [], 0, 0
         embedder = self.local.engine.embedder
+        shown = passages[:MAX_PASSAGES]
         for sentence in claims(text):
             numbers = [int(n) for n in _MARKER.findall(sentence)]
             claim = _MARKER.sub("", sentence).strip()
             if not claim or len(claim.split()) < 3:
                 continue
-            if not numbers or any(not 1 <= n <= min(len(passages), MAX_PASSAGES) for n in numbers):
+            if any(not 1 <= n <= len(shown) for n in numbers):
                 dropped += 1
                 continue
-            quotes = []
-            for n in dict.fromkeys(numbers):
-                best = self.best_quote(claim, passages[n - 1], embedder)
-                if best is None:
-                    break
-                quotes.append(best)
-            if len(quotes) != len(set(numbers)):
+            if numbers:
+                quotes = [self.best_quote(claim, [shown[n - 1]], embedder) for n in dict.fromkeys(numbers)]
+            else:
+                quotes = [self.best_quote(claim, shown, embedder)]
+                repaired += quotes[0] is not None
+            if any(q is None for q in quotes):
                 dropped += 1
                 continue
             markers = []
@@ -131,11 +146,15 @@ class GenerativeAnswerer:
                     span=(cand.start, cand.end)))
                 markers.append(f"[{n}]")
             kept.append(f"{claim.rstrip()} {' '.join(markers)}")
-        return kept, citations, dropped
+        return kept, citations, dropped, repaired
 
-    def best_quote(self, claim: str, passage: Result, embedder) -> Candidate | None:
-        """The passage sentence that best supports the claim, if any supports it well enough."""
-        candidates = self.local.candidates([passage])
+    def best_quote(self, claim: str, passages: list[Result], embedder) -> Candidate | None:
+        """The sentence of these passages that best supports the claim, if any supports it well enough.
+
+        Support needs more than similarity: every number and every name the claim states must be
+        in the quoted sentence's chunk, so '1 July 2017' cannot hide behind a passage about 2016.
+        """
+        candidates = [c for c in self.local.candidates(passages) if grounded(claim, c.chunk.text)]
         if not candidates:
             return None
         vecs = np.vstack([c.vector for c in candidates])
@@ -168,18 +187,21 @@ class GenerativeAnswerer:
             return
         raw = "".join(generated).strip()
         if raw.upper().startswith("NOT FOUND"):
-            abstain = self.local.abstain(question, passages, 0.0)
+            abstain = self.local.abstain(question, passages)
             abstain.mode = "llm"
             yield "answer", abstain.model_dump()
             return
-        kept, citations, dropped = self.verify(question, raw, passages)
+        kept, citations, dropped, repaired = self.verify(question, raw, passages)
         if not kept:
             local.notice = "The language model's answer was not supported by its cited passages; showing the extractive answer instead."
             yield "answer", local.model_dump()
             return
-        notice = None
+        notes = []
         if dropped:
-            notice = f"{dropped} sentence(s) of the generated answer were removed because their citations did not support them."
+            notes.append(f"{dropped} sentence(s) of the generated answer were removed because their citations did not support them.")
+        if repaired:
+            notes.append(f"{repaired} uncited sentence(s) were given the citation of the passage that supports them.")
+        notice = " ".join(notes) or None
         answer = Answer(question=question, answer=" ".join(kept), answerable=True, citations=citations,
                         passages=passages, took_ms=0.0, mode="llm", notice=notice)
         yield "answer", answer.model_dump()

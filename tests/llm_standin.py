@@ -2,7 +2,7 @@
 
 Behaviour per request is chosen by `StandIn.behaviour`: 'good' quotes passage 1, 'bad-citation' adds
 an unsupported sentence, 'out-of-range' cites [9], 'slow' stalls past the client's timeout,
-'error' answers HTTP 500, 'not-found' says NOT FOUND.
+'error' answers HTTP 500, 'not-found' says NOT FOUND, 'uncited' gives no [n].
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class StandIn:
             return f"{claim} [9]"
         if self.behaviour == "not-found":
             return "NOT FOUND"
+        if self.behaviour == "uncited":
+            return claim
         return f"{claim} [1]"
 
     async def chat(self, request: Request):

