@@ -40,9 +40,9 @@ log = logging.getLogger("reportsearch.http")
 class EngineHolder:
     """Loads the index on first need, and again later if it was missing at start-up."""
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, engine: SearchEngine | None = None):
         self.index_dir = index_dir
-        self._engine: SearchEngine | None = None
+        self._engine = engine
         self._lock = threading.Lock()
 
     @property
@@ -79,9 +79,11 @@ def _sse(event: str, data) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def create_app(index_dir: Path | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(index_dir: Path | None = None, settings: Settings | None = None,
+               engine: SearchEngine | None = None) -> FastAPI:
+    """The service; pass an already loaded `engine` to share it (tests, embedding in another app)."""
     _setup_logging()
-    holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir())
+    holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir(), engine)
     settings = settings or get_settings()
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -81,10 +81,10 @@ class ServerThread:
 
 
 @pytest.fixture(scope="session")
-def server(sample_index):
+def server(sample_index, engine):
     from searchapi.app import create_app
 
-    with ServerThread(create_app(sample_index)) as srv:
+    with ServerThread(create_app(sample_index, engine=engine)) as srv:
         yield srv.url
 
 

@@ -89,12 +89,12 @@ def test_not_found_reply_abstains(generative, standin):
     assert not answer.answerable and answer.mode == "llm"
 
 
-def test_api_streams_llm_tokens(sample_index, standin):
+def test_api_streams_llm_tokens(sample_index, engine, standin):
     from searchapi.app import create_app
 
     standin.behaviour = "good"
     settings = Settings(llm_url=standin.url, llm_timeout=5.0)
-    with ServerThread(create_app(sample_index, settings)) as srv:
+    with ServerThread(create_app(sample_index, settings, engine=engine)) as srv:
         events, current = [], None
         with httpx.stream("POST", srv.url + "/api/ask", json={"question": QUESTION},
                           headers={"Accept": "text/event-stream"}, timeout=60) as r:
