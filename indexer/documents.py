@@ -37,6 +37,7 @@ def build_documents(source_path: str, raw_text: str) -> list[Document]:
                 doc_type=info.doc_type,
                 body=info.body,
                 author=info.author,
+                contact=info.contact,
                 reference=info.reference,
                 confidential=info.confidential,
                 sections=parse_sections(text, doc_id),

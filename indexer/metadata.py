@@ -34,6 +34,7 @@ class PaperInfo:
     date: str | None = None
     body: str | None = None
     author: str | None = None
+    contact: str | None = None
     reference: str | None = None
     confidential: bool = False
 
@@ -146,6 +147,8 @@ def describe(text: str, fallback_date: str | None = None, fallback_body: str | N
         info.doc_type = _type_from_title(first)
         info.dates = _iso_dates(first) or _iso_dates(head)[:1]
 
+    contact = re.search(r"^Contact:\s*(.+)$", text, re.MULTILINE)
+    info.contact = contact.group(1).strip() if contact else None
     info.body = info.body or fallback_body
     # A report 'Updated for' a later meeting is indexed under the later date; both are kept.
     info.date = max(info.dates) if info.dates else fallback_date

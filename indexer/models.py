@@ -30,6 +30,7 @@ class Document:
     doc_type: str = "report"
     body: str | None = None
     author: str | None = None
+    contact: str | None = None
     reference: str | None = None
     confidential: bool = False
     sections: list[Section] = field(default_factory=list)

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER, indexed_at TEXT);
 CREATE TABLE IF NOT EXISTS documents(
     id TEXT PRIMARY KEY, file_path TEXT NOT NULL, position INTEGER, title TEXT, date TEXT, dates TEXT,
-    doc_type TEXT, body TEXT, author TEXT, reference TEXT, confidential INTEGER, source_path TEXT, text TEXT);
+    doc_type TEXT, body TEXT, author TEXT, contact TEXT, reference TEXT, confidential INTEGER, source_path TEXT, text TEXT);
 CREATE TABLE IF NOT EXISTS sections(
     id TEXT PRIMARY KEY, document_id TEXT NOT NULL, ord INTEGER, number TEXT, title TEXT, path TEXT,
     start INTEGER, end INTEGER, level INTEGER, page INTEGER);
@@ -148,13 +148,13 @@ class IndexStore:
         conn = self.conn
         documents: dict[str, Document] = {}
         for row in conn.execute(
-            "SELECT id, title, date, dates, doc_type, body, author, reference, confidential, source_path, position "
+            "SELECT id, title, date, dates, doc_type, body, author, contact, reference, confidential, source_path, position "
             "FROM documents ORDER BY file_path, position"
         ):
             documents[row[0]] = Document(
                 id=row[0], title=row[1], text="", date=row[2], dates=json.loads(row[3] or "[]"), doc_type=row[4],
-                body=row[5], author=row[6], reference=row[7], confidential=bool(row[8]), source_path=row[9],
-                position=row[10],
+                body=row[5], author=row[6], contact=row[7], reference=row[8], confidential=bool(row[9]),
+                source_path=row[10], position=row[11],
             )
         sections: dict[str, Section] = {}
         for row in conn.execute(
@@ -249,9 +249,9 @@ class IndexStore:
 
     def _insert_document(self, file_path: str, doc: Document) -> None:
         self.conn.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (doc.id, file_path, doc.position, doc.title, doc.date, json.dumps(doc.dates), doc.doc_type, doc.body,
-             doc.author, doc.reference, int(doc.confidential), doc.source_path, doc.text),
+             doc.author, doc.contact, doc.reference, int(doc.confidential), doc.source_path, doc.text),
         )
         self.conn.executemany(
             "INSERT INTO sections VALUES (?,?,?,?,?,?,?,?,?,?)",

@@ -71,7 +71,7 @@ def _setup_logging() -> None:
 
 
 def _meta(doc) -> dict:
-    return {**doc.summary(), "dates": doc.dates, "author": doc.author, "reference": doc.reference,
+    return {**doc.summary(), "dates": doc.dates, "author": doc.author, "contact": doc.contact, "reference": doc.reference,
             "confidential": doc.confidential}
 
 

@@ -114,6 +114,7 @@ class DocumentMeta(DocumentRef):
 
     dates: list[str] = []
     author: str | None = None
+    contact: str | None = None
     reference: str | None = None
     confidential: bool = False
 

@@ -35,7 +35,7 @@ def llm_server(tmp_path_factory):
     log = open(tmp_path_factory.mktemp("llm") / "server.log", "w+")  # a pipe nobody reads would fill and stall it
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096"],
+         "--port", str(port), "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1"],
         stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"

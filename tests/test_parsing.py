@@ -36,6 +36,7 @@ def test_agenda_pack_is_split_into_its_papers(pack):
     ]
     assert pack[5].reference == "OPCC.D.015.17" and not pack[5].confidential
     assert pack[2].author == "Matthew Scott, Kent Police and Crime Commissioner"
+    assert pack[6].contact == "Anna Taylor/Joel Cook" and pack[6].author.startswith("John Lynch")
     assert {d.body for d in pack} == {"Kent and Medway Police and Crime Panel", "Governance Board", "Performance and Delivery Board"}
 
 
