@@ -18,7 +18,6 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from indexer.embed import _cached_query
 

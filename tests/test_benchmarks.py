@@ -1,7 +1,6 @@
 """Speed targets, measured by scripts/benchmark.py (slow; run with `-m slow`)."""
 
 import sys
-from pathlib import Path
 
 import pytest
 

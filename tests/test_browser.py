@@ -6,7 +6,6 @@ Screenshots of each step are saved under test-artifacts/screenshots/ for a perso
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from indexer.pipeline import index_paths
 from indexer.store import IndexStore
