@@ -258,6 +258,16 @@
     return Array.from(select.selectedOptions || []).map(function (o) { return o.value; }).filter(Boolean);
   }
 
+  // Adds the active filters to a request body, marks the page busy; returns its AbortController.
+  function beginRequest(payload) {
+    var filters = currentFilters();
+    if (filters) payload.filters = filters;
+    var controller = new AbortController();
+    state.controller = controller;
+    setBusy(true);
+    return controller;
+  }
+
   function currentFilters() {
     var f = {};
     var ids = selectedValues($("filter-documents"));
@@ -463,12 +473,7 @@
     keepScrolled();
 
     var payload = { question: question, k: 8, history: state.history.slice() };
-    var filters = currentFilters();
-    if (filters) payload.filters = filters;
-
-    var controller = new AbortController();
-    state.controller = controller;
-    setBusy(true);
+    var controller = beginRequest(payload);
     try {
       var answer;
       try {
@@ -545,11 +550,7 @@
     box.setAttribute("aria-busy", "true");
 
     var payload = { query: query, k: 10 };
-    var filters = currentFilters();
-    if (filters) payload.filters = filters;
-    var controller = new AbortController();
-    state.controller = controller;
-    setBusy(true);
+    var controller = beginRequest(payload);
     try {
       var data = await api("POST", "/api/search", payload, controller.signal);
       if (controller !== state.controller) return;
