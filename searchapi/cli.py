@@ -189,10 +189,17 @@ def cmd_serve(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
+    from indexer.store import IndexMissing
+
     if not Path(args.qa_file).is_file():
         raise CLIError(f"cannot read question file {args.qa_file}")
-    return run_eval(Path(args.qa_file), args.index_dir, split=args.split, k=args.k,
-                    baselines=not args.no_baselines, json_out=args.json, corpus=args.corpus)
+    try:
+        return run_eval(Path(args.qa_file), args.index_dir, split=args.split, k=args.k,
+                        baselines=not args.no_baselines, json_out=args.json, corpus=args.corpus)
+    except IndexMissing as exc:
+        raise CLIError(str(exc)) from None
+    except (ValueError, KeyError, TypeError) as exc:  # a malformed question file
+        raise CLIError(f"question file {args.qa_file} is not in the devset format: {exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

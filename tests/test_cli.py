@@ -93,3 +93,12 @@ def test_missing_index_and_nothing_indexable(tmp_path):
     assert out.returncode == 1 and "nothing could be indexed" in out.stderr and "empty file" in out.stdout
     out = run("index", tmp_path / "nope", "--index-dir", tmp_path / "idx2")
     assert out.returncode == 1 and "path does not exist" in out.stdout
+
+
+def test_eval_errors_are_one_line(tmp_path, sample_index):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    out = run("eval", bad, index=sample_index)
+    assert out.returncode == 1 and "not in the devset format" in out.stderr and "Traceback" not in out.stderr
+    out = run("eval", bad, "--index-dir", tmp_path / "none")
+    assert out.returncode == 1 and "no index" in out.stderr

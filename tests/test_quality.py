@@ -54,3 +54,22 @@ def test_answer_quality_floor(answerer, devset):
     assert metrics["answer_rate"] >= 0.8
     assert metrics["correct_cited_rate"] >= 0.65
     assert metrics["abstention_rate"] >= 0.4
+
+
+def test_eval_command_reports_product_and_baselines(sample_index, capsys):
+    import json
+
+    from searchapi.evaluate import run_eval
+    from tests.conftest import DEVSET
+
+    assert run_eval(DEVSET, sample_index, split="test", json_out=True) == 0
+    out = capsys.readouterr().out
+    assert "hit@1" in out and "Answers" in out
+    figures = json.loads(out[out.index("{"):])
+    rows = {r["system"]: r for r in figures["retrieval"]}
+    product = rows.pop("ReportSearch (hybrid + rerank)")
+    assert len(rows) == 3
+    for baseline in rows.values():
+        assert product["mrr@10"] > baseline["mrr@10"]
+    assert product["mean_passage_chars"] <= 1200
+    assert figures["answers"]["citation_validity"] == 1.0
