@@ -40,6 +40,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]], list
                 if child.is_file():
                     if child.suffix.lower() in SUPPORTED_SUFFIXES:
                         files.append(child)
+                    # Hidden files and JSON (question sets, metadata) sit beside reports without being reports.
                     elif not child.name.startswith(".") and child.suffix.lower() not in {".jsonl", ".json"}:
                         skipped.append((str(child), f"unsupported file type '{child.suffix or 'none'}'"))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:

@@ -58,4 +58,5 @@ def get_settings() -> Settings:
 
 
 def default_index_dir() -> Path:
-    return Path(os.environ.get("REPORTSEARCH_INDEX") or get_settings().index)
+    """`$REPORTSEARCH_INDEX`, else ./.reportsearch; read at call time, not from the cached settings."""
+    return Path(os.environ.get("REPORTSEARCH_INDEX") or Settings.model_fields["index"].default)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -180,7 +179,6 @@ def cmd_serve(args) -> int:
 
     from .app import create_app
 
-    os.environ["REPORTSEARCH_INDEX"] = str(args.index_dir)
     print(f"ReportSearch on http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr)
     uvicorn.run(create_app(args.index_dir), host=args.host, port=args.port, log_level="warning")
     return 0
