@@ -14,12 +14,11 @@ import numpy as np
 
 from indexer.store import ChunkRecord
 
-from .citations import document_ref, format_citation, section_ref
 from .engine import SearchEngine
 from .followup import rewrite_followup
 from .lexical import stems
 from .query import cue_match, question_cues, tokens
-from .schemas import Answer, Citation, Filters, Result, Turn
+from .schemas import Answer, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
 ANSWERABLE_THRESHOLD = 0.45
@@ -93,15 +92,8 @@ class Answerer:
         if confidence < ANSWERABLE_THRESHOLD:
             return self.abstain(question, passages)
         chosen = self.select(question, ranked)
-        citations, sentences = [], []
-        for n, cand in enumerate(chosen, 1):
-            doc = self.engine.documents[cand.chunk.document_id]
-            section = self.engine.snapshot.sections[cand.chunk.section_id]
-            citations.append(Citation(
-                n=n, chunk_id=cand.chunk.id, quote=cand.text, document=document_ref(doc), section=section_ref(section),
-                page=section.page, citation=format_citation(doc, section), span=(cand.start, cand.end),
-            ))
-            sentences.append(f"{cand.text} [{n}]")
+        citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(chosen, 1)]
+        sentences = [f"{c.text} [{n}]" for n, c in enumerate(chosen, 1)]
         return Answer(question=question, answer=" ".join(sentences), answerable=True, citations=citations,
                       passages=passages, took_ms=0.0, mode="local")
 

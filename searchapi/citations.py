@@ -8,18 +8,21 @@ from indexer.models import Document, Section
 from .schemas import DocumentRef, SectionRef
 
 
-def section_label(doc: Document, section: Section) -> str:
-    """The section's number and title; an untitled numbered paragraph borrows its parent's title."""
+def section_label(section: Section, enclosing_number: str | None = None) -> str:
+    """'section 3.2 Revenue'. An untitled numbered paragraph borrows its parent's title; an
+    unnumbered heading ('PEQF') is placed by its nearest numbered ancestor ('section 3.1, PEQF')."""
     title = section.title
     if not title and len(section.path) > 1:
         title = section.path[-2] if section.path[-2] != section.number else ""
     if section.number:
         return f"section {section.number} {title}".rstrip()
+    if enclosing_number and title:
+        return f"section {enclosing_number}, {title}"
     return title
 
 
-def format_citation(doc: Document, section: Section) -> str:
-    label = section_label(doc, section)
+def format_citation(doc: Document, section: Section, enclosing_number: str | None = None) -> str:
+    label = section_label(section, enclosing_number)
     head = f"{doc.title} ({format_date(doc.date)})"
     return f"{head}, {label}" if label else head
 

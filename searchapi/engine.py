@@ -31,7 +31,7 @@ from .rerank import (
     title_overlap,
 )
 from .retrieve import dense_search, keyword_search
-from .schemas import Filters, Result, SearchResponse
+from .schemas import Citation, Filters, Result, SearchResponse
 from .sentences import SentenceStore
 
 MIN_PASSAGE_CHARS = 600
@@ -43,6 +43,21 @@ W_FUSED, W_SENTENCE, W_LEXICAL, W_CUE = 0.5, 1.0, 1.0, 0.25
 
 class UnknownDocument(KeyError):
     pass
+
+
+def _enclosing_numbers(documents) -> dict[str, str]:
+    """For each unnumbered section, the number of its nearest numbered ancestor."""
+    out: dict[str, str] = {}
+    for doc in documents:
+        stack: list[tuple[int, str | None]] = []  # (level, number) of open ancestors
+        for section in doc.sections:
+            while stack and stack[-1][0] >= section.level:
+                stack.pop()
+            inherited = next((num for _, num in reversed(stack) if num), None)
+            if not section.number and inherited:
+                out[section.id] = inherited
+            stack.append((section.level, section.number))
+    return out
 
 
 def _overlaps(a: Result, b: Result) -> bool:
@@ -80,6 +95,7 @@ class SearchEngine:
         self._shingles = {rowid: shingles(c.text) for rowid, c in snap.chunks.items()}
         self.document_text.cache_clear()
         self.terms = TermStats(c.text + " " + c.heading for c in snap.chunks.values())
+        self.enclosing_number = _enclosing_numbers(snap.documents.values())
         self.sentences = SentenceStore(self.document_text, self.embedder)
 
     def refresh_if_stale(self, every: float = 2.0) -> None:
@@ -270,5 +286,15 @@ class SearchEngine:
             section=section_ref(section),
             span=(start, end),
             page=section.page,
-            citation=format_citation(doc, section),
+            citation=self.cite(chunk),
         )
+
+    def cite(self, chunk: ChunkRecord) -> str:
+        doc, section = self.documents[chunk.document_id], self.snapshot.sections[chunk.section_id]
+        return format_citation(doc, section, self.enclosing_number.get(section.id))
+
+    def citation(self, n: int, chunk: ChunkRecord, start: int, end: int) -> Citation:
+        """Citation [n]: the quote document_text[start:end], which lies inside `chunk`."""
+        doc, section = self.documents[chunk.document_id], self.snapshot.sections[chunk.section_id]
+        return Citation(n=n, chunk_id=chunk.id, quote=self.document_text(doc.id)[start:end], document=document_ref(doc),
+                        section=section_ref(section), page=section.page, citation=self.cite(chunk), span=(start, end))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Iterator
 
 import httpx
@@ -18,10 +19,9 @@ import numpy as np
 from indexer.settings import Settings
 
 from .answer import Answerer, Candidate
+from .followup import rewrite_followup
 from .lexical import stems
 from .query import STOPWORDS
-from .citations import document_ref, format_citation, section_ref
-from .followup import rewrite_followup
 from .schemas import Answer, Citation, Filters, Result, Turn
 
 SYSTEM_PROMPT = (
@@ -137,14 +137,8 @@ class GenerativeAnswerer:
                 continue
             markers = []
             for cand in quotes:
-                n = len(citations) + 1
-                doc = self.local.engine.documents[cand.chunk.document_id]
-                section = self.local.engine.snapshot.sections[cand.chunk.section_id]
-                citations.append(Citation(
-                    n=n, chunk_id=cand.chunk.id, quote=cand.text, document=document_ref(doc),
-                    section=section_ref(section), page=section.page, citation=format_citation(doc, section),
-                    span=(cand.start, cand.end)))
-                markers.append(f"[{n}]")
+                citations.append(self.local.engine.citation(len(citations) + 1, cand.chunk, cand.start, cand.end))
+                markers.append(f"[{len(citations)}]")
             kept.append(f"{claim.rstrip()} {' '.join(markers)}")
         return kept, citations, dropped, repaired
 
@@ -207,8 +201,6 @@ class GenerativeAnswerer:
         yield "answer", answer.model_dump()
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
-        import time
-
         started = time.perf_counter()
         final = None
         for kind, payload in self.stream(question, k, filters, history):

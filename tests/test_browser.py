@@ -154,3 +154,15 @@ def test_phone_width(browser, server):
     assert box["width"] >= 360
     pg.screenshot(path=str(SHOTS / "06-phone-viewer.png"))
     context.close()
+
+
+def test_print_view_shows_answer_and_sources_only(page):
+    message = ask(page, "What does PEQF stand for?")
+    page.evaluate("window.print = () => {}")  # the dialog itself is the browser's; the layout is ours
+    message.locator(".print-answer").click()
+    page.emulate_media(media="print")
+    assert not page.locator("#composer").is_visible() and not page.locator("#filters-panel").is_visible()
+    assert message.locator(".answer-text").is_visible() and message.locator(".sources").is_visible()
+    assert "Policing Education Qualifications Framework" in message.locator(".sources").inner_text()
+    page.screenshot(path=str(SHOTS / "07-print.png"), full_page=True)
+    page.emulate_media(media="screen")
