@@ -75,6 +75,11 @@ class Embedder:
         return _cached_query(self, query)
 
 
+def clear_query_cache() -> None:
+    """Forget cached query vectors (so a benchmark pays for every query's embedding)."""
+    _cached_query.cache_clear()
+
+
 @lru_cache(maxsize=2048)
 def _cached_query(embedder: Embedder, query: str) -> np.ndarray:
     vec = embedder.model.encode([query], normalize_embeddings=True, show_progress_bar=False)

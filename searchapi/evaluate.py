@@ -18,8 +18,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Callable
 
-
-from indexer.embed import _cached_query
+from indexer.embed import clear_query_cache
 
 from .answer import Answerer
 from .engine import SearchEngine
@@ -82,7 +81,7 @@ class RetrievalScore:
 
 
 def score_system(name: str, questions: list[dict], search: Callable[[str], list[str]]) -> RetrievalScore:
-    _cached_query.cache_clear()  # every system pays for its own query embeddings
+    clear_query_cache()  # every system pays for its own query embeddings
     score = RetrievalScore(name)
     for q in questions:
         started = time.perf_counter()
@@ -190,7 +189,7 @@ def run_eval(qa_file: Path, index_dir: Path, split: str = "test", k: int = 10, b
         rows.append(score_system(f"Naive {NAIVE_CHARS}-char chunks, hybrid", retrieval_qs, lambda q: naive.search(q, k)).row())
     print("Retrieval")
     print_table(rows)
-    _cached_query.cache_clear()
+    clear_query_cache()
     answers = answer_metrics(Answerer(engine), questions)
     print("\nAnswers")
     print(f"  answered (answerable questions):      {answers['answer_rate']:.3f} of {answers['answerable_questions']}")

@@ -117,8 +117,9 @@ class GenerativeAnswerer:
         """
         text = generated.strip()
         kept, citations, dropped, repaired = [], [], 0, 0
-        embedder = self.local.engine.embedder
         shown = passages[:MAX_PASSAGES]
+        # Each passage's sentences once, however many claims cite it.
+        per_passage = [self.local.candidates([p]) for p in shown]
         for sentence in claims(text):
             numbers = [int(n) for n in _MARKER.findall(sentence)]
             claim = _MARKER.sub("", sentence).strip()
@@ -127,10 +128,11 @@ class GenerativeAnswerer:
             if any(not 1 <= n <= len(shown) for n in numbers):
                 dropped += 1
                 continue
+            claim_vec = self.local.engine.embedder.encode([claim])[0]
             if numbers:
-                quotes = [self.best_quote(claim, [shown[n - 1]], embedder) for n in dict.fromkeys(numbers)]
+                quotes = [self.best_quote(claim, claim_vec, per_passage[n - 1]) for n in dict.fromkeys(numbers)]
             else:
-                quotes = [self.best_quote(claim, shown, embedder)]
+                quotes = [self.best_quote(claim, claim_vec, [c for group in per_passage for c in group])]
                 repaired += quotes[0] is not None
             if any(q is None for q in quotes):
                 dropped += 1
@@ -142,17 +144,16 @@ class GenerativeAnswerer:
             kept.append(f"{claim.rstrip()} {' '.join(markers)}")
         return kept, citations, dropped, repaired
 
-    def best_quote(self, claim: str, passages: list[Result], embedder) -> Candidate | None:
-        """The sentence of these passages that best supports the claim, if any supports it well enough.
+    def best_quote(self, claim: str, claim_vec: np.ndarray, sentences: list[Candidate]) -> Candidate | None:
+        """The sentence that best supports the claim, if any supports it well enough.
 
         Support needs more than similarity: every number and every name the claim states must be
         in the quoted sentence's chunk, so '1 July 2017' cannot hide behind a passage about 2016.
         """
-        candidates = [c for c in self.local.candidates(passages) if grounded(claim, c.chunk.text)]
+        candidates = [c for c in sentences if grounded(claim, c.chunk.text)]
         if not candidates:
             return None
         vecs = np.vstack([c.vector for c in candidates])
-        claim_vec = embedder.encode([claim])[0]
         terms = stems(claim)
         scores = 0.6 * (vecs @ claim_vec) + 0.4 * np.array([self.local.engine.terms.coverage(terms, c.text) for c in candidates])
         best = int(np.argmax(scores))
