@@ -141,7 +141,8 @@ def chunk_document(doc: Document, budget: ChunkBudget) -> list[Chunk]:
             carry = None
         body = text[start:end]
         is_last = idx == len(regions) - 1
-        heading_only = "\n" not in body.strip() and budget.count(body) < 2 * budget.merge_below
+        # Nothing but the heading line itself (a one-line numbered paragraph is content, not a heading).
+        heading_only = bool(section.title) and "\n" not in body.strip() and len(body.strip()) <= len(section.title) + 12
         if not is_last and (heading_only or budget.count(body) < budget.merge_below):
             carry = (section, start)
             continue

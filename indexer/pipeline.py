@@ -18,6 +18,10 @@ from .load import SkipFile, discover, read_source
 from .settings import Settings, get_settings
 from .store import FileUpdate, IndexStore
 
+# Bump when cleaning, splitting, sectioning or chunking changes, so existing indexes are rebuilt
+# (unchanged chunk texts reuse their stored embeddings, so a rebuild costs little).
+PIPELINE_VERSION = 2
+
 
 class IndexBusy(Exception):
     """Another indexing run holds the lock on this index."""
@@ -74,6 +78,8 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
             overlap_sentences=settings.chunk_overlap_sentences,
             fits_model=embedder.fits,
         )
+        recipe = f"v{PIPELINE_VERSION} tokens={budget.max_tokens} merge={budget.merge_below} overlap={budget.overlap_sentences}"
+        rebuild = store.meta("recipe") != recipe  # an older pipeline or other chunk settings made this index
         pending = []
         for path in _progress(files, "Reading", progress and len(files) > 1):
             key = str(path)
@@ -82,7 +88,7 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
             except SkipFile as exc:
                 report.skipped.append((key, str(exc)))
                 continue
-            if known.get(key) == source.sha256:
+            if known.get(key) == source.sha256 and not rebuild:
                 report.unchanged.append(key)
                 continue
             documents = build_documents(key, source.text)
@@ -117,7 +123,7 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
             report.new_chunks += len(chunks)
         if updates or report.removed:
             dim = next(iter(vectors.values())).shape[-1] if vectors else int(store.meta("dim", "384"))
-            store.apply(updates, report.removed, model=embedder.model_path, dim=dim)
+            store.apply(updates, report.removed, meta={"model": embedder.model_path, "dim": dim, "recipe": recipe})
         report.totals = store.counts()
     report.seconds = time.perf_counter() - started
     return report

@@ -213,7 +213,7 @@ class IndexStore:
         return index
 
     # ---- writing -------------------------------------------------------------------------
-    def apply(self, updates: list[FileUpdate], removed: list[str], model: str, dim: int) -> int:
+    def apply(self, updates: list[FileUpdate], removed: list[str], meta: dict[str, object]) -> int:
         """Replace changed files and drop vanished ones in one transaction; returns the new generation."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         conn = self.conn
@@ -230,7 +230,7 @@ class IndexStore:
                     (update.path, update.sha256, update.size, now),
                 )
             generation = self.generation + 1
-            for key, value in {"generation": generation, "model": model, "dim": dim, "updated_at": now}.items():
+            for key, value in {**meta, "generation": generation, "updated_at": now}.items():
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", (key, str(value)))
         self._write_faiss()
         return generation

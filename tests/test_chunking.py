@@ -54,3 +54,20 @@ def test_heading_only_section_merges_into_next_chunk():
     first = next(c for c in chunks if "Collaboration." in c.text)
     assert "3.1 Seven Force Overview" in first.text
     assert doc.sections[[s.id for s in doc.sections].index(first.section_id)].number == "3"
+
+
+def test_one_line_paragraph_keeps_its_own_chunk_and_a_heading_joins_what_follows(engine):
+    """Expenditure paper: '4. For information, …' is content; the CAPS heading after it opens the next chunk."""
+    text_of = engine.document_text
+    opened = False
+    for chunk in engine.snapshot.chunks.values():
+        section = engine.snapshot.sections[chunk.section_id]
+        tail = text_of(chunk.document_id)[chunk.start : chunk.end].rstrip().splitlines()[-1]
+        assert not tail.startswith("ASSOCIATION OF POLICE AND CRIME COMMISSIONERS"), "a heading ended a chunk"
+        if chunk.text.startswith("5. The Association of Police and Crime Commissioners"):
+            raise AssertionError("paragraph 5 lost its heading to the previous chunk")
+        if chunk.text.startswith("ASSOCIATION OF POLICE AND CRIME COMMISSIONERS, £19,750.00"):
+            assert "membership subscription cost for 2017/18" in chunk.text
+            assert section.title.startswith("ASSOCIATION OF POLICE AND CRIME COMMISSIONERS")
+            opened = True
+    assert opened

@@ -67,6 +67,28 @@ def test_incremental_edit_add_delete(tmp_path):
     assert store.load_faiss().ntotal == store.counts()["chunks"]
 
 
+def test_other_chunk_settings_rechunk_unchanged_files(tmp_path, monkeypatch):
+    """An index made with other chunk settings or an older pipeline is rebuilt, reusing embeddings."""
+    from indexer.settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    body = " ".join(f"Sentence {i} reports that patrol number {i} covered the coast road." for i in range(40))
+    write(docs / "a.txt", "Coastal patrols", body)
+    index = tmp_path / "idx"
+    index_paths([docs], index, settings=Settings(chunk_max_tokens=180), progress=False)
+    count = IndexStore(index).counts()["chunks"]
+    same = index_paths([docs], index, settings=Settings(chunk_max_tokens=180), progress=False)
+    assert same.indexed == [] and same.embedded == 0
+    smaller = index_paths([docs], index, settings=Settings(chunk_max_tokens=60), progress=False)
+    assert [Path(p).name for p in smaller.indexed] == ["a.txt"]
+    assert IndexStore(index).counts()["chunks"] > count
+    monkeypatch.setattr("indexer.pipeline.PIPELINE_VERSION", 999)
+    newer = index_paths([docs], index, settings=Settings(chunk_max_tokens=60), progress=False)
+    assert [Path(p).name for p in newer.indexed] == ["a.txt"]
+    assert newer.embedded == 0, "unchanged chunk texts reuse their stored embeddings"
+
+
 def test_unchanged_reindex_keeps_chunk_ids(sample_index, tmp_path):
     from tests.conftest import CORPUS
 

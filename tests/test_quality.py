@@ -73,3 +73,15 @@ def test_eval_command_reports_product_and_baselines(sample_index, capsys):
         assert product["mrr@10"] > baseline["mrr@10"]
     assert product["mean_passage_chars"] <= 1200
     assert figures["answers"]["citation_validity"] == 1.0
+
+
+def test_every_gold_quote_is_verbatim_in_the_corpus(devset):
+    from tests.conftest import CORPUS
+    from searchapi.evaluate import normalise
+
+    corpus = normalise(" ".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))))
+    for q in devset:
+        assert q["split"] in {"dev", "test"} and q["question"].strip()
+        for gold in q["gold"]:
+            assert normalise(gold) in corpus, (q["id"], gold)
+        assert q["answerable"] == bool(q["gold"]), q["id"]
