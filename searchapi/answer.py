@@ -16,7 +16,7 @@ from indexer.store import ChunkRecord
 
 from .engine import SearchEngine
 from .followup import rewrite_followup
-from .lexical import stems
+from .lexical import concepts, stems
 from .query import cue_match, question_cues, tokens
 from .schemas import Answer, Filters, Result, Turn
 
@@ -75,7 +75,7 @@ class Answerer:
             return
         qvec = self.engine.embedder.encode_query(query_text)[0]
         dense = np.vstack([c.vector for c in candidates]) @ qvec
-        terms = stems(query_text)
+        terms = concepts(query_text, self.engine.acronyms)
         cues = question_cues(question)
         for cand, d in zip(candidates, dense):
             cand.dense = float(d)
@@ -118,7 +118,7 @@ class Answerer:
         parts = [p for p in re.split(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", question) if len(tokens(p)) >= 2]
         if len(parts) > 1:
             for part in parts:
-                part_terms = stems(part)
+                part_terms = concepts(part, self.engine.acronyms)
                 top = max(ranked[:40], key=lambda c: self.engine.terms.coverage(part_terms, c.text) + 0.5 * c.score)
                 if top not in chosen and top.score >= 0.75 * best.score:
                     chosen.append(top)

@@ -17,7 +17,7 @@ from indexer.store import ChunkRecord, IndexMissing, IndexStore
 
 from .citations import document_ref, format_citation, section_ref
 from .fuse import rrf
-from .lexical import TermStats, stems
+from .lexical import TermStats, concepts
 from .query import ParsedQuery, cue_match, mine_acronyms, parse_query, question_cues
 from .rerank import (
     AGENDA_FACTOR,
@@ -216,7 +216,7 @@ class SearchEngine:
         if not head:
             return ordered
         qvec = self.embedder.encode_query(query.dense_text)[0]
-        terms = stems(query.dense_text)
+        terms = concepts(query.text, self.acronyms)
         # Amounts, dates and names are distinctive; a 'why' cue ('in order to') is too common to help here.
         cues = [c for c in question_cues(query.text) if c != "why"]
         chunks = [self.snapshot.chunks[r] for r, _ in head]

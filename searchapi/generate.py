@@ -20,7 +20,7 @@ from indexer.settings import Settings
 
 from .answer import Answerer, Candidate
 from .followup import rewrite_followup
-from .lexical import stems
+from .lexical import concepts
 from .query import STOPWORDS
 from .schemas import Answer, Citation, Filters, Result, Turn
 
@@ -154,7 +154,7 @@ class GenerativeAnswerer:
         if not candidates:
             return None
         vecs = np.vstack([c.vector for c in candidates])
-        terms = stems(claim)
+        terms = concepts(claim)
         scores = 0.6 * (vecs @ claim_vec) + 0.4 * np.array([self.local.engine.terms.coverage(terms, c.text) for c in candidates])
         best = int(np.argmax(scores))
         return candidates[best] if scores[best] >= SUPPORT_THRESHOLD else None

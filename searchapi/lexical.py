@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
@@ -25,6 +26,24 @@ def stems(text: str) -> list[str]:
     return [stem(t) for t in tokens(text)]
 
 
+@dataclass(frozen=True)
+class Concept:
+    """One word of a query; an acronym also counts as present when its whole long form is."""
+
+    stem: str
+    long_form: frozenset[str] = frozenset()
+
+    def present(self, have: set[str]) -> bool:
+        return self.stem in have or bool(self.long_form) and self.long_form <= have
+
+
+def concepts(text: str, acronyms: dict[str, str] | None = None) -> list[Concept]:
+    """'VAWG exemplar' -> [VAWG or 'violence against women and girls', exemplar]: an expansion is
+    an alternative spelling of one concept, so it must not outweigh the question's other words."""
+    long_forms = {stem(a): frozenset(stems(long)) for a, long in (acronyms or {}).items()}
+    return [Concept(s, long_forms.get(s, frozenset())) for s in stems(text)]
+
+
 class TermStats:
     def __init__(self, texts: Iterable[str]):
         self.df: Counter = Counter()
@@ -36,13 +55,13 @@ class TermStats:
     def idf(self, term: str) -> float:
         return math.log(1 + (self.n + 1) / (self.df.get(term, 0) + 0.5))
 
-    def coverage(self, terms: list[str], text: str) -> float:
-        """Share of the terms' IDF mass present in the text."""
+    def coverage(self, terms: list[Concept], text: str) -> float:
+        """Share of the query concepts' IDF mass present in the text."""
         if not terms:
             return 0.0
         have = set(stems(text))
-        total = sum(self.idf(t) for t in terms)
-        return sum(self.idf(t) for t in terms if t in have) / total
+        total = sum(self.idf(t.stem) for t in terms)
+        return sum(self.idf(t.stem) for t in terms if t.present(have)) / total
 
     def known(self, terms: list[str]) -> float:
         """Share of the terms' IDF mass that occurs anywhere in the index."""

@@ -1,0 +1,43 @@
+"""Query understanding on the sample corpus: mined acronyms, references, phrases, concept overlap."""
+
+from searchapi.lexical import concepts
+from searchapi.query import parse_query, question_cues
+
+
+def test_acronyms_are_mined_from_the_reports(engine):
+    assert engine.acronyms["PEQF"] == "Policing Education Qualifications Framework"
+    assert engine.acronyms["VAWG"].lower() == "violence against women and girls"
+    assert len(engine.acronyms) > 50
+
+
+def test_acronyms_expand_both_ways(engine):
+    short = parse_query("PEQF contract award", engine.acronyms)
+    assert "Policing Education Qualifications Framework" in short.expansions
+    long = parse_query("policing education qualifications framework award", engine.acronyms)
+    assert "PEQF" in long.expansions
+    assert "\"peqf\"" in long.fts_query()
+
+
+def test_references_and_phrases_are_recognised():
+    q = parse_query('what does section 3.2 say about "single procurement function" and item B2, decision OPCC.D.015.17')
+    assert q.section_refs == ["3.2"]
+    assert q.item_refs == ["B2"]
+    assert q.decision_refs == ["OPCC.D.015.17"]
+    assert q.phrases == ["single procurement function"]
+    assert '"single procurement function"' in q.fts_query()
+
+
+def test_question_cues():
+    assert question_cues("how much did the PCC pay Salus") == ["amount"]
+    assert question_cues("when will Athena go live") == ["date"]
+    assert "who" in question_cues("who runs the ICT convergence programme")
+
+
+def test_an_acronym_and_its_long_form_are_one_concept(engine):
+    """'VAWG' is met by 'violence against women and girls' but counts once, beside 'exemplar'."""
+    terms = concepts("VAWG exemplar force", engine.acronyms)
+    assert len(terms) == 3
+    spelled_out = "a strategy to tackle violence against women and girls in every force"
+    assert engine.terms.coverage(terms, spelled_out) < engine.terms.coverage(terms, "one of three exemplar forces")
+    assert engine.terms.coverage(terms, spelled_out) == engine.terms.coverage(terms, "the VAWG strategy for every force")
+    assert engine.terms.coverage(terms, "women") == 0.0, "part of a long form does not stand for the acronym"
