@@ -17,7 +17,7 @@ from indexer.store import ChunkRecord
 from .engine import SearchEngine
 from .followup import rewrite_followup
 from .lexical import concepts, stems
-from .query import cue_match, question_cues, tokens
+from .query import cue_match, question_cues, respell, tokens
 from .schemas import Answer, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
@@ -86,12 +86,14 @@ class Answerer:
 
     def answer_from(self, question: str, query_text: str, passages: list[Result]) -> Answer:
         candidates = self.candidates(passages)
-        self.score(question, query_text, candidates)
+        # Words spelled as the reports spell them ('relaunching' -> 're-launching') for overlap scores.
+        asked, query_text = (respell(t, self.engine.terms.knows) for t in (question, query_text))
+        self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
-        confidence = self.confidence(question, ranked[0]) if ranked else 0.0
+        confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
         if confidence < ANSWERABLE_THRESHOLD:
             return self.abstain(question, passages)
-        chosen = self.select(question, ranked)
+        chosen = self.select(asked, ranked)
         citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(chosen, 1)]
         sentences = [f"{c.text} [{n}]" for n, c in enumerate(chosen, 1)]
         return Answer(question=question, answer=" ".join(sentences), answerable=True, citations=citations,

@@ -18,7 +18,7 @@ from indexer.store import ChunkRecord, IndexMissing, IndexStore
 from .citations import document_ref, format_citation, section_ref
 from .fuse import rrf
 from .lexical import TermStats, concepts
-from .query import ParsedQuery, cue_match, mine_acronyms, parse_query, question_cues
+from .query import ParsedQuery, cue_match, mine_acronyms, parse_query, question_cues, respell
 from .rerank import (
     AGENDA_FACTOR,
     BOILERPLATE_FACTOR,
@@ -240,7 +240,7 @@ class SearchEngine:
                use_dense: bool = True, use_keyword: bool = True) -> SearchResponse:
         started = time.perf_counter()
         self.refresh_if_stale()
-        parsed = parse_query(query, self.acronyms)
+        parsed = parse_query(respell(query, self.terms.knows), self.acronyms)
         allowed = self.allowed_chunks(filters)
         results: list[Result] = []
         for rowid, score in self.rank(parsed, k, allowed, use_dense, use_keyword):

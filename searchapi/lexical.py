@@ -63,6 +63,9 @@ class TermStats:
         total = sum(self.idf(t.stem) for t in terms)
         return sum(self.idf(t.stem) for t in terms if t.present(have)) / total
 
+    def knows(self, word: str) -> bool:
+        return stem(word) in self.df
+
     def known(self, terms: list[str]) -> float:
         """Share of the terms' IDF mass that occurs anywhere in the index."""
         if not terms:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 STOPWORDS = set(
     """a about above after again against all am an and any are as at be because been before being below
@@ -85,7 +86,35 @@ class ParsedQuery:
 
 
 def tokens(text: str) -> list[str]:
-    return [t.lower().replace("’", "'") for t in _TOKEN.findall(text) if t.lower() not in STOPWORDS]
+    words = (t.lower().replace("’", "'") for t in _TOKEN.findall(text))
+    return [w for w in words if w not in STOPWORDS and not w.endswith("n't")]
+
+
+_MONTHS = {"jan": "January", "feb": "February", "apr": "April", "jun": "June", "jul": "July", "aug": "August",
+           "sep": "September", "sept": "September", "oct": "October", "nov": "November", "dec": "December"}
+_PREFIX = re.compile(r"^(re|de|pre|co|non|sub|multi|inter|cross|over|under)([a-z]{4,})$", re.I)
+_ACRONYM_PLURAL = re.compile(r"^([A-Z][A-Z0-9]+)s$")
+
+
+def respell(text: str, known: Callable[[str], bool]) -> str:
+    """Spell words the way the reports do, when the typed form is unknown to the index:
+    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September'."""
+
+    def fix(m: re.Match) -> str:
+        word = m.group()
+        if known(word):
+            return word
+        if word.lower().rstrip(".") in _MONTHS:
+            return _MONTHS[word.lower().rstrip(".")]
+        plural = _ACRONYM_PLURAL.match(word)
+        if plural and known(plural.group(1)):
+            return plural.group(1)
+        prefixed = _PREFIX.match(word)
+        if prefixed and known(prefixed.group(2)):
+            return f"{prefixed.group(1)}-{prefixed.group(2)}"
+        return word
+
+    return _TOKEN.sub(fix, text)
 
 
 _BOILERPLATE_WORDS = re.compile(r"apolog|declaration|interest|agenda|webcast|substitute|membership|election", re.I)

@@ -1,7 +1,7 @@
 """Query understanding on the sample corpus: mined acronyms, references, phrases, concept overlap."""
 
 from searchapi.lexical import concepts
-from searchapi.query import parse_query, question_cues
+from searchapi.query import parse_query, question_cues, respell
 
 
 def test_acronyms_are_mined_from_the_reports(engine):
@@ -41,3 +41,25 @@ def test_an_acronym_and_its_long_form_are_one_concept(engine):
     assert engine.terms.coverage(terms, spelled_out) < engine.terms.coverage(terms, "one of three exemplar forces")
     assert engine.terms.coverage(terms, spelled_out) == engine.terms.coverage(terms, "the VAWG strategy for every force")
     assert engine.terms.coverage(terms, "women") == 0.0, "part of a long form does not stand for the acronym"
+
+
+def test_unknown_spellings_are_respelled_as_the_reports_write_them(engine):
+    knows = engine.terms.knows
+    assert respell("how much for relaunching cadets", knows) == "how much for re-launching cadets"
+    assert respell("how many SFOs does kent have", knows) == "how many SFO does kent have"
+    assert respell("para 14 of the Sept 2017 paper", knows) == "para 14 of the September 2017 paper"
+    # Known words and words the reports never use are left alone (so 'helicopter' stays unknown).
+    assert respell("reoffending", knows) == "re-offending"
+    assert respell("helicopter fines", knows) == "helicopter fines"
+    assert not knows("helicopter")
+
+
+def test_respelled_query_finds_the_hyphenated_passage(engine):
+    top = engine.search("how much for relaunching cadets", k=3).results
+    assert any("re-launching a Volunteer Police Cadet programme" in r.text for r in top)
+
+
+def test_contractions_are_not_content_words():
+    from searchapi.query import tokens
+
+    assert tokens("why won't the PCC fund it, isn't it funded") == ["pcc", "fund", "funded"]
