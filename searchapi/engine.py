@@ -23,12 +23,13 @@ from .rerank import (
     AGENDA_FACTOR,
     BOILERPLATE_FACTOR,
     REFERENCE_BONUS,
+    REFERENCE_ELSEWHERE,
     diversify,
     is_boilerplate,
     near_duplicate,
     reference_matches,
     shingles,
-    title_overlap,
+    paper_match,
 )
 from .retrieve import dense_search, keyword_search
 from .schemas import Citation, Filters, Result, SearchResponse
@@ -175,14 +176,20 @@ class SearchEngine:
         fused = rrf(rankings, self.settings.rrf_k)
         first_place = 1.0 / (self.settings.rrf_k + 1)
         chunks, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
+        referenced: set[int] = set()
         if query.section_refs or query.item_refs or query.decision_refs:
+            # 'para 14 of the Sept 2017 collaboration paper': the paper the query describes best wins;
+            # the same paragraph number in other papers gets a smaller share.
             pool = allowed if allowed is not None else chunks.keys()
-            for rowid in pool:
-                chunk = chunks[rowid]
-                doc = docs[chunk.document_id]
-                if reference_matches(query, sections[chunk.section_id], chunk, doc):
-                    bonus = REFERENCE_BONUS * first_place * (1 + title_overlap(query, doc))
-                    fused[rowid] = fused.get(rowid, 0.0) + bonus
+            hits = [r for r in pool if reference_matches(query, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
+            match = {d: paper_match(query, docs[d]) for d in {chunks[r].document_id for r in hits}}
+            best = max(match.values(), default=0.0)
+            for rowid in hits:
+                m = match[chunks[rowid].document_id]
+                weight = 1 + m if m == best else REFERENCE_ELSEWHERE
+                if m == best:
+                    referenced.add(rowid)
+                fused[rowid] = fused.get(rowid, 0.0) + REFERENCE_BONUS * first_place * weight
         for rowid in list(fused):
             chunk = chunks[rowid]
             doc = docs[chunk.document_id]
@@ -195,6 +202,8 @@ class SearchEngine:
         ordered = sorted(((r, s / max_score) for r, s in fused.items()), key=lambda kv: kv[1], reverse=True)
         if rerank and use_dense and use_keyword:
             ordered = self.rerank(query, ordered)
+        if referenced:  # the user named the place: it comes first, ordered by content among itself
+            ordered = [kv for kv in ordered if kv[0] in referenced] + [kv for kv in ordered if kv[0] not in referenced]
         kept: list[tuple[int, float]] = []
         for rowid, score in ordered:
             if any(near_duplicate(self._shingles[rowid], self._shingles[other]) for other, _ in kept):

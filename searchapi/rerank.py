@@ -8,6 +8,7 @@ duplicates (the same text in minutes and report) collapse; one paper cannot fill
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from indexer.models import Document, Section
 from indexer.store import ChunkRecord
@@ -23,6 +24,7 @@ BOILERPLATE = re.compile(
 BOILERPLATE_FACTOR = 0.55
 AGENDA_FACTOR = 0.8
 REFERENCE_BONUS = 1.0  # in units of a first-place RRF vote
+REFERENCE_ELSEWHERE = 0.3  # share of the bonus for a paper the query does not describe as well as another
 
 
 def is_boilerplate(chunk: ChunkRecord, doc: Document) -> bool:
@@ -33,6 +35,9 @@ def reference_matches(query: ParsedQuery, section: Section, chunk: ChunkRecord, 
     number = section.number or ""
     for ref in query.section_refs:
         if number == ref or number.startswith(ref + "."):
+            return True
+        # A numbered paragraph that shares a chunk with the heading above it ('SUMMARY\n\n14. ...').
+        if re.search(rf"^(?:- )?{re.escape(ref)}\.?\s", chunk.text, re.M):
             return True
     for ref in query.item_refs:
         if re.search(rf"\(Item {re.escape(ref)}\)|^{re.escape(ref)}\b|^- {re.escape(ref)}\b", chunk.heading + "\n" + chunk.text, re.M | re.I):
@@ -45,13 +50,21 @@ def reference_matches(query: ParsedQuery, section: Section, chunk: ChunkRecord, 
     return False
 
 
-def title_overlap(query: ParsedQuery, doc: Document) -> float:
-    """Share of the query's words found in the paper's title (for 'section 3.2 of the X report')."""
-    words = set(query.terms) - {"section", "paragraph", "item", "report", "paper"}
+_REFERENCE_WORDS = {"section", "paragraph", "para", "item", "minute", "decision", "report", "paper", "agenda"}
+
+
+def paper_match(query: ParsedQuery, doc: Document) -> float:
+    """How well the query describes this paper ('para 14 of the Sept 2017 collaboration paper'):
+    share of its descriptive words found in the paper's title, type or month and year."""
+    words = {w for w in query.terms if not w.isdigit() and w not in _REFERENCE_WORDS}
+    words -= {r.lower() for r in query.section_refs + query.item_refs + query.decision_refs}
     if not words:
         return 0.0
-    title_words = set(tokens(doc.title))
-    return len(words & title_words) / len(words)
+    described = set(tokens(f"{doc.title} {doc.doc_type}"))
+    if doc.date:
+        day = date.fromisoformat(doc.date)
+        described |= {day.strftime("%B").lower(), str(day.year)}
+    return len(words & described) / len(words)
 
 
 def shingles(text: str, n: int = 5) -> set[str]:

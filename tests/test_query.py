@@ -63,3 +63,22 @@ def test_contractions_are_not_content_words():
     from searchapi.query import tokens
 
     assert tokens("why won't the PCC fund it, isn't it funded") == ["pcc", "fund", "funded"]
+
+
+def test_a_paragraph_reference_goes_to_the_paper_the_query_describes(engine):
+    """Several papers have a paragraph 14; 'the Sept 2017 collaboration paper' names one of them."""
+    top = engine.search("what does para 14 of the Sept 2017 collaboration paper conclude", k=3).results[0]
+    assert top.document.title == "Collaboration" and top.document.date == "2017-09-27"
+    assert "14. Collaboration continues to be a key catalyst" in top.text
+    other = engine.search("para 14 of the expenditure update", k=3).results[0]
+    assert other.document.title.startswith("Update on expenditure") and "14." in other.text
+
+
+def test_paper_match_reads_title_type_and_date(engine):
+    from searchapi.rerank import paper_match
+
+    docs = {(d.title, d.date): d for d in engine.documents.values()}
+    query = parse_query(respell("para 14 of the Sept 2017 collaboration paper", engine.terms.knows))
+    sept = paper_match(query, docs[("Collaboration", "2017-09-27")])
+    later = paper_match(query, docs[("Collaboration and Partnership Working", "2020-03-04")])
+    assert sept == 1.0 and 0 < later < sept
