@@ -69,6 +69,11 @@ def _overlaps(a: Result, b: Result) -> bool:
     return shared > 0.5 * min(a.span[1] - a.span[0], b.span[1] - b.span[0])
 
 
+def named_chunks(place: dict[int, float]) -> set[int]:
+    """The chunks of the paper a reference was resolved to (not its namesakes elsewhere)."""
+    return {rowid for rowid, weight in place.items() if weight > REFERENCE_ELSEWHERE}
+
+
 class SearchEngine:
     def __init__(self, index_dir: Path, settings: Settings | None = None, dense_weight: float = 0.8,
                  keyword_weight: float = 1.0):
@@ -175,21 +180,10 @@ class SearchEngine:
             rankings.append((keyword_search(self.store.thread_conn(), query.fts_query(), n, allowed), self.keyword_weight))
         fused = rrf(rankings, self.settings.rrf_k)
         first_place = 1.0 / (self.settings.rrf_k + 1)
-        chunks, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
-        referenced: set[int] = set()
-        if query.section_refs or query.item_refs or query.decision_refs:
-            # 'para 14 of the Sept 2017 collaboration paper': the paper the query describes best wins;
-            # the same paragraph number in other papers gets a smaller share.
-            pool = allowed if allowed is not None else chunks.keys()
-            hits = [r for r in pool if reference_matches(query, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
-            match = {d: paper_match(query, docs[d]) for d in {chunks[r].document_id for r in hits}}
-            best = max(match.values(), default=0.0)
-            for rowid in hits:
-                m = match[chunks[rowid].document_id]
-                weight = 1 + m if m == best else REFERENCE_ELSEWHERE
-                if m == best:
-                    referenced.add(rowid)
-                fused[rowid] = fused.get(rowid, 0.0) + REFERENCE_BONUS * first_place * weight
+        chunks, docs = self.snapshot.chunks, self.documents
+        referenced = self.named_place(query, allowed)
+        for rowid, weight in referenced.items():
+            fused[rowid] = fused.get(rowid, 0.0) + REFERENCE_BONUS * first_place * weight
         for rowid in list(fused):
             chunk = chunks[rowid]
             doc = docs[chunk.document_id]
@@ -202,8 +196,9 @@ class SearchEngine:
         ordered = sorted(((r, s / max_score) for r, s in fused.items()), key=lambda kv: kv[1], reverse=True)
         if rerank and use_dense and use_keyword:
             ordered = self.rerank(query, ordered)
-        if referenced:  # the user named the place: it comes first, ordered by content among itself
-            ordered = [kv for kv in ordered if kv[0] in referenced] + [kv for kv in ordered if kv[0] not in referenced]
+        named = named_chunks(referenced)
+        if named:  # the user named the place: it comes first, ordered by content among itself
+            ordered = [kv for kv in ordered if kv[0] in named] + [kv for kv in ordered if kv[0] not in named]
         kept: list[tuple[int, float]] = []
         for rowid, score in ordered:
             if any(near_duplicate(self._shingles[rowid], self._shingles[other]) for other, _ in kept):
@@ -214,6 +209,21 @@ class SearchEngine:
         order = diversify([r for r, _ in kept], {r: chunks[r].document_id for r, _ in kept}, per_doc=4, window=k)
         scores = dict(kept)
         return [(r, round(min(1.0, max(0.0, scores[r])), 4)) for r in order]
+
+    def named_place(self, query: ParsedQuery, allowed: set[int] | None = None) -> dict[int, float]:
+        """Chunks a reference points at ('section 3.2', 'item B2', a decision number), with weights.
+
+        'para 14 of the Sept 2017 collaboration paper': the paper the query describes best gets
+        1 + its match; the same paragraph number in other papers gets REFERENCE_ELSEWHERE.
+        """
+        if not (query.section_refs or query.item_refs or query.decision_refs):
+            return {}
+        chunks, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
+        pool = allowed if allowed is not None else chunks.keys()
+        hits = [r for r in pool if reference_matches(query, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
+        match = {d: paper_match(query, docs[d]) for d in {chunks[r].document_id for r in hits}}
+        best = max(match.values(), default=0.0)
+        return {r: 1 + best if match[chunks[r].document_id] == best else REFERENCE_ELSEWHERE for r in hits}
 
     def rerank(self, query: ParsedQuery, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rescore the head of the fused list by its best-matching sentence and rare-word overlap.

@@ -77,3 +77,11 @@ def test_year_before_rewrites_financial_year():
 
     out = rewrite_followup("and the year before?", [Turn(role="user", content="What was the precept in 2016/17?")])
     assert "2015/16" in out
+
+
+def test_a_named_paragraph_is_quoted_even_when_the_question_has_few_words(answerer):
+    """'what does para 14 … conclude' shares almost no words with para 14, yet names it exactly."""
+    a = answerer.ask("what does para 14 of the Sept 2017 collaboration paper conclude")
+    assert a.answerable
+    assert all(c.document.title == "Collaboration" for c in a.citations)
+    assert any("key catalyst for change" in c.quote for c in a.citations)
