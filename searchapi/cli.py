@@ -232,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", parents=[common], help="retrieval and answer quality with baselines")
     p.add_argument("qa_file", metavar="QA_FILE")
-    p.add_argument("--split", choices=["dev", "test", "all"], default="test",
-                   help="which half of the question set to report (default: the held-back test half)")
+    p.add_argument("--split", default="test",
+                   help="questions whose split is this (dev, test, holdout) or 'all' (default: test, the held-back "
+                        "half; a file without split labels is used whole)")
     p.add_argument("-k", type=_k, default=10)
     p.add_argument("--no-baselines", action="store_true")
     p.add_argument("--corpus", type=Path, default=None,

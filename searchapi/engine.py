@@ -207,8 +207,11 @@ class SearchEngine:
             if len(kept) >= k * 3:
                 break
         order = diversify([r for r, _ in kept], {r: chunks[r].document_id for r, _ in kept}, per_doc=4, window=k)
-        scores = dict(kept)
-        return [(r, round(min(1.0, max(0.0, scores[r])), 4)) for r in order]
+        scores, out, ceiling = dict(kept), [], 1.0
+        for r in order:  # scores read downwards like the ranks (named places and diversity reorder)
+            ceiling = min(ceiling, max(0.0, scores[r]))
+            out.append((r, round(ceiling, 4)))
+        return out
 
     def named_place(self, query: ParsedQuery, allowed: set[int] | None = None) -> dict[int, float]:
         """Chunks a reference points at ('section 3.2', 'item B2', a decision number), with weights.

@@ -48,7 +48,9 @@ def contains_gold(text: str, golds: list[str]) -> bool:
 
 def load_questions(path: Path, split: str) -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r for r in rows if split == "all" or r.get("split", "dev") == split]
+    if split == "all" or not any("split" in r for r in rows):
+        return rows
+    return [r for r in rows if r.get("split") == split]
 
 
 @dataclass

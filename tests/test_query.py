@@ -82,3 +82,10 @@ def test_paper_match_reads_title_type_and_date(engine):
     sept = paper_match(query, docs[("Collaboration", "2017-09-27")])
     later = paper_match(query, docs[("Collaboration and Partnership Working", "2020-03-04")])
     assert sept == 1.0 and 0 < later < sept
+
+
+def test_scores_read_downwards_like_the_ranks(engine):
+    """A named place jumps the queue and diversity moves passages down; scores must still descend."""
+    for query in ["section 5.3 of the collaboration report", "item B2", "collaboration savings"]:
+        scores = [r.score for r in engine.search(query, k=10).results]
+        assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores), query
