@@ -226,7 +226,8 @@ class SearchEngine:
         hits = [r for r in pool if reference_matches(query, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
         match = {d: paper_match(query, docs[d]) for d in {chunks[r].document_id for r in hits}}
         best = max(match.values(), default=0.0)
-        return {r: 1 + best if match[chunks[r].document_id] == best else REFERENCE_ELSEWHERE for r in hits}
+        weights = {d: 1 + m if m == best else REFERENCE_ELSEWHERE for d, m in match.items()}
+        return {r: weights[chunks[r].document_id] for r in hits}
 
     def rerank(self, query: ParsedQuery, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rescore the head of the fused list by its best-matching sentence and rare-word overlap.
