@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 DEVSET = CORPUS / "devset.jsonl"
+HOLDOUT = CORPUS / "holdout.jsonl"
 PACK = CORPUS / "2017-07-20_police-and-crime-panel_agenda-pack.txt"
 
 
@@ -44,6 +45,12 @@ def answerer(engine):
 @pytest.fixture(scope="session")
 def devset() -> list[dict]:
     return [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def holdout() -> list[dict]:
+    """Questions written independently, from the reports alone, after the weights were set."""
+    return [json.loads(line) for line in HOLDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def free_port() -> int:
