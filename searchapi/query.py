@@ -158,3 +158,27 @@ def question_cues(question: str) -> list[str]:
 def cue_match(cues: list[str], sentence: str) -> float:
     """Share of the question's cues that the sentence satisfies."""
     return sum(1 for name in cues if QUESTION_CUES[name][1].search(sentence)) / len(cues) if cues else 0.0
+
+
+# What an answer must state, by what the question asks for. Stricter than the ranking cues above:
+# an answer to 'how much did X cost' that names no sum of money is not an answer.
+_MONEY = re.compile(r"£\s?\d|\d\s?(?:m|k|bn)\b|\bmillion\b|\bpounds\b", re.I)
+_NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+                     r"|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
+_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
+                   r"|November|December|Spring|Summer|Autumn|Winter)\b|\b\d+\s+(?:weeks?|months?|years?|days?)\b"
+                   r"|\bweek\b|\bmonth\b", re.I)
+EXPECTED_ANSWER = {  # kind: (what the question asks, what an answer must contain)
+    "sum of money": (re.compile(r"\bcost|\bspen[dt]\b|\bpaid\b|\bpay\b|\bworth\b|\bsav(?:e|ed|ing|ings)\b"
+                                  r"|\bprice|\bbudget|\bdeficit|\bhow much money", re.I), _MONEY),
+    "number": (re.compile(r"\bhow (?:many|much)\b|\bnumber of\b|\brate\b|\bpercentage|\bproportion", re.I), _NUMBER),
+    "date": (re.compile(r"\bwhen\b|\bwhat date\b|\bwhich year\b|\bwhat year\b", re.I), _DATE),
+}
+
+
+def missing_answer_kind(question: str, answer: str) -> str | None:
+    """The kind of fact the question asks for that the answer does not state ('sum of money'), if any."""
+    for kind, (asks, states) in EXPECTED_ANSWER.items():
+        if asks.search(question) and not states.search(answer):
+            return kind
+    return None

@@ -85,3 +85,22 @@ def test_a_named_paragraph_is_quoted_even_when_the_question_has_few_words(answer
     assert a.answerable
     assert all(c.document.title == "Collaboration" for c in a.citations)
     assert any("key catalyst for change" in c.quote for c in a.citations)
+
+
+def test_a_cost_question_is_not_answered_by_sentences_without_a_sum(answerer):
+    """The Athena deed of variation is discussed at length, but its cost is 'commercially confidential'."""
+    answer = answerer.ask("what did the athena deed of variation cost")
+    assert not answer.answerable
+    assert answer.notice == "The closest passages mention the subject but state no sum of money."
+    assert any("Deed of Variation" in p.text for p in answer.passages)
+
+
+def test_expected_answer_kinds():
+    from searchapi.query import missing_answer_kind
+
+    assert missing_answer_kind("how much did the website cost", "The website was relaunched in March.") == "sum of money"
+    assert missing_answer_kind("how much did the website cost", "It cost £12,500 to build.") is None
+    assert missing_answer_kind("how many cadets are there", "There are approximately 275 cadets.") is None
+    assert missing_answer_kind("when does the hub open", "The hub will use video technology.") == "date"
+    assert missing_answer_kind("when does the hub open", "The hub opens in September.") is None
+    assert missing_answer_kind("who chairs the board", "Anything at all.") is None
