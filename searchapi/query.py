@@ -166,7 +166,9 @@ _MONEY = re.compile(r"£\s?\d|\d\s?(?:m|k|bn)\b|\bmillion\b|\bpounds\b", re.I)
 _NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
                      r"|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
-                   r"|November|December|Spring|Summer|Autumn|Winter)\b|\b\d+\s+(?:weeks?|months?|years?|days?)\b(?! a week)", re.I)
+                   r"|November|December|Spring|Summer|Autumn|Winter)\b"
+                   r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]+(?:working\s+)?"
+                   r"(?:weeks?|months?|years?|days?)\b(?! a week)", re.I)
 EXPECTED_ANSWER = {  # kind: (what the question asks, what an answer must contain)
     "sum of money": (re.compile(r"\bcost|\bspen[dt]\b|\bpaid\b|\bpay\b|\bworth\b|\bsav(?:e|ed|ing|ings)\b"
                                   r"|\bprice|\bbudget|\bdeficit|\bhow much money", re.I), _MONEY),
