@@ -138,11 +138,20 @@ def parse_query(text: str, acronyms: dict[str, str] | None = None) -> ParsedQuer
     return parsed
 
 
+# Answer shapes: a sum of money, a number, a date (month names capitalised, so 'may' the verb is not one).
+_MONEY = re.compile(r"£\s?\d|\d\s?(?:m|k|bn)\b|\bmillion\b|\bpounds\b", re.I)
+_NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+                     r"|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
+_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
+                   r"|November|December|Spring|Summer|Autumn|Winter)\b"
+                   r"|(?i:\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]+(?:working\s+)?"
+                   r"(?:weeks?|months?|years?|days?)\b(?! a week))")
+
 QUESTION_CUES = {  # (what the question asks for, what an answering sentence contains)
     "amount": (re.compile(r"\bhow (?:much|many)\b|\bcost|\bspen[dt]|\bbudget|\bnumber of\b|\bamount|\btotal|\bfund|\bpaid\b|\bpay\b|\bpercentage|\bhow big", re.I),
                re.compile(r"£|\d")),
     "date": (re.compile(r"\bwhen\b|\bwhat date\b|\bwhich (?:year|month|day)\b|\bwhat year\b|\bdeadline\b|\bhow long\b", re.I),
-             re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b|\b\d+\s+(?:weeks?|months?|years?|days?)\b")),
+             _DATE),
     "who": (re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (?:officer|person|organisation|body|company|force|charity)\b|\bname of\b", re.I),
             re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Cllr|Councillor|Chief|Commissioner|Officer|Head|Director|Chairman|Inspector|Constable|PCC)\b|[A-Z][a-z]+ [A-Z][a-z]+")),
     "why": (re.compile(r"\bwhy\b|\breason|\bpurpose\b|\baim\b|\bwhat for\b", re.I),
@@ -162,13 +171,6 @@ def cue_match(cues: list[str], sentence: str) -> float:
 
 # What an answer must state, by what the question asks for. Stricter than the ranking cues above:
 # an answer to 'how much did X cost' that names no sum of money is not an answer.
-_MONEY = re.compile(r"£\s?\d|\d\s?(?:m|k|bn)\b|\bmillion\b|\bpounds\b", re.I)
-_NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-                     r"|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
-_DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
-                   r"|November|December|Spring|Summer|Autumn|Winter)\b"
-                   r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]+(?:working\s+)?"
-                   r"(?:weeks?|months?|years?|days?)\b(?! a week)", re.I)
 EXPECTED_ANSWER = {  # kind: (what the question asks, what an answer must contain)
     "sum of money": (re.compile(r"\bcost|\bspen[dt]\b|\bpaid\b|\bpay\b|\bworth\b|\bsav(?:e|ed|ing|ings)\b"
                                   r"|\bprice|\bbudget|\bdeficit|\bhow much money", re.I), _MONEY),

@@ -103,6 +103,7 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("how many cadets are there", "There are approximately 275 cadets.") is None
     assert missing_answer_kind("when does the hub open", "The hub will use video technology.") == "date"
     assert missing_answer_kind("when does the hub open", "The hub opens in September.") is None
+    assert missing_answer_kind("when does the hub open", "The hub may open soon.") == "date", "'may' the verb"
     assert missing_answer_kind("when does the hub open", "It will operate 7 days a week.") == "date", "a schedule is not a date"
     assert missing_answer_kind("when is a referral made", "Within 10 working days of the complaint.") is None
     assert missing_answer_kind("who chairs the board", "Anything at all.") is None
