@@ -20,6 +20,9 @@ _ABBREVIATIONS = r"(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bNo)(?<!\bSt)(?<!\b
 SENTENCE_END = re.compile(_ABBREVIATIONS + r"[.!?][\"'”’)]*\s+(?=[A-Z0-9\"'“‘(£•-])")
 
 
+HEADING_EXTRA = 12  # characters a heading line may carry beyond its title: '5.10 ', ':', '(Item B2)' and the like
+
+
 @lru_cache(maxsize=1)
 def _cl100k():
     import tiktoken
@@ -141,8 +144,9 @@ def chunk_document(doc: Document, budget: ChunkBudget) -> list[Chunk]:
             carry = None
         body = text[start:end]
         is_last = idx == len(regions) - 1
-        # Nothing but the heading line itself (a one-line numbered paragraph is content, not a heading).
-        heading_only = bool(section.title) and "\n" not in body.strip() and len(body.strip()) <= len(section.title) + 12
+        # Nothing but the heading line itself, number and punctuation aside ('3. Collaboration.');
+        # a one-line numbered paragraph is content, not a heading.
+        heading_only = bool(section.title) and "\n" not in body.strip() and len(body.strip()) <= len(section.title) + HEADING_EXTRA
         if not is_last and (heading_only or budget.count(body) < budget.merge_below):
             carry = (section, start)
             continue

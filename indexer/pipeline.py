@@ -80,6 +80,9 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
         )
         recipe = f"v{PIPELINE_VERSION} tokens={budget.max_tokens} merge={budget.merge_below} overlap={budget.overlap_sentences}"
         rebuild = store.meta("recipe") != recipe  # an older pipeline or other chunk settings made this index
+        if rebuild:  # every indexed file is re-chunked the new way, not only those under `paths`
+            listed = {str(f) for f in files}
+            files += [Path(p) for p in known if p not in listed and Path(p).is_file()]
         pending = []
         for path in _progress(files, "Reading", progress and len(files) > 1):
             key = str(path)

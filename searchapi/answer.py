@@ -14,7 +14,7 @@ import numpy as np
 
 from indexer.store import ChunkRecord
 
-from .engine import SearchEngine, named_chunks
+from .engine import SearchEngine
 from .followup import rewrite_followup
 from .lexical import concepts, stems
 from .query import cue_match, missing_answer_kind, parse_query, question_cues, respell, tokens
@@ -98,7 +98,7 @@ class Answerer:
         if confidence < ANSWERABLE_THRESHOLD:
             return self.abstain(question, passages)
         chosen = self.select(asked, ranked)
-        missing = None if place else missing_answer_kind(asked, " ".join(c.text for c in chosen))
+        missing = missing_answer_kind(asked, " ".join(c.text for c in chosen))
         if missing:  # 'how much did X cost' answered by sentences that name no sum is not answered
             return self.abstain(question, passages, notice=f"The closest passages mention the subject but state no {missing}.")
         citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(chosen, 1)]
@@ -108,7 +108,7 @@ class Answerer:
 
     def named_place(self, query_text: str, passages: list[Result]) -> set[int]:
         """Chunks of the place a reference names, when the first passage is one of them."""
-        named = named_chunks(self.engine.named_place(parse_query(query_text, self.engine.acronyms)))
+        _, named = self.engine.named_place(parse_query(query_text, self.engine.acronyms))
         first = self.engine.snapshot.chunk_by_id.get(passages[0].chunk_id) if passages else None
         return named if first is not None and first.rowid in named else set()
 

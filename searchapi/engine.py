@@ -69,9 +69,6 @@ def _overlaps(a: Result, b: Result) -> bool:
     return shared > 0.5 * min(a.span[1] - a.span[0], b.span[1] - b.span[0])
 
 
-def named_chunks(place: dict[int, float]) -> set[int]:
-    """The chunks of the paper a reference was resolved to (not its namesakes elsewhere)."""
-    return {rowid for rowid, weight in place.items() if weight > REFERENCE_ELSEWHERE}
 
 
 class SearchEngine:
@@ -181,7 +178,7 @@ class SearchEngine:
         fused = rrf(rankings, self.settings.rrf_k)
         first_place = 1.0 / (self.settings.rrf_k + 1)
         chunks, docs = self.snapshot.chunks, self.documents
-        referenced = self.named_place(query, allowed)
+        referenced, named = self.named_place(query, allowed)
         for rowid, weight in referenced.items():
             fused[rowid] = fused.get(rowid, 0.0) + REFERENCE_BONUS * first_place * weight
         for rowid in list(fused):
@@ -196,9 +193,10 @@ class SearchEngine:
         ordered = sorted(((r, s / max_score) for r, s in fused.items()), key=lambda kv: kv[1], reverse=True)
         if rerank and use_dense and use_keyword:
             ordered = self.rerank(query, ordered)
-        named = named_chunks(referenced)
         if named:  # the user named the place: it comes first, ordered by content among itself
-            ordered = [kv for kv in ordered if kv[0] in named] + [kv for kv in ordered if kv[0] not in named]
+            rest = [kv for kv in ordered if kv[0] not in named]
+            top = rest[0][1] if rest else 0.0
+            ordered = [(r, max(s, top)) for r, s in ordered if r in named] + rest
         kept: list[tuple[int, float]] = []
         for rowid, score in ordered:
             if any(near_duplicate(self._shingles[rowid], self._shingles[other]) for other, _ in kept):
@@ -213,21 +211,28 @@ class SearchEngine:
             out.append((r, round(ceiling, 4)))
         return out
 
-    def named_place(self, query: ParsedQuery, allowed: set[int] | None = None) -> dict[int, float]:
-        """Chunks a reference points at ('section 3.2', 'item B2', a decision number), with weights.
+    def named_place(self, query: ParsedQuery, allowed: set[int] | None = None) -> tuple[dict[int, float], set[int]]:
+        """Chunks a reference points at ('section 3.2', 'item B2', a decision number), with bonus
+        weights, and the chunks of the one place it names when that is unambiguous.
 
         'para 14 of the Sept 2017 collaboration paper': the paper the query describes best gets
-        1 + its match; the same paragraph number in other papers gets REFERENCE_ELSEWHERE.
+        1 + its match and is the named place; the same number in other papers gets REFERENCE_ELSEWHERE.
+        'section 3' alone, with several papers having a section 3, names no place: each gets 1.
         """
         if not (query.section_refs or query.item_refs or query.decision_refs):
-            return {}
+            return {}, set()
         chunks, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
         pool = allowed if allowed is not None else chunks.keys()
         hits = [r for r in pool if reference_matches(query, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
-        match = {d: paper_match(query, docs[d]) for d in {chunks[r].document_id for r in hits}}
+        match: dict[str, float] = {}
+        for r in hits:
+            d = chunks[r].document_id
+            match[d] = max(match.get(d, 0.0), paper_match(query, docs[d], chunks[r].heading))
         best = max(match.values(), default=0.0)
-        weights = {d: 1 + m if m == best else REFERENCE_ELSEWHERE for d, m in match.items()}
-        return {r: weights[chunks[r].document_id] for r in hits}
+        chosen = {d for d, m in match.items() if m == best}
+        weights = {d: 1 + m if d in chosen else REFERENCE_ELSEWHERE for d, m in match.items()}
+        named = {r for r in hits if chunks[r].document_id in chosen} if len(chosen) == 1 else set()
+        return {r: weights[chunks[r].document_id] for r in hits}, named
 
     def rerank(self, query: ParsedQuery, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rescore the head of the fused list by its best-matching sentence and rare-word overlap.

@@ -154,7 +154,7 @@ class GenerativeAnswerer:
         if not candidates:
             return None
         vecs = np.vstack([c.vector for c in candidates])
-        terms = concepts(claim)
+        terms = concepts(claim, self.local.engine.acronyms)
         scores = 0.6 * (vecs @ claim_vec) + 0.4 * np.array([self.local.engine.terms.coverage(terms, c.text) for c in candidates])
         best = int(np.argmax(scores))
         return candidates[best] if scores[best] >= SUPPORT_THRESHOLD else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,12 +45,17 @@ def concepts(text: str, acronyms: dict[str, str] | None = None) -> list[Concept]
     return [Concept(s, long_forms.get(s, frozenset())) for s in stems(text)]
 
 
+_HYPHENATED = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
+
+
 class TermStats:
     def __init__(self, texts: Iterable[str]):
         self.df: Counter = Counter()
+        self.hyphenated: set[str] = set()  # 're-launching', as the reports write it
         self.n = 0
         for text in texts:
             self.df.update(set(stems(text)))
+            self.hyphenated.update(w.lower() for w in _HYPHENATED.findall(text))
             self.n += 1
 
     def idf(self, term: str) -> float:
@@ -64,7 +70,8 @@ class TermStats:
         return sum(self.idf(t.stem) for t in terms if t.present(have)) / total
 
     def knows(self, word: str) -> bool:
-        return stem(word) in self.df
+        """Whether the reports use this word (a hyphenated one as written, hyphen and all)."""
+        return word.lower() in self.hyphenated if "-" in word else stem(word) in self.df
 
     def known(self, terms: list[str]) -> float:
         """Share of the terms' IDF mass that occurs anywhere in the index."""

@@ -98,23 +98,24 @@ _ACRONYM_PLURAL = re.compile(r"^([A-Z][A-Z0-9]+)s$")
 
 def respell(text: str, known: Callable[[str], bool]) -> str:
     """Spell words the way the reports do, when the typed form is unknown to the index:
-    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September'."""
+    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September'. Quoted phrases stay as typed."""
 
     def fix(m: re.Match) -> str:
         word = m.group()
         if known(word):
             return word
-        if word.lower().rstrip(".") in _MONTHS:
-            return _MONTHS[word.lower().rstrip(".")]
+        if word.lower() in _MONTHS:
+            return _MONTHS[word.lower()]
         plural = _ACRONYM_PLURAL.match(word)
         if plural and known(plural.group(1)):
             return plural.group(1)
         prefixed = _PREFIX.match(word)
-        if prefixed and known(prefixed.group(2)):
+        if prefixed and known(f"{prefixed.group(1)}-{prefixed.group(2)}"):
             return f"{prefixed.group(1)}-{prefixed.group(2)}"
         return word
 
-    return _TOKEN.sub(fix, text)
+    parts = re.split(r"([\"“][^\"”]*[\"”])", text)  # odd parts are quoted phrases
+    return "".join(part if i % 2 else _TOKEN.sub(fix, part) for i, part in enumerate(parts))
 
 
 _BOILERPLATE_WORDS = re.compile(r"apolog|declaration|interest|agenda|webcast|substitute|membership|election", re.I)
@@ -140,12 +141,13 @@ def parse_query(text: str, acronyms: dict[str, str] | None = None) -> ParsedQuer
 
 # Answer shapes: a sum of money, a number, a date (month names capitalised, so 'may' the verb is not one).
 _MONEY = re.compile(r"£\s?\d|\d\s?(?:m|k|bn)\b|\bmillion\b|\bpounds\b", re.I)
-_NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+_NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
                      r"|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
-                   r"|November|December|Spring|Summer|Autumn|Winter)\b"
-                   r"|(?i:\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]+(?:working\s+)?"
-                   r"(?:weeks?|months?|years?|days?)\b(?! a week))")
+                   r"|November|December)\b"
+                   r"|(?i:\b(?:spring|summer|autumn|winter)\b"
+                   r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]+(?:working\s+)?"
+                   r"(?:weeks?|months?|years?|days?)\b(?!\s+(?:a|per|each|every)\s+(?:day|week|month|year)))")
 
 QUESTION_CUES = {  # (what the question asks for, what an answering sentence contains)
     "amount": (re.compile(r"\bhow (?:much|many)\b|\bcost|\bspen[dt]|\bbudget|\bnumber of\b|\bamount|\btotal|\bfund|\bpaid\b|\bpay\b|\bpercentage|\bhow big", re.I),
@@ -171,11 +173,12 @@ def cue_match(cues: list[str], sentence: str) -> float:
 
 # What an answer must state, by what the question asks for. Stricter than the ranking cues above:
 # an answer to 'how much did X cost' that names no sum of money is not an answer.
-EXPECTED_ANSWER = {  # kind: (what the question asks, what an answer must contain)
-    "sum of money": (re.compile(r"\bcost|\bspen[dt]\b|\bpaid\b|\bpay\b|\bworth\b|\bsav(?:e|ed|ing|ings)\b"
-                                  r"|\bprice|\bbudget|\bdeficit|\bhow much money", re.I), _MONEY),
-    "number": (re.compile(r"\bhow (?:many|much)\b|\bnumber of\b|\brate\b|\bpercentage|\bproportion", re.I), _NUMBER),
-    "date": (re.compile(r"\bwhen\b|\bwhat date\b|\bwhich year\b|\bwhat year\b", re.I), _DATE),
+EXPECTED_ANSWER = {  # kind: (the question's form, what an answer must contain)
+    "sum of money": (re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav(?:e|ed|ing)|worth|charg|invest)"
+                                r"|\b(?:what|total)\b.*\b(?:cost|price|spend|budget|deficit)\b|\bcost of\b|\bhow much money\b", re.I),
+                     _MONEY),
+    "number": (re.compile(r"\bhow (?:many|much)\b|\bnumber of\b|\bpercentage\b|\bproportion\b", re.I), _NUMBER),
+    "date": (re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
 }
 
 

@@ -37,7 +37,8 @@ def reference_matches(query: ParsedQuery, section: Section, chunk: ChunkRecord, 
         if number == ref or number.startswith(ref + "."):
             return True
         # A numbered paragraph that shares a chunk with the heading above it ('SUMMARY\n\n14. ...').
-        if re.search(rf"^(?:- )?{re.escape(ref)}\.?\s", chunk.text, re.M):
+        dot = r"\.?" if "." in ref else r"\."  # '14.' opens paragraph 14; '14 officers' does not
+        if re.search(rf"^(?:- )?{re.escape(ref)}{dot}\s", chunk.text, re.M):
             return True
     for ref in query.item_refs:
         if re.search(rf"\(Item {re.escape(ref)}\)|^{re.escape(ref)}\b|^- {re.escape(ref)}\b", chunk.heading + "\n" + chunk.text, re.M | re.I):
@@ -50,17 +51,19 @@ def reference_matches(query: ParsedQuery, section: Section, chunk: ChunkRecord, 
     return False
 
 
+_NUMBER = re.compile(r"(?!(?:19|20)\d\d$)\d+")  # paragraph numbers, not years
 _REFERENCE_WORDS = {"section", "paragraph", "para", "item", "minute", "decision", "report", "paper", "agenda"}
 
 
-def paper_match(query: ParsedQuery, doc: Document) -> float:
-    """How well the query describes this paper ('para 14 of the Sept 2017 collaboration paper'):
-    share of its descriptive words found in the paper's title, type or month and year."""
-    words = {w for w in query.terms if not w.isdigit() and w not in _REFERENCE_WORDS}
+def paper_match(query: ParsedQuery, doc: Document, heading: str = "") -> float:
+    """How well the query describes this place ('para 14 of the Sept 2017 collaboration paper',
+    'para 9 vetting'): share of its descriptive words found in the paper's title, type, body,
+    month and year, or in the heading path of the referenced section."""
+    words = {w for w in query.terms if not _NUMBER.fullmatch(w) and w not in _REFERENCE_WORDS}
     words -= {r.lower() for r in query.section_refs + query.item_refs + query.decision_refs}
     if not words:
         return 0.0
-    described = set(tokens(f"{doc.title} {doc.doc_type}"))
+    described = set(tokens(f"{doc.title} {doc.doc_type} {doc.body or ''} {heading}"))
     if doc.date:
         day = date.fromisoformat(doc.date)
         described |= {day.strftime("%B").lower(), str(day.year)}

@@ -83,9 +83,11 @@ def test_other_chunk_settings_rechunk_unchanged_files(tmp_path, monkeypatch):
     smaller = index_paths([docs], index, settings=Settings(chunk_max_tokens=60), progress=False)
     assert [Path(p).name for p in smaller.indexed] == ["a.txt"]
     assert IndexStore(index).counts()["chunks"] > count
+    write(docs / "b.txt", "Rural patrols", body.replace("coast road", "farm lanes"))
+    index_paths([docs], index, settings=Settings(chunk_max_tokens=60), progress=False)
     monkeypatch.setattr("indexer.pipeline.PIPELINE_VERSION", 999)
-    newer = index_paths([docs], index, settings=Settings(chunk_max_tokens=60), progress=False)
-    assert [Path(p).name for p in newer.indexed] == ["a.txt"]
+    newer = index_paths([docs / "b.txt"], index, settings=Settings(chunk_max_tokens=60), progress=False)
+    assert sorted(Path(p).name for p in newer.indexed) == ["a.txt", "b.txt"], "a file outside the run is rebuilt too"
     assert newer.embedded == 0, "unchanged chunk texts reuse their stored embeddings"
 
 

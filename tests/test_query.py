@@ -1,6 +1,7 @@
 """Query understanding on the sample corpus: mined acronyms, references, phrases, concept overlap."""
 
 from searchapi.lexical import concepts
+from searchapi.rerank import paper_match
 from searchapi.query import parse_query, question_cues, respell
 
 
@@ -89,3 +90,47 @@ def test_scores_read_downwards_like_the_ranks(engine):
     for query in ["section 5.3 of the collaboration report", "item B2", "collaboration savings"]:
         scores = [r.score for r in engine.search(query, k=10).results]
         assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores), query
+        assert len(set(scores)) > 3, f"scores flattened: {scores}"
+
+
+def test_paper_match_uses_the_year_and_section_title():
+    from indexer.models import Document
+
+    def doc(date):
+        return Document(id=date, title="Collaboration", text="", source_path="x", date=date, doc_type="report")
+
+    query = parse_query("para 14 of the Sept 2017 collaboration paper")
+    assert paper_match(query, doc("2017-09-27")) > paper_match(query, doc("2018-09-27"))
+    vetting = parse_query("para 9 vetting - what did the 7 chiefs decide")
+    assert paper_match(vetting, doc("2017-09-27"), "Collaboration > Vetting") > paper_match(vetting, doc("2017-09-27"), "Collaboration > Summary")
+
+
+def test_a_bare_paragraph_number_needs_its_full_stop():
+    from indexer.models import Document, Section
+    from indexer.store import ChunkRecord
+    from searchapi.rerank import reference_matches
+
+    section = Section(id="s", number=None, title="Summary", path=["Summary"], span=(0, 100))
+    doc = Document(id="d", title="Collaboration", text="", source_path="x")
+
+    def chunk(text):
+        return ChunkRecord(rowid=1, id="c", document_id="d", section_id="s", start=0, end=len(text), text=text, heading="", ord=0)
+
+    query = parse_query("para 14 of the collaboration paper")
+    assert reference_matches(query, section, chunk("SUMMARY\n\n14. Collaboration continues"), doc)
+    assert not reference_matches(query, section, chunk("Summary\n\n14 officers were recruited"), doc)
+
+
+def test_an_ambiguous_reference_names_no_place(engine):
+    """'section 3' alone: several papers have one, so none jumps the queue and answers are not forced."""
+    weights, named = engine.named_place(parse_query("what does section 3 say about helicopter fines"))
+    assert len({engine.snapshot.chunks[r].document_id for r in weights}) > 1 and named == set()
+    weights, named = engine.named_place(parse_query(respell("para 14 of the Sept 2017 collaboration paper", engine.terms.knows)))
+    papers = {engine.snapshot.chunks[r].document_id for r in named}
+    assert [(engine.documents[d].title, engine.documents[d].date) for d in papers] == [("Collaboration", "2017-09-27")]
+
+
+def test_respell_leaves_quotes_and_unknown_compounds_alone(engine):
+    knows = engine.terms.knows
+    assert respell('"relaunching" relaunching', knows) == '"relaunching" re-launching'
+    assert respell("interview", knows) == "interview", "only hyphenated forms the reports use"
