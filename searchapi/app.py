@@ -38,26 +38,41 @@ log = logging.getLogger("reportsearch.http")
 
 
 class EngineHolder:
-    """Loads the index on first need, and again later if it was missing at start-up."""
+    """The current engine: loaded on first need (and again later if the index was missing at
+    start-up), and replaced whole when a re-index commits, so requests never see a half-swapped state."""
 
-    def __init__(self, index_dir: Path, engine: SearchEngine | None = None):
+    def __init__(self, index_dir: Path, engine: SearchEngine | None = None, check_every: float = 2.0):
         self.index_dir = index_dir
         self._engine = engine
         self._lock = threading.Lock()
+        self._checked = 0.0
+        self.check_every = check_every
 
     @property
     def loaded(self) -> SearchEngine | None:
         return self._engine
 
     def get(self) -> SearchEngine:
-        if self._engine is None:
+        engine = self._engine
+        if engine is None:
             with self._lock:
                 if self._engine is None:
                     try:
                         self._engine = SearchEngine(self.index_dir)
                     except IndexMissing as exc:
                         raise HTTPException(status_code=503, detail=str(exc)) from None
-        self._engine.refresh_if_stale()
+                return self._engine
+        now = time.monotonic()
+        if now - self._checked >= self.check_every and self._lock.acquire(blocking=False):
+            try:  # one request reloads; the others go on with the engine they have
+                self._checked = now
+                if engine.is_stale():
+                    fresh = SearchEngine(self.index_dir, engine.settings)
+                    self._engine = fresh
+                    engine.sentences.stop()  # the old generation's warm-up
+                    fresh.sentences.warm_in_background(list(fresh.snapshot.chunks.values()))
+            finally:
+                self._lock.release()
         return self._engine
 
 

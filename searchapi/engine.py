@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import date
 from functools import lru_cache
@@ -72,14 +71,15 @@ def _overlaps(a: Result, b: Result) -> bool:
 
 
 class SearchEngine:
+    """One generation of the index, never changed once loaded: a re-index is picked up by loading
+    a new engine (see app.EngineHolder), so a request in flight always sees one consistent state."""
+
     def __init__(self, index_dir: Path, settings: Settings | None = None, dense_weight: float = 0.8,
                  keyword_weight: float = 1.0):
         self.settings = settings or get_settings()
         self.index_dir = Path(index_dir)
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
-        self._lock = threading.Lock()
-        self._checked = 0.0
         self.store = IndexStore(self.index_dir)  # raises IndexMissing
         self._load()
 
@@ -101,19 +101,9 @@ class SearchEngine:
         self.enclosing_number = _enclosing_numbers(snap.documents.values())
         self.sentences = SentenceStore(self.document_text, self.embedder)
 
-    def refresh_if_stale(self, every: float = 2.0) -> None:
-        """Pick up a re-index that finished while we were serving (checked at most every 2 s)."""
-        now = time.monotonic()
-        if now - self._checked < every:
-            return
-        self._checked = now
-        if self.store.current_generation() != self.snapshot.generation:
-            with self._lock:
-                previous = self.sentences
-                self.store = IndexStore(self.index_dir)
-                self._load()
-                previous.stop()
-                self.sentences.warm_in_background(list(self.snapshot.chunks.values()))
+    def is_stale(self) -> bool:
+        """Whether a re-index has committed a newer generation than the one loaded."""
+        return self.store.current_generation() != self.snapshot.generation
 
     def warm(self, sentences: bool = False) -> None:
         """Load the model now; optionally embed every sentence in the background for reranking."""
@@ -174,7 +164,9 @@ class SearchEngine:
             vec = self.embedder.encode_query(query.dense_text)
             rankings.append((dense_search(self.faiss, vec, n, allowed), self.dense_weight))
         if use_keyword:
-            rankings.append((keyword_search(self.store.thread_conn(), query.fts_query(), n, allowed), self.keyword_weight))
+            hits = keyword_search(self.store.thread_conn(), query.fts_query(), n, allowed)
+            # The full-text table is read live: a re-index may have committed chunks this generation lacks.
+            rankings.append(([h for h in hits if h[0] in self.snapshot.chunks], self.keyword_weight))
         fused = rrf(rankings, self.settings.rrf_k)
         first_place = 1.0 / (self.settings.rrf_k + 1)
         chunks, docs = self.snapshot.chunks, self.documents
@@ -267,7 +259,6 @@ class SearchEngine:
     def search(self, query: str, k: int = 10, filters: Filters | None = None, sort: str = "relevance",
                use_dense: bool = True, use_keyword: bool = True) -> SearchResponse:
         started = time.perf_counter()
-        self.refresh_if_stale()
         parsed = parse_query(respell(query, self.terms.knows), self.acronyms)
         allowed = self.allowed_chunks(filters)
         results: list[Result] = []

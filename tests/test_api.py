@@ -163,3 +163,39 @@ def test_service_picks_up_a_reindex(tmp_path):
         body = httpx.post(srv.url + "/api/search", json={"query": "cycle patrols Canterbury", "k": 1}, timeout=30).json()
         assert "Cycle patrols" in body["results"][0]["text"]
         assert httpx.get(srv.url + "/api/health", timeout=30).json()["documents"] == 2
+
+
+def test_requests_during_reindexes_see_one_whole_generation(tmp_path):
+    """The service swaps in a freshly loaded engine; requests in flight keep a consistent one."""
+    import concurrent.futures
+    import time as _time
+
+    from indexer.pipeline import index_paths
+    from searchapi.app import create_app
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Drone unit\n\n1. Background. The drone unit cost £120,000 in its first year.\n")
+    index_paths([docs], tmp_path / "idx", progress=False)
+    app = create_app(tmp_path / "idx")
+    with ServerThread(app) as srv:
+        first = app.state.holder.get()
+        app.state.holder.check_every = 0.0
+
+        def ask(i: int) -> tuple[int, list]:
+            r = httpx.post(srv.url + "/api/search", json={"query": "drone unit cost", "k": 5}, timeout=60)
+            return r.status_code, r.json()["results"]
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            pending = [pool.submit(ask, i) for i in range(40)]
+            for n in range(3):  # each re-index adds a paper and commits a new generation
+                (docs / f"extra{n}.txt").write_text(f"Paper {n}\n\n1. Drones. Drone flights numbered {n}00 this year.\n")
+                index_paths([docs], tmp_path / "idx", progress=False)
+                _time.sleep(0.3)
+            outcomes = [f.result() for f in pending]
+        assert [status for status, _ in outcomes] == [200] * 40
+        for _, results in outcomes:  # every passage is the text its span points at in its own generation
+            assert results and all(r["text"].strip() for r in results)
+        latest = app.state.holder.get()
+        assert latest is not first and len(latest.documents) == 4
+        assert len(first.documents) == 1 and first.search("drone unit cost", k=1).results  # the old generation still whole
