@@ -52,7 +52,7 @@ class Answerer:
         started = time.perf_counter()
         search_query = rewrite_followup(question, history or [])
         response = self.engine.search(search_query, k=k, filters=filters)
-        answer = self.answer_from(question, search_query, response.results)
+        answer = self.answer_from(question, search_query, response.results, filters)
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
@@ -84,14 +84,14 @@ class Answerer:
             prior = W_PRIOR / (1 + cand.passage_rank)
             cand.score = W_DENSE * cand.dense + W_LEXICAL * cand.lexical + W_CUE * cue + prior
 
-    def answer_from(self, question: str, query_text: str, passages: list[Result]) -> Answer:
+    def answer_from(self, question: str, query_text: str, passages: list[Result], filters: Filters | None = None) -> Answer:
         candidates = self.candidates(passages)
         # Words spelled as the reports spell them ('relaunching' -> 're-launching') for overlap scores.
         asked, query_text = (respell(t, self.engine.terms.knows) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
         confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
-        place = self.named_place(query_text, passages)
+        place = self.named_place(query_text, passages, filters)
         if place:  # 'section 5.3 of the collaboration report': the named place is the answer
             ranked = [c for c in ranked if c.chunk.rowid in place] or ranked
             confidence = max(confidence, ANSWERABLE_THRESHOLD)
@@ -106,9 +106,10 @@ class Answerer:
         return Answer(question=question, answer=" ".join(sentences), answerable=True, citations=citations,
                       passages=passages, took_ms=0.0, mode="local")
 
-    def named_place(self, query_text: str, passages: list[Result]) -> set[int]:
-        """Chunks of the place a reference names, when the first passage is one of them."""
-        _, named = self.engine.named_place(parse_query(query_text, self.engine.acronyms))
+    def named_place(self, query_text: str, passages: list[Result], filters: Filters | None = None) -> set[int]:
+        """Chunks of the place a reference names (among the papers searched), when the first passage is one of them."""
+        query = parse_query(query_text, self.engine.acronyms)
+        _, named = self.engine.named_place(query, self.engine.allowed_chunks(filters))
         first = self.engine.snapshot.chunk_by_id.get(passages[0].chunk_id) if passages else None
         return named if first is not None and first.rowid in named else set()
 

@@ -81,10 +81,8 @@ class SearchEngine:
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
         self.store = IndexStore(self.index_dir)  # raises IndexMissing
-        self._load()
-
-    # ---- loading ---------------------------------------------------------------------------
-    def _load(self) -> None:
+        # Per engine, not per class: a class-level cache would keep retired generations alive.
+        self.document_text = lru_cache(maxsize=256)(self._document_text)
         snap = self.store.snapshot()
         if not snap.chunks:
             raise IndexMissing(f"the index at {self.index_dir} is empty (run `reportsearch index PATH`)")
@@ -96,7 +94,6 @@ class SearchEngine:
         for chunk in sorted(snap.chunks.values(), key=lambda c: (c.document_id, c.ord)):
             self.doc_chunks.setdefault(chunk.document_id, []).append(chunk)
         self._shingles = {rowid: shingles(c.text) for rowid, c in snap.chunks.items()}
-        self.document_text.cache_clear()
         self.terms = TermStats(c.text + " " + c.heading for c in snap.chunks.values())
         self.enclosing_number = _enclosing_numbers(snap.documents.values())
         self.sentences = SentenceStore(self.document_text, self.embedder)
@@ -122,8 +119,7 @@ class SearchEngine:
         except KeyError:
             raise UnknownDocument(doc_id) from None
 
-    @lru_cache(maxsize=256)
-    def document_text(self, doc_id: str) -> str:
+    def _document_text(self, doc_id: str) -> str:
         text = self.store.document_text(doc_id)
         if text is None:
             raise UnknownDocument(doc_id)

@@ -166,7 +166,7 @@ class GenerativeAnswerer:
         search_query = rewrite_followup(question, history)
         passages = self.local.engine.search(search_query, k=k, filters=filters).results
         yield "passages", [p.model_dump() for p in passages]
-        local = self.local.answer_from(question, search_query, passages)
+        local = self.local.answer_from(question, search_query, passages, filters)
         if not local.answerable:
             local.mode = "llm"
             yield "answer", local.model_dump()

@@ -87,6 +87,19 @@ def test_a_named_paragraph_is_quoted_even_when_the_question_has_few_words(answer
     assert any("key catalyst for change" in c.quote for c in a.citations)
 
 
+def test_a_bare_section_number_names_the_place_within_the_filtered_paper(answerer, engine):
+    """'section 3' is ambiguous across the corpus, but not once the search is filtered to one paper."""
+    from searchapi.schemas import Filters
+
+    papers = [d for d in engine.documents.values() if any(s.number == "3" for s in d.sections)]
+    assert len(papers) >= 5
+    for doc in papers:
+        a = answerer.ask("what does section 3 say", filters=Filters(document_ids=[doc.id]))
+        assert a.answerable and a.citations, doc.title
+        assert all(c.document.id == doc.id for c in a.citations)
+        assert a.citations[0].section.number.split(".")[0] == "3", (doc.title, a.citations[0].citation)
+
+
 def test_a_cost_question_is_not_answered_by_sentences_without_a_sum(answerer):
     """The Athena deed of variation is discussed at length, but its cost is 'commercially confidential'."""
     answer = answerer.ask("what did the athena deed of variation cost")
