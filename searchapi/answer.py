@@ -126,8 +126,9 @@ class Answerer:
         """The best sentence, then close runners-up that add something (and each part of a two-part question)."""
         best = ranked[0]
         chosen = [best]
-        if _heading_like(best.text):
-            # 'SALUS, £25,000.00 – 10 May 2017:' needs the sentence that explains it.
+        if _heading_like(best.text) or _REPORTED_QUESTION.search(best.text):
+            # 'SALUS, £25,000.00 – 10 May 2017:' needs the sentence that explains it; 'The PCC asked
+            # how many victims had been re-contacted' (minutes) needs the reply that follows.
             follow = [c for c in ranked[1:] if c.chunk.id == best.chunk.id and c.start > best.start]
             if follow:
                 chosen.append(max(follow[:3], key=lambda c: c.score))
@@ -157,6 +158,10 @@ class Answerer:
         )
         return Answer(question=question, answer=text, answerable=False, citations=[], passages=passages,
                       took_ms=0.0, mode="local", notice=notice)
+
+
+_REPORTED_QUESTION = re.compile(r"\b(?:asked|queried|enquired|questioned)\b(?: \w+){0,4}? (?:whether|if|how|what|why|when|who|which|about)\b"
+                                r"|\bsought (?:clarification|assurance)", re.I)
 
 
 def _heading_like(text: str) -> bool:

@@ -100,6 +100,13 @@ def test_a_bare_section_number_names_the_place_within_the_filtered_paper(answere
         assert a.citations[0].section.number.split(".")[0] == "3", (doc.title, a.citations[0].citation)
 
 
+def test_a_question_reported_in_minutes_is_answered_by_the_reply(answerer):
+    """Minutes restate the question ('The PCC asked how many victims …'); the reply follows it."""
+    a = answerer.ask("how many victims did the force re-contact as part of Op Furlong")
+    assert a.answerable
+    assert any("700 victims had been re-contacted" in c.quote for c in a.citations)
+
+
 def test_a_cost_question_is_not_answered_by_sentences_without_a_sum(answerer):
     """The Athena deed of variation is discussed at length, but its cost is 'commercially confidential'."""
     answer = answerer.ask("what did the athena deed of variation cost")
