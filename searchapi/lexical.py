@@ -48,14 +48,20 @@ def concepts(text: str, acronyms: dict[str, str] | None = None) -> list[Concept]
 _HYPHENATED = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 
 
+def _stem_hyphenated(word: str) -> str:
+    """'de-prioritising' and 'de-prioritise' alike: 'de-prioritis'."""
+    head, _, tail = word.lower().partition("-")
+    return f"{head}-{stem(tail)}"
+
+
 class TermStats:
     def __init__(self, texts: Iterable[str]):
         self.df: Counter = Counter()
-        self.hyphenated: set[str] = set()  # 're-launching', as the reports write it
+        self.hyphenated: set[str] = set()  # 're-launching', as the reports write it (stemmed: 're-launch')
         self.n = 0
         for text in texts:
             self.df.update(set(stems(text)))
-            self.hyphenated.update(w.lower() for w in _HYPHENATED.findall(text))
+            self.hyphenated.update(_stem_hyphenated(w) for w in _HYPHENATED.findall(text))
             self.n += 1
 
     def idf(self, term: str) -> float:
@@ -71,7 +77,7 @@ class TermStats:
 
     def knows(self, word: str) -> bool:
         """Whether the reports use this word (a hyphenated one as written, hyphen and all)."""
-        return word.lower() in self.hyphenated if "-" in word else stem(word) in self.df
+        return _stem_hyphenated(word) in self.hyphenated if "-" in word else stem(word) in self.df
 
     def known(self, terms: list[str]) -> float:
         """Share of the terms' IDF mass that occurs anywhere in the index."""

@@ -51,6 +51,7 @@ def test_unknown_spellings_are_respelled_as_the_reports_write_them(engine):
     assert respell("para 14 of the Sept 2017 paper", knows) == "para 14 of the September 2017 paper"
     # Known words and words the reports never use are left alone (so 'helicopter' stays unknown).
     assert respell("reoffending", knows) == "re-offending"
+    assert respell("deprioritising ICT work", knows) == "de-prioritising ICT work"  # reports: "de-prioritise"
     assert respell("helicopter fines", knows) == "helicopter fines"
     assert not knows("helicopter")
 
