@@ -90,8 +90,11 @@ def tokens(text: str) -> list[str]:
     return [w for w in words if w not in STOPWORDS and not w.endswith("n't")]
 
 
-_MONTHS = {"jan": "January", "feb": "February", "apr": "April", "jun": "June", "jul": "July", "aug": "August",
-           "sep": "September", "sept": "September", "oct": "October", "nov": "November", "dec": "December"}
+_ABBREVIATIONS = {  # as typed -> as the reports write it (used only when the typed form is unknown to the index)
+    "jan": "January", "feb": "February", "apr": "April", "jun": "June", "jul": "July", "aug": "August",
+    "sep": "September", "sept": "September", "oct": "October", "nov": "November", "dec": "December",
+    "para": "paragraph", "paras": "paragraphs",
+}
 _PREFIX = re.compile(r"^(re|de|pre|co|non|sub|multi|inter|cross|over|under)([a-z]{4,})$", re.I)
 _ACRONYM_PLURAL = re.compile(r"^([A-Z][A-Z0-9]+)s$")
 
@@ -104,8 +107,8 @@ def respell(text: str, known: Callable[[str], bool]) -> str:
         word = m.group()
         if known(word):
             return word
-        if word.lower() in _MONTHS:
-            return _MONTHS[word.lower()]
+        if word.lower() in _ABBREVIATIONS:
+            return _ABBREVIATIONS[word.lower()]
         plural = _ACRONYM_PLURAL.match(word)
         if plural and known(plural.group(1)):
             return plural.group(1)

@@ -48,7 +48,7 @@ def test_unknown_spellings_are_respelled_as_the_reports_write_them(engine):
     knows = engine.terms.knows
     assert respell("how much for relaunching cadets", knows) == "how much for re-launching cadets"
     assert respell("how many SFOs does kent have", knows) == "how many SFO does kent have"
-    assert respell("para 14 of the Sept 2017 paper", knows) == "para 14 of the September 2017 paper"
+    assert respell("para 14 of the Sept 2017 paper", knows) == "paragraph 14 of the September 2017 paper"
     # Known words and words the reports never use are left alone (so 'helicopter' stays unknown).
     assert respell("reoffending", knows) == "re-offending"
     assert respell("deprioritising ICT work", knows) == "de-prioritising ICT work"  # reports: "de-prioritise"
