@@ -146,6 +146,9 @@ def parse_query(text: str, acronyms: dict[str, str] | None = None) -> ParsedQuer
 _MONEY = re.compile(r"£\s?\d|\d\s?(?:m|k|bn)\b|\bmillion\b|\bpounds\b", re.I)
 _NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
                      r"|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
+# A count: a number standing alone ('1,706', '18 SFO', 'twelve'), not a year, a percentage or part of 'M25'/'7F'.
+_COUNT = re.compile(r"(?<![\w/.,£])(?!(?:19|20)\d\d\b)\d[\d,]*(?![\w/%]|\.\d)|\b(?:two|three|four|five|six|seven|eight|nine|ten"
+                    r"|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
                    r"|November|December)\b"
                    r"|(?i:\b(?:spring|summer|autumn|winter)\b"
@@ -176,18 +179,19 @@ def cue_match(cues: list[str], sentence: str) -> float:
 
 # What an answer must state, by what the question asks for. Stricter than the ranking cues above:
 # an answer to 'how much did X cost' that names no sum of money is not an answer.
-EXPECTED_ANSWER = {  # kind: (the question's form, what an answer must contain)
-    "sum of money": (re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav(?:e|ed|ing)|worth|charg|invest)"
+EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
+    ("sum of money", re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav(?:e|ed|ing)|worth|charg|invest)"
                                 r"|\b(?:what|total)\b.*\b(?:cost|price|spend|budget|deficit)\b|\bcost of\b|\bhow much money\b", re.I),
-                     _MONEY),
-    "number": (re.compile(r"\bhow (?:many|much)\b|\bnumber of\b|\bpercentage\b|\bproportion\b", re.I), _NUMBER),
-    "date": (re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
-}
+     _MONEY),
+    ("number", re.compile(r"\bhow many\b|\bnumber of\b", re.I), _COUNT),  # a count: not a year or a percentage
+    ("number", re.compile(r"\bhow much\b|\bpercentage\b|\bproportion\b", re.I), _NUMBER),
+    ("date", re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
+]
 
 
 def missing_answer_kind(question: str, answer: str) -> str | None:
     """The kind of fact the question asks for that the answer does not state ('sum of money'), if any."""
-    for kind, (asks, states) in EXPECTED_ANSWER.items():
+    for kind, asks, states in EXPECTED_ANSWER:
         if asks.search(question) and not states.search(answer):
             return kind
     return None

@@ -121,6 +121,12 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("how much did the website cost", "The website was relaunched in March.") == "sum of money"
     assert missing_answer_kind("how much did the website cost", "It cost £12,500 to build.") is None
     assert missing_answer_kind("how many cadets are there", "There are approximately 275 cadets.") is None
+    assert missing_answer_kind("how many cadet units", "The plan was for twelve cadet units.") is None
+    # A count is not a year, a percentage or part of a name such as 'M25'.
+    assert missing_answer_kind("how many complaints were made", "The report covers May 2016 to June 2017.") == "number"
+    assert missing_answer_kind("how many Taser officers", "Kent would increase its Taser users by 30%.") == "number"
+    assert missing_answer_kind("how many officers", "The M25 joint response plans.") == "number"
+    assert missing_answer_kind("how much are Taser users going up by", "By 30%.") is None
     assert missing_answer_kind("when does the hub open", "The hub will use video technology.") == "date"
     assert missing_answer_kind("when does the hub open", "The hub opens in September.") is None
     assert missing_answer_kind("when does the hub open", "The hub may open soon.") == "date", "'may' the verb"
