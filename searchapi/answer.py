@@ -16,12 +16,13 @@ from indexer.store import ChunkRecord
 
 from .engine import SearchEngine
 from .followup import rewrite_followup
-from .lexical import concepts, stems
+from .lexical import concepts, stem
 from .query import cue_match, missing_answer_kind, parse_query, question_cues, respell, tokens
 from .schemas import Answer, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
 ANSWERABLE_THRESHOLD = 0.40
+SYNONYM_SIMILARITY = 0.7  # an unknown question word the evidence says in other words ('picked' ~ 'selected')
 YEAR_MISMATCH_FACTOR = 0.5  # the question names a year (or 2016/17) that the evidence never mentions
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 MAX_SENTENCES = 3
@@ -116,11 +117,25 @@ class Answerer:
     def confidence(self, question: str, best: Candidate) -> float:
         """Evidence strength: the best sentence's score, discounted for question words the index
         has never seen and for a year the question asks about that the evidence does not mention."""
-        score = best.score * self.engine.terms.known(stems(question)) ** 2
+        score = best.score * self.known_share(question, best.chunk) ** 2
         context = best.chunk.text + " " + best.chunk.heading
         if any(year not in context for year in _YEAR.findall(question)):
             score *= YEAR_MISMATCH_FACTOR
         return score
+
+    def known_share(self, question: str, evidence: ChunkRecord) -> float:
+        """Share of the question's IDF mass the index knows. A word the reports never use still counts
+        when the evidence has a word the model finds near-synonymous ('picked' ~ 'selected',
+        'overseeing' ~ 'overseen'); a subject the reports never touch ('helicopter', 'drones') does not."""
+        words = tokens(question)
+        unknown = [w for w in words if not self.engine.terms.df.get(stem(w))]
+        expressed: frozenset[str] = frozenset()
+        if unknown:
+            vocabulary = sorted({w for w in tokens(evidence.text + " " + evidence.heading) if len(w) > 2 and not w.isdigit()})
+            embed = self.engine.embedder.encode
+            similarity = embed(unknown) @ embed(vocabulary).T if vocabulary else np.zeros((len(unknown), 1))
+            expressed = frozenset(stem(w) for w, row in zip(unknown, similarity) if row.max() >= SYNONYM_SIMILARITY)
+        return self.engine.terms.known([stem(w) for w in words], also=expressed)
 
     def select(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """The best sentence, then close runners-up that add something (and each part of a two-part question)."""

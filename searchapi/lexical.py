@@ -79,9 +79,9 @@ class TermStats:
         """Whether the reports use this word (a hyphenated one as written, hyphen and all)."""
         return _stem_hyphenated(word) in self.hyphenated if "-" in word else stem(word) in self.df
 
-    def known(self, terms: list[str]) -> float:
-        """Share of the terms' IDF mass that occurs anywhere in the index."""
+    def known(self, terms: list[str], also: frozenset[str] = frozenset()) -> float:
+        """Share of the terms' IDF mass that occurs anywhere in the index (or is vouched for in `also`)."""
         if not terms:
             return 1.0
         total = sum(self.idf(t) for t in terms)
-        return sum(self.idf(t) for t in terms if self.df.get(t)) / total
+        return sum(self.idf(t) for t in terms if self.df.get(t) or t in also) / total

@@ -107,6 +107,20 @@ def test_a_question_reported_in_minutes_is_answered_by_the_reply(answerer):
     assert any("700 victims had been re-contacted" in c.quote for c in a.citations)
 
 
+def test_an_unknown_word_the_evidence_says_otherwise_is_forgiven(answerer):
+    """The reports never say 'picked'; the passage says 'selected'. A helicopter they never mention."""
+    engine = answerer.engine
+    assert not engine.terms.df.get("pick") and not engine.terms.df.get("helicopt")
+    question = "who has been picked as delivery partner for the 7 force ICT convergence"
+    answer = answerer.ask(question)
+    assert answer.answerable and "Atos" in answer.answer
+    evidence = engine.snapshot.chunk_by_id[answer.citations[0].chunk_id]
+    assert answerer.known_share(question, evidence) == 1.0
+    unrelated = "how much has kent police paid for the police helicopter"
+    assert answerer.known_share(unrelated, evidence) < 0.8
+    assert not answerer.ask(unrelated).answerable
+
+
 def test_a_cost_question_is_not_answered_by_sentences_without_a_sum(answerer):
     """The Athena deed of variation is discussed at length, but its cost is 'commercially confidential'."""
     answer = answerer.ask("what did the athena deed of variation cost")
