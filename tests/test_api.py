@@ -199,3 +199,29 @@ def test_requests_during_reindexes_see_one_whole_generation(tmp_path):
         latest = app.state.holder.get()
         assert latest is not first and len(latest.documents) == 4
         assert len(first.documents) == 1 and first.search("drone unit cost", k=1).results  # the old generation still whole
+
+
+def test_a_retired_generation_is_freed(tmp_path):
+    """After a hot reload nothing keeps the old engine (its vectors and caches) alive."""
+    import gc
+    import weakref
+
+    from fastapi.testclient import TestClient
+
+    from indexer.pipeline import index_paths
+    from searchapi.app import create_app
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Drone unit\n\n1. Background. The drone unit cost £120,000 in its first year.\n")
+    index_paths([docs], tmp_path / "idx", progress=False)
+    app = create_app(tmp_path / "idx")
+    with TestClient(app) as client:
+        assert client.post("/api/ask", json={"question": "drone unit cost"}).status_code == 200
+        old = weakref.ref(app.state.holder.get())
+        app.state.holder.check_every = 0.0
+        (docs / "b.txt").write_text("Cycle patrols\n\n1. Background. Cycle patrols began in Canterbury in May.\n")
+        index_paths([docs], tmp_path / "idx", progress=False)
+        assert client.post("/api/ask", json={"question": "cycle patrols Canterbury"}).json()["answerable"]
+        gc.collect()
+        assert old() is None
