@@ -49,12 +49,20 @@ def test_hybrid_beats_single_retrievers(engine, devset):
     assert both > hit1(use_dense=False) and both > hit1(use_keyword=False)
 
 
-def test_answer_quality_floor(answerer, devset):
-    metrics = answer_metrics(answerer, [dict(q) for q in devset])
+ANSWER_FLOORS = {  # question set: (answered, answered with a correct cited quote, abstained)
+    "devset": (0.90, 0.80, 0.65),
+    "holdout": (0.80, 0.74, 0.45),
+}
+
+
+@pytest.mark.parametrize("name", ["devset", "holdout"])
+def test_answer_quality_floor(answerer, devset, holdout, name):
+    questions = devset if name == "devset" else holdout
+    metrics = answer_metrics(answerer, [dict(q) for q in questions])
     assert metrics["citation_validity"] == 1.0
-    assert metrics["answer_rate"] >= 0.90
-    assert metrics["correct_cited_rate"] >= 0.80
-    assert metrics["abstention_rate"] >= 0.65
+    floors = ANSWER_FLOORS[name]
+    figures = (metrics["answer_rate"], metrics["correct_cited_rate"], metrics["abstention_rate"])
+    assert all(f >= floor for f, floor in zip(figures, floors)), (name, figures)
 
 
 def test_eval_command_reports_product_and_baselines(sample_index, capsys):
