@@ -119,7 +119,7 @@ class Answerer:
         has never seen and for a year the question asks about that the evidence does not mention."""
         score = best.score * self.known_share(question, best.chunk) ** 2
         context = best.chunk.text + " " + best.chunk.heading
-        if any(year not in context for year in _YEAR.findall(question)):
+        if not all(_mentions_year(year, context) for year in _YEAR.findall(question)):
             score *= YEAR_MISMATCH_FACTOR
         return score
 
@@ -173,6 +173,14 @@ class Answerer:
         )
         return Answer(question=question, answer=text, answerable=False, citations=[], passages=passages,
                       took_ms=0.0, mode="local", notice=notice)
+
+
+def _mentions_year(year: str, text: str) -> bool:
+    """A year, or a financial year in any of its spellings: '2025/26', '2025/2026', '2025-26'."""
+    start, _, end = year.partition("/")
+    if not end:
+        return year in text
+    return re.search(rf"\b{start}\s*[/-]\s*(?:{start[:2]})?{end}\b", text) is not None
 
 
 _REPORTED_QUESTION = re.compile(r"\b(?:asked|queried|enquired|questioned)\b(?: \w+){0,4}? (?:whether|if|how|what|why|when|who|which|about)\b"

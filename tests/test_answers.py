@@ -121,6 +121,13 @@ def test_an_unknown_word_the_evidence_says_otherwise_is_forgiven(answerer):
     assert not answerer.ask(unrelated).answerable
 
 
+def test_a_financial_year_matches_however_it_is_written(answerer):
+    """The question says '2025/26', the plan says '2025/2026': the same year, not a mismatch."""
+    answer = answerer.ask("how many cadets are wanted by 2025/26")
+    assert answer.answerable
+    assert any("750 – 1000 cadets by 2025/2026" in c.quote for c in answer.citations)
+
+
 def test_a_cost_question_is_not_answered_by_sentences_without_a_sum(answerer):
     """The Athena deed of variation is discussed at length, but its cost is 'commercially confidential'."""
     answer = answerer.ask("what did the athena deed of variation cost")
