@@ -17,7 +17,7 @@ from indexer.store import ChunkRecord
 from .engine import SearchEngine
 from .followup import rewrite_followup
 from .lexical import concepts, stem
-from .query import cue_match, missing_answer_kind, parse_query, question_cues, respell, tokens
+from .query import cue_match, missing_answer_kind, parse_query, question_cues, respell, spells_out, tokens
 from .schemas import Answer, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
@@ -129,13 +129,16 @@ class Answerer:
         'overseeing' ~ 'overseen'); a subject the reports never touch ('helicopter', 'drones') does not."""
         words = tokens(question)
         unknown = [w for w in words if not self.engine.terms.df.get(stem(w))]
-        expressed: frozenset[str] = frozenset()
+        expressed: set[str] = set()
         if unknown:
-            vocabulary = sorted({w for w in tokens(evidence.text + " " + evidence.heading) if len(w) > 2 and not w.isdigit()})
+            text = evidence.text + " " + evidence.heading
+            vocabulary = sorted({w for w in tokens(text) if len(w) > 2 and not w.isdigit()})
             embed = self.engine.embedder.encode
             similarity = embed(unknown) @ embed(vocabulary).T if vocabulary else np.zeros((len(unknown), 1))
-            expressed = frozenset(stem(w) for w, row in zip(unknown, similarity) if row.max() >= SYNONYM_SIMILARITY)
-        return self.engine.terms.known([stem(w) for w in words], also=expressed)
+            expressed = {stem(w) for w, row in zip(unknown, similarity) if row.max() >= SYNONYM_SIMILARITY}
+            # 'QA' typed, 'quality assurance' written: an acronym the evidence spells out.
+            expressed |= {stem(a) for a in _ACRONYM.findall(question) if stem(a) in map(stem, unknown) and spells_out(a, text)}
+        return self.engine.terms.known([stem(w) for w in words], also=frozenset(expressed))
 
     def select(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """The best sentence, then close runners-up that add something (and each part of a two-part question)."""
@@ -181,6 +184,9 @@ def _mentions_year(year: str, text: str) -> bool:
     if not end:
         return year in text
     return re.search(rf"\b{start}\s*[/-]\s*(?:{start[:2]})?{end}\b", text) is not None
+
+
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 
 
 _REPORTED_QUESTION = re.compile(r"\b(?:asked|queried|enquired|questioned)\b(?: \w+){0,4}? (?:whether|if|how|what|why|when|who|which|about)\b"

@@ -128,6 +128,18 @@ def test_a_financial_year_matches_however_it_is_written(answerer):
     assert any("750 – 1000 cadets by 2025/2026" in c.quote for c in answer.citations)
 
 
+def test_an_acronym_the_evidence_spells_out_is_understood(answerer):
+    """The reports never write 'QA'; the passage says 'external quality assurance … by PA Consulting'."""
+    from searchapi.query import spells_out
+
+    assert spells_out("QA", "an external quality assurance has been carried out")
+    assert spells_out("IPCC", "the Independent Police Complaints Commission")
+    assert spells_out("PCC", "the Police and Crime Commissioner") and not spells_out("QA", "quick and dirty")
+    answer = answerer.ask("who carried out the external QA of the contact management review")
+    assert answer.answerable
+    assert any("PA Consulting" in c.quote for c in answer.citations)
+
+
 def test_a_cost_question_is_not_answered_by_sentences_without_a_sum(answerer):
     """The Athena deed of variation is discussed at length, but its cost is 'commercially confidential'."""
     answer = answerer.ask("what did the athena deed of variation cost")
