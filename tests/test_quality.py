@@ -51,7 +51,7 @@ def test_hybrid_beats_single_retrievers(engine, devset):
 
 ANSWER_FLOORS = {  # question set: (answered, answered with a correct cited quote, abstained)
     "devset": (0.90, 0.80, 0.65),
-    "holdout": (0.80, 0.74, 0.45),
+    "holdout": (0.84, 0.78, 0.45),
 }
 
 
