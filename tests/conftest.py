@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 DEVSET = CORPUS / "devset.jsonl"
 HOLDOUT = CORPUS / "holdout.jsonl"
+FRESH = CORPUS / "fresh.jsonl"
 PACK = CORPUS / "2017-07-20_police-and-crime-panel_agenda-pack.txt"
 
 
@@ -44,13 +45,23 @@ def answerer(engine):
 
 @pytest.fixture(scope="session")
 def devset() -> list[dict]:
-    return [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _questions(DEVSET)
+
+
+def _questions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")
 def holdout() -> list[dict]:
     """Questions written independently, from the reports alone, after the weights were set."""
-    return [json.loads(line) for line in HOLDOUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _questions(HOLDOUT)
+
+
+@pytest.fixture(scope="session")
+def fresh() -> list[dict]:
+    """A second independent set, written at stop 10 and scored once, after every change was made."""
+    return _questions(FRESH)
 
 
 def free_port() -> int:
