@@ -144,6 +144,17 @@ def test_concurrent_clients_no_errors(server):
     assert statuses == [200] * 64
 
 
+def _one_paper_index(tmp_path):
+    """A folder with one short paper, indexed into tmp_path/idx; returns the folder."""
+    from indexer.pipeline import index_paths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Drone unit\n\n1. Background. The drone unit cost £120,000 in its first year.\n")
+    index_paths([docs], tmp_path / "idx", progress=False)
+    return docs
+
+
 def test_service_picks_up_a_reindex(tmp_path):
     """Re-indexing while the service runs: new papers become searchable without a restart."""
     import time as _time
@@ -151,10 +162,7 @@ def test_service_picks_up_a_reindex(tmp_path):
     from indexer.pipeline import index_paths
     from searchapi.app import create_app
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Drone unit\n\n1. Background. The drone unit cost £120,000 in its first year.\n")
-    index_paths([docs], tmp_path / "idx", progress=False)
+    docs = _one_paper_index(tmp_path)
     with ServerThread(create_app(tmp_path / "idx")) as srv:
         assert httpx.get(srv.url + "/api/health", timeout=30).json()["documents"] == 1
         (docs / "b.txt").write_text("Cycle patrols\n\n1. Background. Cycle patrols began in Canterbury in May.\n")
@@ -173,10 +181,7 @@ def test_requests_during_reindexes_see_one_whole_generation(tmp_path):
     from indexer.pipeline import index_paths
     from searchapi.app import create_app
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Drone unit\n\n1. Background. The drone unit cost £120,000 in its first year.\n")
-    index_paths([docs], tmp_path / "idx", progress=False)
+    docs = _one_paper_index(tmp_path)
     app = create_app(tmp_path / "idx")
     with ServerThread(app) as srv:
         first = app.state.holder.get()
@@ -211,10 +216,7 @@ def test_a_retired_generation_is_freed(tmp_path):
     from indexer.pipeline import index_paths
     from searchapi.app import create_app
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Drone unit\n\n1. Background. The drone unit cost £120,000 in its first year.\n")
-    index_paths([docs], tmp_path / "idx", progress=False)
+    docs = _one_paper_index(tmp_path)
     app = create_app(tmp_path / "idx")
     with TestClient(app) as client:
         assert client.post("/api/ask", json={"question": "drone unit cost"}).status_code == 200
