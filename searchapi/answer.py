@@ -131,13 +131,14 @@ class Answerer:
         unknown = [w for w in words if not self.engine.terms.df.get(stem(w))]
         expressed: set[str] = set()
         if unknown:
+            unknown_stems = {stem(w) for w in unknown}
             text = evidence.text + " " + evidence.heading
             vocabulary = sorted({w for w in tokens(text) if len(w) > 2 and not w.isdigit()})
             embed = self.engine.embedder.encode
             similarity = embed(unknown) @ embed(vocabulary).T if vocabulary else np.zeros((len(unknown), 1))
             expressed = {stem(w) for w, row in zip(unknown, similarity) if row.max() >= SYNONYM_SIMILARITY}
             # 'QA' typed, 'quality assurance' written: an acronym the evidence spells out.
-            expressed |= {stem(a) for a in _ACRONYM.findall(question) if stem(a) in map(stem, unknown) and spells_out(a, text)}
+            expressed |= {stem(a) for a in _ACRONYM.findall(question) if stem(a) in unknown_stems and spells_out(a, text)}
         return self.engine.terms.known([stem(w) for w in words], also=frozenset(expressed))
 
     def select(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
