@@ -44,9 +44,7 @@ def _initials_match(long_form: str, acronym: str) -> bool:
 
 def spells_out(acronym: str, text: str) -> bool:
     """Whether the text has consecutive words with exactly the acronym's initials ('QA': 'quality assurance')."""
-    words = [w for w in re.findall(r"[A-Za-z]+", text) if w.lower() not in _SMALL]
-    n, letters = len(acronym), acronym.upper()
-    return any("".join(w[0].upper() for w in words[i : i + n]) == letters for i in range(len(words) - n + 1))
+    return acronym.upper() in _initials(" ".join(re.findall(r"[A-Za-z]+", text)))
 
 
 def mine_acronyms(texts) -> dict[str, str]:
