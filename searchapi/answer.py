@@ -17,7 +17,7 @@ from indexer.store import ChunkRecord
 from .engine import SearchEngine
 from .followup import rewrite_followup
 from .lexical import concepts, stem
-from .query import cue_match, missing_answer_kind, parse_query, question_cues, respell, spells_out, tokens
+from .query import cue_match, expected_answer, missing_answer_kind, parse_query, question_cues, respell, spells_out, tokens
 from .schemas import Answer, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
@@ -28,6 +28,7 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 MAX_SENTENCES = 3
 # Sentence score: similarity to the question, rare-word overlap, question-type cue, passage rank.
 W_DENSE, W_LEXICAL, W_CUE, W_PRIOR = 0.55, 0.35, 0.10, 0.10
+KIND_MARGIN = 0.2  # how far below the best a sentence that states the asked-for number may score (dev half)
 READ_PASSAGES = 3  # deeper passages rarely hold the answer and mostly lend false evidence (dev half)
 
 
@@ -91,6 +92,7 @@ class Answerer:
         asked, query_text = (respell(t, self.engine.terms.knows) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+        ranked = _stating_first(asked, ranked)
         confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
         place = self.named_place(query_text, passages, filters)
         if place:  # 'section 5.3 of the collaboration report': the named place is the answer
@@ -177,6 +179,20 @@ class Answerer:
         )
         return Answer(question=question, answer=text, answerable=False, citations=[], passages=passages,
                       took_ms=0.0, mode="local", notice=notice)
+
+
+def _stating_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
+    """For 'how many'/'how much'/'when', lead with a close runner-up from the same paper that states a
+    number, sum or date when the best sentence states none ('3.1 Since May 2016 there have been 5
+    recorded complaints' over 'This report covers the period since Mr Scott was elected')."""
+    states = expected_answer(question)
+    if states is None or not ranked or states.search(ranked[0].text):
+        return ranked
+    best = ranked[0]
+    stating = (c for c in ranked[:10] if c.chunk.document_id == best.chunk.document_id
+               and c.score >= best.score - KIND_MARGIN and states.search(c.text))
+    alt = next(stating, None)
+    return ranked if alt is None else [alt] + [c for c in ranked if c is not alt]
 
 
 def _mentions_year(year: str, text: str) -> bool:

@@ -194,6 +194,11 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
 ]
 
 
+def expected_answer(question: str) -> re.Pattern | None:
+    """What an answer to this question must contain (a sum, a count, a date), if the question's form says."""
+    return next((states for _, asks, states in EXPECTED_ANSWER if asks.search(question)), None)
+
+
 def missing_answer_kind(question: str, answer: str) -> str | None:
     """The kind of fact the question asks for that the answer does not state ('sum of money'), if any."""
     for kind, asks, states in EXPECTED_ANSWER:

@@ -166,3 +166,11 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("when does the hub open", "It will operate 7 days a week.") == "date", "a schedule is not a date"
     assert missing_answer_kind("when is a referral made", "Within 10 working days of the complaint.") is None
     assert missing_answer_kind("who chairs the board", "Anything at all.") is None
+
+
+def test_a_count_question_leads_with_the_sentence_that_states_the_count(answerer):
+    """The best-scoring sentence ('This report covers the period … since Mr Scott was elected') states
+    no count; the runner-up from the same report does, and the answer is built on it."""
+    answer = answerer.ask("how many complaints against the PCC since he was elected")
+    assert answer.answerable
+    assert any("there have been 5 recorded complaints" in c.quote for c in answer.citations)
