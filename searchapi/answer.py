@@ -92,7 +92,7 @@ class Answerer:
         asked, query_text = (respell(t, self.engine.terms.knows) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
-        ranked = _stating_first(asked, ranked)
+        ranked = _stating_first(expected_answer(asked), ranked)
         confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
         place = self.named_place(query_text, passages, filters)
         if place:  # 'section 5.3 of the collaboration report': the named place is the answer
@@ -101,13 +101,20 @@ class Answerer:
         if confidence < ANSWERABLE_THRESHOLD:
             return self.abstain(question, passages)
         chosen = self.select(asked, ranked)
-        missing = missing_answer_kind(asked, " ".join(c.text for c in chosen))
+        missing = self.missing_answer_kind(asked, " ".join(c.text for c in chosen))
         if missing:  # 'how much did X cost' answered by sentences that name no sum is not answered
             return self.abstain(question, passages, notice=f"The closest passages mention the subject but state no {missing}.")
         citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(chosen, 1)]
         sentences = [f"{c.text} [{n}]" for n, c in enumerate(chosen, 1)]
         return Answer(question=question, answer=" ".join(sentences), answerable=True, citations=citations,
                       passages=passages, took_ms=0.0, mode="local")
+
+    def missing_answer_kind(self, question: str, answer: str) -> str | None:
+        """What the question asks for that the answer does not state: a sum, a count or a date (by the
+        question's form) or, asked 'who is the …', a person's name ('The Chief Constable stated …')."""
+        if _IDENTITY.search(question) and not self.engine.terms.names_person(answer):
+            return "name"
+        return missing_answer_kind(question, answer)
 
     def named_place(self, query_text: str, passages: list[Result], filters: Filters | None = None) -> set[int]:
         """Chunks of the place a reference names (among the papers searched), when the first passage is one of them."""
@@ -181,18 +188,20 @@ class Answerer:
                       took_ms=0.0, mode="local", notice=notice)
 
 
-def _stating_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
+def _stating_first(expected: tuple[str, re.Pattern] | None, ranked: list[Candidate]) -> list[Candidate]:
     """For 'how many'/'how much'/'when', lead with a close runner-up from the same paper that states a
     number, sum or date when the best sentence states none ('3.1 Since May 2016 there have been 5
     recorded complaints' over 'This report covers the period since Mr Scott was elected')."""
-    states = expected_answer(question)
-    if states is None or not ranked or states.search(ranked[0].text):
+    if expected is None or not ranked or expected[1].search(ranked[0].text):
         return ranked
-    best = ranked[0]
+    best, states = ranked[0], expected[1]
     stating = (c for c in ranked[:10] if c.chunk.document_id == best.chunk.document_id
                and c.score >= best.score - KIND_MARGIN and states.search(c.text))
     alt = next(stating, None)
     return ranked if alt is None else [alt] + [c for c in ranked if c is not alt]
+
+
+_IDENTITY = re.compile(r"^\W*who (?:is|was|are|were) (?:the|our|its|their|\w+'s)\b", re.I)
 
 
 def _mentions_year(year: str, text: str) -> bool:

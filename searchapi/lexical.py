@@ -45,6 +45,7 @@ def concepts(text: str, acronyms: dict[str, str] | None = None) -> list[Concept]
     return [Concept(s, long_forms.get(s, frozenset())) for s in stems(text)]
 
 
+_LOWER_WORD = re.compile(r"\b[a-z]+\b")
 _HYPHENATED = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 
 
@@ -58,8 +59,10 @@ class TermStats:
     def __init__(self, texts: Iterable[str]):
         self.df: Counter = Counter()
         self.hyphenated: set[str] = set()  # 're-launching', as the reports write it (stemmed: 're-launch')
+        self.lowercase: set[str] = set()  # stems of words the reports also write in lower case: not names
         self.n = 0
         for text in texts:
+            self.lowercase.update(stem(w) for w in _LOWER_WORD.findall(text))
             self.df.update(set(stems(text)))
             self.hyphenated.update(_stem_hyphenated(w) for w in _HYPHENATED.findall(text))
             self.n += 1
@@ -85,3 +88,16 @@ class TermStats:
             return 1.0
         total = sum(self.idf(t) for t in terms)
         return sum(self.idf(t) for t in terms if self.df.get(t) or t in also) / total
+
+    def names_person(self, text: str) -> bool:
+        """'Wendy Phillips', 'ACC Harman', 'Mr Scott': a title or a capitalised word, then a surname, a word
+        the reports never write in lower case ('Chief Constable', 'Kent Police' and 'Eastern Region' are not)."""
+        def name(word: str) -> bool:
+            return stem(word) not in self.lowercase
+        return (any(name(m.group(1)) for m in _TITLED.finditer(text))
+                or any(name(m.group(2)) for m in _CAPITAL_PAIR.finditer(text)))
+
+
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Cllr|Councillor|Professor|ACC|DCC|DCS|DCI|Supt|Superintendent|Inspector|Sergeant)"
+_TITLED = re.compile(rf"\b{_TITLE}\.?\s+([A-Z][a-z]+)")
+_CAPITAL_PAIR = re.compile(r"(?=\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b)")  # overlapping pairs

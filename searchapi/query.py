@@ -194,14 +194,12 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
 ]
 
 
-def expected_answer(question: str) -> re.Pattern | None:
+def expected_answer(question: str) -> tuple[str, re.Pattern] | None:
     """What an answer to this question must contain (a sum, a count, a date), if the question's form says."""
-    return next((states for _, asks, states in EXPECTED_ANSWER if asks.search(question)), None)
+    return next(((kind, states) for kind, asks, states in EXPECTED_ANSWER if asks.search(question)), None)
 
 
 def missing_answer_kind(question: str, answer: str) -> str | None:
     """The kind of fact the question asks for that the answer does not state ('sum of money'), if any."""
-    for kind, asks, states in EXPECTED_ANSWER:
-        if asks.search(question) and not states.search(answer):
-            return kind
-    return None
+    expected = expected_answer(question)
+    return expected[0] if expected and not expected[1].search(answer) else None

@@ -174,3 +174,16 @@ def test_a_count_question_leads_with_the_sentence_that_states_the_count(answerer
     answer = answerer.ask("how many complaints against the PCC since he was elected")
     assert answer.answerable
     assert any("there have been 5 recorded complaints" in c.quote for c in answer.citations)
+
+
+def test_who_is_the_role_needs_a_name(answerer):
+    """'The Chief Constable stated …' mentions the role but does not say who holds it."""
+    terms = answerer.engine.terms
+    assert terms.names_person("The Firearms Licensing Manager, Wendy Phillips, was") and terms.names_person("chaired by ACC Harman")
+    assert terms.names_person("overseen by Mark Gilmartin on secondment")
+    assert not terms.names_person("The Deputy Chief Constable (DCC) offered to find out")
+    assert not terms.names_person("Kent Police, Medway Council and the Association of Police and Crime Commissioners")
+    answer = answerer.ask("who is the chief constable of essex")
+    assert not answer.answerable and answer.notice == "The closest passages mention the subject but state no name."
+    answer = answerer.ask("who is the firearms licensing manager")
+    assert answer.answerable and "Wendy Phillips" in answer.answer
