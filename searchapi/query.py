@@ -154,6 +154,8 @@ _NUMBER = re.compile(r"\d|%|\b(?:half|third|quarter|two|three|four|five|six|seve
 # A count: a number standing alone ('1,706', '18 SFO', 'twelve'), not a year, a percentage or part of 'M25'/'7F'.
 _COUNT = re.compile(r"(?<![\w/.,£])(?!(?:19|20)\d\d\b)\d[\d,]*(?![\w/%]|\.\d)|\b(?:two|three|four|five|six|seven|eight|nine|ten"
                     r"|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
+_PROPORTION = re.compile(r"\d\s?%|\bper ?cent\b|\bone in \w+\b|\b(?:half|third|thirds|quarter|quarters)\b"
+                         r"|\d\s*(?:per|in every|out of)\b", re.I)
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
                    r"|November|December)\b"
                    r"|(?i:\b(?:spring|summer|autumn|winter)\b"
@@ -189,7 +191,8 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
                                 r"|\b(?:what|total)\b.*\b(?:cost|price|spend|budget|deficit)\b|\bcost of\b|\bhow much money\b", re.I),
      _MONEY),
     ("number", re.compile(r"\bhow many\b|\bnumber of\b", re.I), _COUNT),  # a count: not a year or a percentage
-    ("number", re.compile(r"\bhow much\b|\bpercentage\b|\bproportion\b", re.I), _NUMBER),
+    ("number", re.compile(r"\bhow much\b", re.I), _NUMBER),
+    ("proportion", re.compile(r"\bpercentage\b|\bproportion\b|\brate\b", re.I), _PROPORTION),
     ("date", re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
 ]
 

@@ -166,6 +166,10 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("when does the hub open", "It will operate 7 days a week.") == "date", "a schedule is not a date"
     assert missing_answer_kind("when is a referral made", "Within 10 working days of the complaint.") is None
     assert missing_answer_kind("who chairs the board", "Anything at all.") is None
+    # A rate or proportion is a percentage or a fraction, not any number ('rated good in 2016').
+    assert missing_answer_kind("sickness absence rate", "Kent Police was rated good by HMIC in 2016.") == "proportion"
+    assert missing_answer_kind("stop and search arrest rate", "One third of Stop & Searches resulted in an arrest.") is None
+    assert missing_answer_kind("crime recording rate", "This represents a recording rate of 83.6%.") is None
 
 
 def test_a_count_question_leads_with_the_sentence_that_states_the_count(answerer):
