@@ -191,3 +191,12 @@ def test_who_is_the_role_needs_a_name(answerer):
     assert not answer.answerable and answer.notice == "The closest passages mention the subject but state no name."
     answer = answerer.ask("who is the firearms licensing manager")
     assert answer.answerable and "Wendy Phillips" in answer.answer
+
+
+def test_a_year_the_question_names_leads_the_evidence(answerer):
+    """The best sentence ('Crime Data Integrity inspection 2017') is from the wrong year; a close
+    runner-up from the same paper names 2013, and the answer is built on it."""
+    answer = answerer.ask("2013 crime data inspection findings")
+    assert answer.answerable
+    assert any("2013" in c.quote for c in answer.citations)
+    assert not any(c.quote == "Crime Data Integrity inspection 2017" for c in answer.citations)
