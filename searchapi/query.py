@@ -192,7 +192,7 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
      _MONEY),
     ("number", re.compile(r"\bhow many\b|\bnumber of\b", re.I), _COUNT),  # a count: not a year or a percentage
     ("number", re.compile(r"\bhow much\b", re.I), _NUMBER),
-    ("proportion", re.compile(r"\bpercentage\b|\bproportion\b|\brate\b", re.I), _PROPORTION),
+    ("proportion", re.compile(r"%|\bpercentage\b|\bproportion\b|\brate\b", re.I), _PROPORTION),
     ("date", re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
 ]
 

@@ -170,6 +170,7 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("sickness absence rate", "Kent Police was rated good by HMIC in 2016.") == "proportion"
     assert missing_answer_kind("stop and search arrest rate", "One third of Stop & Searches resulted in an arrest.") is None
     assert missing_answer_kind("crime recording rate", "This represents a recording rate of 83.6%.") is None
+    assert missing_answer_kind("% of clients seeing abuse end", "Victims accessing One Stop Shops rose.") == "proportion"
 
 
 def test_a_count_question_leads_with_the_sentence_that_states_the_count(answerer):
