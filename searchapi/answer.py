@@ -29,6 +29,7 @@ MAX_SENTENCES = 3
 # Sentence score: similarity to the question, rare-word overlap, question-type cue, passage rank.
 W_DENSE, W_LEXICAL, W_CUE, W_PRIOR = 0.55, 0.35, 0.10, 0.10
 KIND_MARGIN = 0.2  # how far below the best a sentence with the asked-for number, date or year may score (dev half)
+MAX_PLACE_CHUNKS = 12  # a named place is read whole, up to this many chunks
 READ_PASSAGES = 3  # deeper passages rarely hold the answer and mostly lend false evidence (dev half)
 
 
@@ -58,17 +59,23 @@ class Answerer:
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
-    def candidates(self, passages: list[Result]) -> list[Candidate]:
+    def candidates(self, passages: list[Result], place: set[int] = frozenset()) -> list[Candidate]:
+        """Sentences of the top passages and, when the question names a place ('decision
+        OPCC.D.015.17'), of the whole place: its decision may lie below the passages retrieved."""
+        groups = []
+        for rank, passage in enumerate(passages[:READ_PASSAGES]):
+            doc_chunks = self.engine.doc_chunks[passage.document.id]
+            groups.append((rank, [c for c in doc_chunks if c.end > passage.span[0] and c.start < passage.span[1]]))
+        chunks = self.engine.snapshot.chunks
+        groups.append((READ_PASSAGES, [chunks[r] for r in sorted(place)[:MAX_PLACE_CHUNKS]]))
         out: list[Candidate] = []
         seen: set[tuple[str, int, int]] = set()
-        for rank, passage in enumerate(passages[:READ_PASSAGES]):
-            doc_id = passage.document.id
-            text = self.engine.document_text(doc_id)
-            chunks = [c for c in self.engine.doc_chunks[doc_id] if c.end > passage.span[0] and c.start < passage.span[1]]
-            for chunk, (spans, vectors) in zip(chunks, self.engine.sentences.get(chunks)):
+        for rank, group in groups:
+            for chunk, (spans, vectors) in zip(group, self.engine.sentences.get(group)):
+                text = self.engine.document_text(chunk.document_id)
                 for (s, e), vector in zip(spans, vectors):
-                    if (doc_id, s, e) not in seen:
-                        seen.add((doc_id, s, e))
+                    if (chunk.document_id, s, e) not in seen:
+                        seen.add((chunk.document_id, s, e))
                         out.append(Candidate(chunk, rank, s, e, text[s:e], vector=vector))
         return out
 
@@ -87,14 +94,14 @@ class Answerer:
             cand.score = W_DENSE * cand.dense + W_LEXICAL * cand.lexical + W_CUE * cue + prior
 
     def answer_from(self, question: str, query_text: str, passages: list[Result], filters: Filters | None = None) -> Answer:
-        candidates = self.candidates(passages)
+        place = self.named_place(query_text, passages, filters)
+        candidates = self.candidates(passages, place)
         # Words spelled as the reports spell them ('relaunching' -> 're-launching') for overlap scores.
         asked, query_text = (respell(t, self.engine.terms.knows) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
         ranked = _asked_for_first(asked, ranked)
         confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
-        place = self.named_place(query_text, passages, filters)
         if place:  # 'section 5.3 of the collaboration report': the named place is the answer
             ranked = [c for c in ranked if c.chunk.rowid in place] or ranked
             confidence = max(confidence, ANSWERABLE_THRESHOLD)

@@ -201,3 +201,16 @@ def test_a_year_the_question_names_leads_the_evidence(answerer):
     assert answer.answerable
     assert any("2013" in c.quote for c in answer.citations)
     assert not any(c.quote == "Crime Data Integrity inspection 2017" for c in answer.citations)
+
+
+def test_a_named_place_is_read_whole(answerer):
+    """The decision record spans eight chunks; its DECISION paragraph ranks below the three passages
+    an answer reads, but a question that names the decision reads all of it."""
+    engine = answerer.engine
+    question = "what does decision OPCC.D.015.17 authorise"
+    passages = engine.search(question, k=8).results
+    place = answerer.named_place(question, passages)
+    assert len(place) > 3
+    read = {c.chunk.rowid for c in answerer.candidates(passages, place)}
+    assert place <= read
+    assert any(c.text.startswith("To grant authority to the Chief of Staff") for c in answerer.candidates(passages, place))
