@@ -155,7 +155,13 @@ class Answerer:
             expressed = {stem(w) for w, row in zip(unknown, similarity) if row.max() >= SYNONYM_SIMILARITY}
             # 'QA' typed, 'quality assurance' written: an acronym the evidence spells out.
             expressed |= {stem(a) for a in _ACRONYM.findall(question) if stem(a) in unknown_stems and spells_out(a, text)}
+            # 'payment' ~ 'pay', 'lawyers' ~ 'law': a derived form of a word the reports use.
+            expressed |= {stem(w) for w in unknown if self._derived_from_known(w)}
         return self.engine.terms.known([stem(w) for w in words], also=frozenset(expressed))
+
+    def _derived_from_known(self, word: str) -> bool:
+        m = _DERIVATIONAL.search(word)
+        return m is not None and len(word) - len(m.group()) >= 3 and bool(self.engine.terms.df.get(stem(word[: m.start()])))
 
     def select(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """The best sentence, then close runners-up that add something (and each part of a two-part question)."""
@@ -231,6 +237,7 @@ def _mentions_year(year: str, text: str) -> bool:
 
 
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
+_DERIVATIONAL = re.compile(r"(?:ments?|yers?|ers?|ness|ance|ence|ity|ation)$")
 
 
 _REPORTED_QUESTION = re.compile(r"\b(?:asked|queried|enquired|questioned)\b(?: \w+){0,4}? (?:whether|if|how|what|why|when|who|which|about)\b"

@@ -214,3 +214,14 @@ def test_a_named_place_is_read_whole(answerer):
     read = {c.chunk.rowid for c in answerer.candidates(passages, place)}
     assert place <= read
     assert any(c.text.startswith("To grant authority to the Chief of Staff") for c in answerer.candidates(passages, place))
+
+
+def test_a_derived_form_of_a_word_the_reports_use_is_known(answerer):
+    """The reports never write 'payment' or 'lawyers', but they do write 'pay' and 'law'."""
+    engine = answerer.engine
+    assert not engine.terms.df.get("payment") and not engine.terms.df.get("lawyer")
+    answer = answerer.ask("what was the barclaycard payment for")
+    assert answer.answerable and "Kent County Show" in answer.answer
+    evidence = engine.snapshot.chunk_by_id[answer.citations[0].chunk_id]
+    assert answerer.known_share("what was the barclaycard payment for", evidence) == 1.0
+    assert answerer.known_share("how much does kent pay for the police helicopter", evidence) < 0.8
