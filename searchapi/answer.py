@@ -59,7 +59,7 @@ class Answerer:
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
-    def candidates(self, passages: list[Result], place: set[int] = frozenset()) -> list[Candidate]:
+    def candidates(self, passages: list[Result], place: set[int] | None = None) -> list[Candidate]:
         """Sentences of the top passages and, when the question names a place ('decision
         OPCC.D.015.17'), of the whole place: its decision may lie below the passages retrieved."""
         groups = []
@@ -67,7 +67,7 @@ class Answerer:
             doc_chunks = self.engine.doc_chunks[passage.document.id]
             groups.append((rank, [c for c in doc_chunks if c.end > passage.span[0] and c.start < passage.span[1]]))
         chunks = self.engine.snapshot.chunks
-        groups.append((READ_PASSAGES, [chunks[r] for r in sorted(place)[:MAX_PLACE_CHUNKS]]))
+        groups.append((READ_PASSAGES, [chunks[r] for r in sorted(place or ())[:MAX_PLACE_CHUNKS]]))
         out: list[Candidate] = []
         seen: set[tuple[str, int, int]] = set()
         for rank, group in groups:

@@ -204,5 +204,4 @@ def expected_answer(question: str) -> tuple[str, re.Pattern] | None:
 
 def missing_answer_kind(question: str, answer: str) -> str | None:
     """The kind of fact the question asks for that the answer does not state ('sum of money'), if any."""
-    expected = expected_answer(question)
-    return expected[0] if expected and not expected[1].search(answer) else None
+    return next((kind for kind, asks, states in EXPECTED_ANSWER if asks.search(question) and not states.search(answer)), None)
