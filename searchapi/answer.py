@@ -207,11 +207,13 @@ def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
     there have been 5 recorded complaints' over 'This report covers the period since Mr Scott was elected'.
     Then sentences from passages about other years are no longer evidence."""
     expected, years = expected_answer(question), _YEAR.findall(question)
-    if not ranked or not (expected or years):
+    months = {m.lower()[:3] for m in _MONTH.findall(question)}
+    if not ranked or not (expected or years or months):
         return ranked
 
     def dated(c: Candidate) -> bool:
-        return all(_mentions_year(y, c.chunk.text + " " + c.chunk.heading) for y in years)
+        named = {m.lower()[:3] for m in _MONTH.findall(c.text)}  # 'Jan 2017: …' does not answer for June
+        return all(_mentions_year(y, c.chunk.text + " " + c.chunk.heading) for y in years) and not (months and named and not months & named)
 
     def has_it(c: Candidate) -> bool:
         return dated(c) and (expected is None or expected[1].search(c.text) is not None)
@@ -225,6 +227,8 @@ def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
     return ranked if alt is None else [alt] + [c for c in ranked if c is not alt and dated(c)]
 
 
+_MONTH = re.compile(r"(?i:\b(?:january|february|march|april|june|july|august|september|october|november|december)\b)"
+                    r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b(?=\s+\d{4})")
 _IDENTITY = re.compile(r"^\W*who (?:is|was|are|were) (?:the|our|its|their|\w+'s)\b", re.I)
 
 

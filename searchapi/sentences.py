@@ -15,7 +15,7 @@ import numpy as np
 from indexer.chunk import sentence_spans
 from indexer.store import ChunkRecord
 
-_LEADING_MARKER = re.compile(r"^(?:[-•]\s+|\d{1,3}(?:\.\d{1,3})*\.?\s+|\(?[a-z]\)\s+)")
+_LEADING_MARKER = re.compile(r"^\s*(?:[-•]\s+|\d{1,3}(?:\.\d{1,3})*\.?\s+|\(?[a-z]\)\s+)?")  # one marker: '- 3.1' keeps its number
 
 
 def sentences_of(text: str, start: int, end: int) -> list[tuple[int, int]]:

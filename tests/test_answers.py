@@ -225,3 +225,11 @@ def test_a_derived_form_of_a_word_the_reports_use_is_known(answerer):
     evidence = engine.snapshot.chunk_by_id[answer.citations[0].chunk_id]
     assert answerer.known_share("what was the barclaycard payment for", evidence) == 1.0
     assert answerer.known_share("how much does kent pay for the police helicopter", evidence) < 0.8
+
+
+def test_a_sentence_about_another_month_is_not_evidence(answerer):
+    """'Jan 2017: … average time to answer 1½ minutes' answers for January, not for June."""
+    january = answerer.ask("101 performance Jan 2017")
+    assert january.answerable and any(c.quote.startswith("Jan 2017:") for c in january.citations)
+    june = answerer.ask("101 answer times june 2017")
+    assert not any(c.quote.startswith("Jan 2017:") for c in june.citations)
