@@ -205,15 +205,16 @@ def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
     """When the best sentence lacks what the question asks for (a number, sum or date by its form, or
     a year it names), lead with a close runner-up from the same paper that has it: '3.1 Since May 2016
     there have been 5 recorded complaints' over 'This report covers the period since Mr Scott was elected'.
-    Then sentences from passages about other years are no longer evidence."""
+    Then sentences from passages about other years (or naming other months) are no longer evidence."""
     expected, years = expected_answer(question), _YEAR.findall(question)
     months = {m.lower()[:3] for m in _MONTH.findall(question)}
     if not ranked or not (expected or years or months):
         return ranked
 
     def dated(c: Candidate) -> bool:
-        named = {m.lower()[:3] for m in _MONTH.findall(c.text)}  # 'Jan 2017: …' does not answer for June
-        return all(_mentions_year(y, c.chunk.text + " " + c.chunk.heading) for y in years) and not (months and named and not months & named)
+        named = {m.lower()[:3] for m in _MONTH.findall(c.text)}
+        other_month = bool(months and named and not months & named)  # 'Jan 2017: …' does not answer for June
+        return not other_month and all(_mentions_year(y, c.chunk.text + " " + c.chunk.heading) for y in years)
 
     def has_it(c: Candidate) -> bool:
         return dated(c) and (expected is None or expected[1].search(c.text) is not None)
