@@ -126,6 +126,10 @@ def respell(text: str, known: Callable[[str], bool]) -> str:
     return "".join(part if i % 2 else _TOKEN.sub(fix, part) for i, part in enumerate(parts))
 
 
+_PERIODIC = [  # 'each day' as the reports often write it: 'daily'
+    (re.compile(rf"\b(?:each|every|per|a) {unit}\b", re.I), adverb)
+    for unit, adverb in [("day", "daily"), ("week", "weekly"), ("month", "monthly"), ("year", "annually")]
+]
 _BOILERPLATE_WORDS = re.compile(r"apolog|declaration|interest|agenda|webcast|substitute|membership|election", re.I)
 
 
@@ -139,6 +143,9 @@ def parse_query(text: str, acronyms: dict[str, str] | None = None) -> ParsedQuer
     parsed.decision_refs = [a or b for a, b in DECISION_REF.findall(text)]
     parsed.boilerplate_wanted = bool(_BOILERPLATE_WORDS.search(text))
     lowered = text.lower()
+    for pattern, other_form in _PERIODIC:
+        if pattern.search(text):
+            parsed.expansions.append(other_form)
     for acronym, long_form in acronyms.items():
         if re.search(rf"\b{re.escape(acronym)}\b", text):
             parsed.expansions.append(long_form)

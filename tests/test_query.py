@@ -135,3 +135,12 @@ def test_respell_leaves_quotes_and_unknown_compounds_alone(engine):
     knows = engine.terms.knows
     assert respell('"relaunching" relaunching', knows) == '"relaunching" re-launching'
     assert respell("interview", knows) == "interview", "only hyphenated forms the reports use"
+
+
+def test_each_day_is_also_searched_as_daily(engine):
+    """The reports write 'the daily mobilisation of in excess of 300 police officers'; users type 'each day'."""
+    assert parse_query("officers needed each day").expansions == ["daily"]
+    assert parse_query("calls per month").expansions == ["monthly"]
+    assert parse_query("the annual report").expansions == []
+    results = engine.search("how many officers would no deal have needed each day", k=5).results
+    assert any("daily mobilisation of in excess of 300 police officers" in r.text for r in results)
