@@ -222,9 +222,9 @@ def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
     best = ranked[0]
     if has_it(best):
         return ranked
-    runners_up = (c for c in ranked[1:10] if c.chunk.document_id == best.chunk.document_id
-                  and c.score >= best.score - KIND_MARGIN and has_it(c))
-    alt = next(runners_up, None)
+    runners_up = [c for c in ranked[1:10] if c.chunk.document_id == best.chunk.document_id and c.score >= best.score - KIND_MARGIN]
+    # Failing one with all it asks for, one of the right date is still better evidence than one of another.
+    alt = next((c for c in runners_up if has_it(c)), None) or (None if dated(best) else next(filter(dated, runners_up), None))
     return ranked if alt is None else [alt] + [c for c in ranked if c is not alt and dated(c)]
 
 

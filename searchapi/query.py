@@ -163,6 +163,9 @@ _COUNT = re.compile(r"(?<![\w/.,£])(?!(?:19|20)\d\d\b)\d[\d,]*(?![\w/%]|\.\d)|\
                     r"|eleven|twelve|twenty|thirty|forty|fifty|hundred|dozen)\b", re.I)
 _PROPORTION = re.compile(r"\d\s?%|\bper ?cent\b|\bone in \w+\b|\b(?:half|third|thirds|quarter|quarters)\b"
                          r"|\d\s*(?:per|in every|out of)\b", re.I)
+_DURATION = re.compile(r"\b(?:\d+(?:[.,]\d+)?½?|½|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty"
+                       r"|forty|fifty|sixty)[\s-]*(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b"
+                       r"|\bas soon as\b", re.I)
 _DATE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October"
                    r"|November|December)\b"
                    r"|(?i:\b(?:spring|summer|autumn|winter)\b"
@@ -201,6 +204,8 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
     ("number", re.compile(r"\bhow much\b", re.I), _NUMBER),
     ("proportion", re.compile(r"%|\bpercentage\b|\bproportion\b|\brate\b", re.I), _PROPORTION),
     ("date", re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
+    ("length of time", re.compile(r"\b(?:response|answer(?:ing)?|waiting|turnaround|processing|handling|attendance)\s+times?\b"
+                                  r"|\btimescales?\b|\btime\s?limits?\b", re.I), _DURATION),
 ]
 
 

@@ -171,6 +171,12 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("stop and search arrest rate", "One third of Stop & Searches resulted in an arrest.") is None
     assert missing_answer_kind("crime recording rate", "This represents a recording rate of 83.6%.") is None
     assert missing_answer_kind("% of clients seeing abuse end", "Victims accessing One Stop Shops rose.") == "proportion"
+    # A response time, timescale or time limit is a length of time.
+    assert missing_answer_kind("firearms certificate turnaround time", "The average turnaround time was 176 days.") is None
+    assert missing_answer_kind("101 answer times", "Calls were being answered within four minutes.") is None
+    assert missing_answer_kind("IPCC referral timescale", "As soon as is practicable, and within 24 hours.") is None
+    assert missing_answer_kind("emergency response time", "The public expect to contact Kent Police.") == "length of time"
+    assert missing_answer_kind("how much police time goes on mental health", "One-third of all police time.") is None
 
 
 def test_a_count_question_leads_with_the_sentence_that_states_the_count(answerer):
