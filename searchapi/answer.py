@@ -117,8 +117,9 @@ class Answerer:
                       passages=passages, took_ms=0.0, mode="local")
 
     def missing_answer_kind(self, question: str, answer: str) -> str | None:
-        """What the question asks for that the answer does not state: a sum, a count or a date (by the
-        question's form) or, asked 'who is the …', a person's name ('The Chief Constable stated …')."""
+        """What the question asks for that the answer does not state: a sum, a count, a proportion, a date
+        or a length of time (by the question's form) or, asked 'who is the …', a person's name
+        ('The Chief Constable stated …' does not say who)."""
         if _IDENTITY.search(question) and not self.engine.terms.names_person(answer):
             return "name"
         return missing_answer_kind(question, answer)
@@ -202,7 +203,7 @@ class Answerer:
 
 
 def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
-    """When the best sentence lacks what the question asks for (a number, sum or date by its form, or
+    """When the best sentence lacks what the question asks for (a number, sum, date or length of time by its form, or
     a year it names), lead with a close runner-up from the same paper that has it: '3.1 Since May 2016
     there have been 5 recorded complaints' over 'This report covers the period since Mr Scott was elected'.
     Then sentences from passages about other years (or naming other months) are no longer evidence."""

@@ -210,10 +210,14 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
 
 
 def expected_answer(question: str) -> tuple[str, re.Pattern] | None:
-    """What an answer to this question must contain (a sum, a count, a date), if the question's form says."""
+    """What an answer to this question must contain (a sum, a count, a proportion, a date, a length of
+    time), if the question's form says; the first kind that applies."""
     return next(((kind, states) for kind, asks, states in EXPECTED_ANSWER if asks.search(question)), None)
 
 
 def missing_answer_kind(question: str, answer: str) -> str | None:
     """The kind of fact the question asks for that the answer does not state ('sum of money'), if any."""
-    return next((kind for kind, asks, states in EXPECTED_ANSWER if asks.search(question) and not states.search(answer)), None)
+    for kind, asks, states in EXPECTED_ANSWER:
+        if asks.search(question) and not states.search(answer):
+            return kind
+    return None
