@@ -203,9 +203,10 @@ class Answerer:
 
 
 def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
-    """When the best sentence lacks what the question asks for (a number, sum, date or length of time by its form, or
-    a year it names), lead with a close runner-up from the same paper that has it: '3.1 Since May 2016
-    there have been 5 recorded complaints' over 'This report covers the period since Mr Scott was elected'.
+    """When the best sentence lacks what the question asks for (a number, sum, date or length of time
+    by its form, or a year it names), lead with a close runner-up from the same paper that has it:
+    '3.1 Since May 2016 there have been 5 recorded complaints' over 'This report covers the period
+    since Mr Scott was elected'.
     Then sentences from passages about other years (or naming other months) are no longer evidence."""
     expected, years = expected_answer(question), _YEAR.findall(question)
     months = {m.lower()[:3] for m in _MONTH.findall(question)}
