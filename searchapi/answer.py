@@ -6,9 +6,11 @@ When the evidence is weak the answer says so plainly (answerable=false) instead 
 
 from __future__ import annotations
 
+import calendar
 import re
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -100,7 +102,7 @@ class Answerer:
         asked, query_text = (respell(t, self.engine.terms.knows) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
-        ranked = _asked_for_first(asked, ranked)
+        ranked = _asked_for_first(asked, ranked, self.paper_date)
         confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
         if place:  # 'section 5.3 of the collaboration report': the named place is the answer
             ranked = [c for c in ranked if c.chunk.rowid in place] or ranked
@@ -135,10 +137,12 @@ class Answerer:
         """Evidence strength: the best sentence's score, discounted for question words the index
         has never seen and for a year the question asks about that the evidence does not mention."""
         score = best.score * self.known_share(question, best.chunk) ** 2
-        context = best.chunk.text + " " + best.chunk.heading
-        if not all(_mentions_year(year, context) for year in _YEAR.findall(question)):
+        if _YEAR.search(question) and not _of_the_date(question, best, self.paper_date(best)):
             score *= YEAR_MISMATCH_FACTOR
         return score
+
+    def paper_date(self, cand: Candidate) -> str:
+        return self.engine.documents[cand.chunk.document_id].date or ""
 
     def known_share(self, question: str, evidence: ChunkRecord) -> float:
         """Share of the question's IDF mass the index knows. A word the reports never use still counts
@@ -202,21 +206,18 @@ class Answerer:
                       took_ms=0.0, mode="local", notice=notice)
 
 
-def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
+def _asked_for_first(question: str, ranked: list[Candidate], paper_date: Callable[[Candidate], str]) -> list[Candidate]:
     """When the best sentence lacks what the question asks for (a number, sum, date or length of time
     by its form, or a year it names), lead with a close runner-up from the same paper that has it:
     '3.1 Since May 2016 there have been 5 recorded complaints' over 'This report covers the period
-    since Mr Scott was elected'.
-    Then sentences from passages about other years (or naming other months) are no longer evidence."""
-    expected, years = expected_answer(question), _YEAR.findall(question)
-    months = {m.lower()[:3] for m in _MONTH.findall(question)}
-    if not ranked or not (expected or years or months):
+    since Mr Scott was elected'. Failing that, one of the date asked about from any paper leads.
+    Then sentences about other years (or naming other months) are no longer evidence."""
+    expected = expected_answer(question)
+    if not ranked or not (expected or _YEAR.search(question) or _MONTH.search(question)):
         return ranked
 
     def dated(c: Candidate) -> bool:
-        named = {m.lower()[:3] for m in _MONTH.findall(c.text)}
-        other_month = bool(months and named and not months & named)  # 'Jan 2017: …' does not answer for June
-        return not other_month and all(_mentions_year(y, c.chunk.text + " " + c.chunk.heading) for y in years)
+        return _of_the_date(question, c, paper_date(c))
 
     def has_it(c: Candidate) -> bool:
         return dated(c) and (expected is None or expected[1].search(c.text) is not None)
@@ -224,10 +225,27 @@ def _asked_for_first(question: str, ranked: list[Candidate]) -> list[Candidate]:
     best = ranked[0]
     if has_it(best):
         return ranked
-    runners_up = [c for c in ranked[1:10] if c.chunk.document_id == best.chunk.document_id and c.score >= best.score - KIND_MARGIN]
-    # Failing one with all it asks for, one of the right date is still better evidence than one of another.
-    alt = next((c for c in runners_up if has_it(c)), None) or (None if dated(best) else next(filter(dated, runners_up), None))
+    close = [c for c in ranked[1:10] if c.score >= best.score - KIND_MARGIN]
+    alt = next((c for c in close if c.chunk.document_id == best.chunk.document_id and has_it(c)), None)
+    if alt is None and not dated(best):
+        alt = next(filter(dated, close), None)  # one of the right date is better evidence than one of another
     return ranked if alt is None else [alt] + [c for c in ranked if c is not alt and dated(c)]
+
+
+def _of_the_date(question: str, cand: Candidate, paper_date: str) -> bool:
+    """Whether a sentence can speak for the year (and month) the question names: its passage mentions
+    the year, or its paper is of that calendar year and month (minutes of June 2017 never say '2017';
+    a paper's date does not say which financial year its figures are for), and it names no other
+    month ('Jan 2017: …' does not answer for June)."""
+    years, months = _YEAR.findall(question), {m.lower()[:3] for m in _MONTH.findall(question)}
+    named = {m.lower()[:3] for m in _MONTH.findall(cand.text)}
+    if months and named and not months & named:
+        return False
+    if all(_mentions_year(y, cand.chunk.text + " " + cand.chunk.heading) for y in years):
+        return True
+    year, _, month = paper_date.partition("-")
+    return bool(years) and all(y == year for y in years) and (
+        not months or month[:2].isdigit() and calendar.month_abbr[int(month[:2])].lower() in months)
 
 
 _MONTH = re.compile(r"(?i:\b(?:january|february|march|april|june|july|august|september|october|november|december)\b)"

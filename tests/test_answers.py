@@ -239,3 +239,12 @@ def test_a_sentence_about_another_month_is_not_evidence(answerer):
     assert january.answerable and any(c.quote.startswith("Jan 2017:") for c in january.citations)
     june = answerer.ask("101 answer times june 2017")
     assert not any(c.quote.startswith("Jan 2017:") for c in june.citations)
+
+
+def test_minutes_are_of_the_month_of_their_meeting(answerer):
+    """The Performance and Delivery Board notes of 7 June 2017 never say '2017' or 'June', yet they are
+    the evidence for June 2017; a financial year still needs the text to say it."""
+    june = answerer.ask("101 call answering in june 2017")
+    assert june.answerable
+    assert any("within four minutes" in c.quote and c.document.date == "2017-06-07" for c in june.citations)
+    assert not answerer.ask("band D policing precept total for 2017/18").answerable
