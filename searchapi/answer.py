@@ -19,7 +19,7 @@ from indexer.store import ChunkRecord
 from .engine import SearchEngine
 from .followup import rewrite_followup
 from .lexical import concepts, stem
-from .query import cue_match, expected_answer, missing_answer_kind, parse_query, question_cues, respell, spells_out, tokens
+from .query import cue_match, expected_answer, missing_answer_kind, parse_query, question_cues, spells_out, tokens
 from .schemas import Answer, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
@@ -99,7 +99,7 @@ class Answerer:
         place = self.named_place(query_text, passages, filters)
         candidates = self.candidates(passages, place)
         # Words spelled as the reports spell them ('relaunching' -> 're-launching') for overlap scores.
-        asked, query_text = (respell(t, self.engine.terms.knows) for t in (question, query_text))
+        asked, query_text = (self.engine.respell(t) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
         ranked = _asked_for_first(asked, ranked, self.paper_date)

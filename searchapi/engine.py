@@ -252,10 +252,14 @@ class SearchEngine:
         floor = rescored[-1][1]
         return rescored + [(r, min(s, floor)) for r, s in tail]
 
+    def respell(self, text: str) -> str:
+        """The query in the reports' spelling ('relaunching' -> 're-launching', 'summonsed' -> 'summoned')."""
+        return respell(text, self.terms.knows, self.terms.correct)
+
     def search(self, query: str, k: int = 10, filters: Filters | None = None, sort: str = "relevance",
                use_dense: bool = True, use_keyword: bool = True) -> SearchResponse:
         started = time.perf_counter()
-        parsed = parse_query(respell(query, self.terms.knows), self.acronyms)
+        parsed = parse_query(self.respell(query), self.acronyms)
         allowed = self.allowed_chunks(filters)
         results: list[Result] = []
         for rowid, score in self.rank(parsed, k, allowed, use_dense, use_keyword):

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Iterable
 
 import snowballstemmer
+from spellchecker import SpellChecker
 
 from .query import tokens
 
@@ -45,6 +46,7 @@ def concepts(text: str, acronyms: dict[str, str] | None = None) -> list[Concept]
     return [Concept(s, long_forms.get(s, frozenset())) for s in stems(text)]
 
 
+MIN_CORRECTED_LENGTH = 6  # shorter words are one slip away from too many others
 _LOWER_WORD = re.compile(r"\b[a-z]+\b")
 _HYPHENATED = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 
@@ -61,8 +63,11 @@ class TermStats:
         self.hyphenated: set[str] = set()  # 're-launching', as the reports write it (stemmed: 're-launch')
         self.lowercase: set[str] = set()  # stems of words the reports also write in lower case: not names
         self.n = 0
+        self._spelling = SpellChecker(language=None, distance=1)
         for text in texts:
-            self.lowercase.update(stem(w) for w in _LOWER_WORD.findall(text))
+            lower = _LOWER_WORD.findall(text)
+            self.lowercase.update(stem(w) for w in lower)
+            self._spelling.word_frequency.load_words(lower)
             self.df.update(set(stems(text)))
             self.hyphenated.update(_stem_hyphenated(w) for w in _HYPHENATED.findall(text))
             self.n += 1
@@ -81,6 +86,15 @@ class TermStats:
     def knows(self, word: str) -> bool:
         """Whether the reports use this word (a hyphenated one as written, hyphen and all)."""
         return _stem_hyphenated(word) in self.hyphenated if "-" in word else stem(word) in self.df
+
+    def correct(self, word: str) -> str | None:
+        """The reports' spelling of a longer word typed one slip away ('summonsed' -> 'summoned'):
+        the commonest such word with the same first letter, or None."""
+        if len(word) < MIN_CORRECTED_LENGTH or not word.isalpha():
+            return None
+        lowered = word.lower()
+        options = [w for w in self._spelling.candidates(lowered) or () if w != lowered and w[0] == lowered[0]]
+        return max(options, key=self._spelling.word_frequency.__getitem__, default=None)
 
     def known(self, terms: list[str], also: frozenset[str] = frozenset()) -> float:
         """Share of the terms' IDF mass that occurs anywhere in the index (or is vouched for in `also`)."""

@@ -104,9 +104,10 @@ _PREFIX = re.compile(r"^(re|de|pre|co|non|sub|multi|inter|cross|over|under)([a-z
 _ACRONYM_PLURAL = re.compile(r"^([A-Z][A-Z0-9]+)s$")
 
 
-def respell(text: str, known: Callable[[str], bool]) -> str:
+def respell(text: str, known: Callable[[str], bool], correct: Callable[[str], str | None] = lambda w: None) -> str:
     """Spell words the way the reports do, when the typed form is unknown to the index:
-    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September'. Quoted phrases stay as typed."""
+    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September', and a slip
+    ('summonsed' -> 'summoned') when `correct` knows one. Quoted phrases stay as typed."""
 
     def fix(m: re.Match) -> str:
         word = m.group()
@@ -120,7 +121,7 @@ def respell(text: str, known: Callable[[str], bool]) -> str:
         prefixed = _PREFIX.match(word)
         if prefixed and known(f"{prefixed.group(1)}-{prefixed.group(2)}"):
             return f"{prefixed.group(1)}-{prefixed.group(2)}"
-        return word
+        return correct(word) or word
 
     parts = re.split(r"([\"“][^\"”]*[\"”])", text)  # odd parts are quoted phrases
     return "".join(part if i % 2 else _TOKEN.sub(fix, part) for i, part in enumerate(parts))

@@ -56,6 +56,14 @@ def test_unknown_spellings_are_respelled_as_the_reports_write_them(engine):
     assert not knows("helicopter")
 
 
+def test_a_slip_is_respelled_as_the_reports_write_the_word(engine):
+    assert engine.respell("who was summonsed over South Thanet") == "who was summoned over South Thanet"
+    assert engine.respell("colaboration with Essex") == "collaboration with Essex"
+    # Short words, words no report is one slip from, and known words are left alone.
+    assert engine.respell("let the helicopter drones stake") == "let the helicopter drones stake"
+    assert engine.respell("licencing officers") == "licencing officers"
+
+
 def test_respelled_query_finds_the_hyphenated_passage(engine):
     top = engine.search("how much for relaunching cadets", k=3).results
     assert any("re-launching a Volunteer Police Cadet programme" in r.text for r in top)
