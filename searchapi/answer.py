@@ -222,11 +222,14 @@ def _asked_for_first(question: str, ranked: list[Candidate], paper_date: Callabl
     def has_it(c: Candidate) -> bool:
         return dated(c) and (expected is None or expected[1].search(c.text) is not None)
 
+    def answers_it(c: Candidate) -> bool:  # 'The CoS asked what happens when the £39k runs out' states no answer
+        return has_it(c) and not _REPORTED_QUESTION.search(c.text)
+
     best = ranked[0]
     if has_it(best):
         return ranked
     close = [c for c in ranked[1:10] if c.score >= best.score - KIND_MARGIN]
-    alt = next((c for c in close if c.chunk.document_id == best.chunk.document_id and has_it(c)), None)
+    alt = next((c for c in close if c.chunk.document_id == best.chunk.document_id and answers_it(c)), None)
     if alt is None and not dated(best):
         alt = next(filter(dated, close), None)  # one of the right date is better evidence than one of another
     return ranked if alt is None else [alt] + [c for c in ranked if c is not alt and dated(c)]

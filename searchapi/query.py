@@ -198,7 +198,8 @@ def cue_match(cues: list[str], sentence: str) -> float:
 # What an answer must state, by what the question asks for. Stricter than the ranking cues above:
 # an answer to 'how much did X cost' that names no sum of money is not an answer.
 EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
-    ("sum of money", re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav(?:e|ed|ing)|worth|charg|invest)"
+    ("sum of money", re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav(?:e|ed|ing)|worth|charg|invest|put|g[ai]ve|contribut"
+                                r"|allocat|releas|award|grant|fund)"
                                 r"|\b(?:what|total)\b.*\b(?:cost|price|spend|budget|deficit)\b|\bcost of\b|\bhow much money\b", re.I),
      _MONEY),
     ("number", re.compile(r"\bhow many\b|\bnumber of\b", re.I), _COUNT),  # a count: not a year or a percentage

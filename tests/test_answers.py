@@ -153,6 +153,8 @@ def test_expected_answer_kinds():
 
     assert missing_answer_kind("how much did the website cost", "The website was relaunched in March.") == "sum of money"
     assert missing_answer_kind("how much did the website cost", "It cost £12,500 to build.") is None
+    assert missing_answer_kind("how much did the PCC give the team", "The PCC congratulated the team.") == "sum of money"
+    assert missing_answer_kind("how much has the PCC contributed", "It has 25,000 licences.") == "sum of money"
     assert missing_answer_kind("how many cadets are there", "There are approximately 275 cadets.") is None
     assert missing_answer_kind("how many cadet units", "The plan was for twelve cadet units.") is None
     # A count is not a year, a percentage or part of a name such as 'M25'.
@@ -185,6 +187,14 @@ def test_a_count_question_leads_with_the_sentence_that_states_the_count(answerer
     answer = answerer.ask("how many complaints against the PCC since he was elected")
     assert answer.answerable
     assert any("there have been 5 recorded complaints" in c.quote for c in answer.citations)
+
+
+def test_a_sentence_reporting_a_question_does_not_lead_as_the_answer(answerer):
+    """'The CoS asked what happens when the PCC's £39k runs out' names the sum but asks, not answers;
+    the runner-up that states it ('his provision of £39k funding') leads."""
+    answer = answerer.ask("how much did the PCC give firearms licensing")
+    assert answer.answerable and "provision of £39k funding" in answer.citations[0].quote
+    assert not any(c.quote.startswith("The CoS asked") for c in answer.citations)
 
 
 def test_who_is_the_role_needs_a_name(answerer):
