@@ -31,6 +31,7 @@ MAX_SENTENCES = 3
 # Sentence score: similarity to the question, rare-word overlap, question-type cue, passage rank.
 W_DENSE, W_LEXICAL, W_CUE, W_PRIOR = 0.55, 0.35, 0.10, 0.10
 KIND_MARGIN = 0.2  # how far below the best a sentence with the asked-for number, date or year may score (dev half)
+IDENTITY_MARGIN = 0.3  # the same for a name asked 'who is the …'; without one that question is not answered
 MAX_PLACE_CHUNKS = 12  # a named place is read whole, up to this many chunks
 READ_PASSAGES = 3  # deeper passages rarely hold the answer and mostly lend false evidence (dev half)
 
@@ -102,7 +103,7 @@ class Answerer:
         asked, query_text = (self.engine.respell(t) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
-        ranked = _asked_for_first(asked, ranked, self.paper_date)
+        ranked = _asked_for_first(asked, ranked, self.expected(asked), self.paper_date)
         confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
         if place:  # 'section 5.3 of the collaboration report': the named place is the answer
             ranked = [c for c in ranked if c.chunk.rowid in place] or ranked
@@ -122,9 +123,23 @@ class Answerer:
         """What the question asks for that the answer does not state: a sum, a count, a proportion, a date
         or a length of time (by the question's form) or, asked 'who is the …', a person's name
         ('The Chief Constable stated …' does not say who)."""
-        if _IDENTITY.search(question) and not self.engine.terms.names_person(answer):
+        if _IDENTITY.search(question) and not self.identifies(answer):
             return "name"
         return missing_answer_kind(question, answer)
+
+    def expected(self, question: str) -> tuple[Callable[[Candidate], bool], float] | None:
+        """What a sentence must state to answer the question, if its form says (see missing_answer_kind),
+        and how far below the best sentence one that states it may score and still lead."""
+        if _IDENTITY.search(question):
+            # A name answers 'who is the deputy PCC' only in a sentence about the whole role, not
+            # 'Deputy Chief Constable Paul Brandon'. Failing one, the question is not answered at all.
+            return (lambda c: c.lexical >= 1.0 and self.identifies(c.text)), IDENTITY_MARGIN
+        kind = expected_answer(question)
+        return None if kind is None else ((lambda c: kind[1].search(c.text) is not None), KIND_MARGIN)
+
+    def identifies(self, text: str) -> bool:
+        """A person's name, or a role named as its holder ('the Monitoring Officer, who is the Chief of Staff')."""
+        return self.engine.terms.names_person(text) or _HOLDER.search(text) is not None
 
     def named_place(self, query_text: str, passages: list[Result], filters: Filters | None = None) -> set[int]:
         """Chunks of the place a reference names (among the papers searched), when the first passage is one of them."""
@@ -206,21 +221,22 @@ class Answerer:
                       took_ms=0.0, mode="local", notice=notice)
 
 
-def _asked_for_first(question: str, ranked: list[Candidate], paper_date: Callable[[Candidate], str]) -> list[Candidate]:
-    """When the best sentence lacks what the question asks for (a number, sum, date or length of time
-    by its form, or a year it names), lead with a close runner-up from the same paper that has it:
+def _asked_for_first(question: str, ranked: list[Candidate], expected: tuple[Callable[[Candidate], bool], float] | None,
+                     paper_date: Callable[[Candidate], str]) -> list[Candidate]:
+    """When the best sentence lacks what the question asks for (`expected`: a number, sum, date, length
+    of time or name by its form; or a year it names), lead with a close runner-up from the same paper that has it:
     '3.1 Since May 2016 there have been 5 recorded complaints' over 'This report covers the period
     since Mr Scott was elected'. Failing that, one of the date asked about from any paper leads.
     Then sentences about other years (or naming other months) are no longer evidence."""
-    expected = expected_answer(question)
     if not ranked or not (expected or _YEAR.search(question) or _MONTH.search(question)):
         return ranked
+    states, margin = expected or (None, KIND_MARGIN)
 
     def dated(c: Candidate) -> bool:
         return _of_the_date(question, c, paper_date(c))
 
     def has_it(c: Candidate) -> bool:
-        return dated(c) and (expected is None or expected[1].search(c.text) is not None)
+        return dated(c) and (states is None or states(c))
 
     def answers_it(c: Candidate) -> bool:  # 'The CoS asked what happens when the £39k runs out' states no answer
         return has_it(c) and not _REPORTED_QUESTION.search(c.text)
@@ -228,7 +244,7 @@ def _asked_for_first(question: str, ranked: list[Candidate], paper_date: Callabl
     best = ranked[0]
     if has_it(best):
         return ranked
-    close = [c for c in ranked[1:10] if c.score >= best.score - KIND_MARGIN]
+    close = [c for c in ranked[1:10] if c.score >= best.score - margin]
     alt = next((c for c in close if c.chunk.document_id == best.chunk.document_id and answers_it(c)), None)
     if alt is None and not dated(best):
         alt = next(filter(dated, close), None)  # one of the right date is better evidence than one of another
@@ -254,6 +270,7 @@ def _of_the_date(question: str, cand: Candidate, paper_date: str) -> bool:
 _MONTH = re.compile(r"(?i:\b(?:january|february|march|april|june|july|august|september|october|november|december)\b)"
                     r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b(?=\s+\d{4})")
 _IDENTITY = re.compile(r"^\W*who (?:is|was|are|were) (?:the|our|its|their|\w+'s)\b", re.I)
+_HOLDER = re.compile(r"\bwho (?:is|was) (?:the|our) (?:[A-Z]\w+ )*[A-Z]\w+")
 
 
 def _mentions_year(year: str, text: str) -> bool:

@@ -114,4 +114,5 @@ class TermStats:
 
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Cllr|Councillor|Professor|ACC|DCC|DCS|DCI|Supt|Superintendent|Inspector|Sergeant)"
 _TITLED = re.compile(rf"\b{_TITLE}\.?\s+([A-Z][a-z]+)")
-_CAPITAL_PAIR = re.compile(r"(?=\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b)")  # overlapping pairs
+# Overlapping pairs; not after 'the' ('the Explanatory Memorandum', 'the Eastern Region' are not people).
+_CAPITAL_PAIR = re.compile(r"(?<!\b[Tt]he )(?=\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b)")

@@ -210,6 +210,17 @@ def test_who_is_the_role_needs_a_name(answerer):
     assert answer.answerable and "Wendy Phillips" in answer.answer
 
 
+
+def test_who_is_the_role_is_answered_by_the_holder_of_the_whole_role(answerer):
+    """'the Commissioner's Monitoring Officer, who is the Chief of Staff' names the holder; 'The Explanatory
+    Memorandum' is no person, and 'Deputy Chief Constable Paul Brandon' does not answer for the deputy PCC."""
+    assert answerer.identifies("the Commissioner's Monitoring Officer, who is the Chief of Staff")
+    assert not answerer.identifies("The Explanatory Memorandum that accompanies the Regulations states")
+    answer = answerer.ask("who is the monitoring officer for complaints")
+    assert answer.answerable and "who is the Chief of Staff" in answer.answer
+    assert not answerer.ask("who is the deputy PCC").answerable
+
+
 def test_a_year_the_question_names_leads_the_evidence(answerer):
     """The best sentence ('Crime Data Integrity inspection 2017') is from the wrong year; a close
     runner-up from the same paper names 2013, and the answer is built on it."""
