@@ -206,6 +206,7 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
     ("number", re.compile(r"\bhow much\b", re.I), _NUMBER),
     ("proportion", re.compile(r"%|\bpercentage\b|\bproportion\b|\brate\b", re.I), _PROPORTION),
     ("date", re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
+    ("date", re.compile(r"\bhow long\b|\blength\b|\bduration\b|\bstart(?:ed)?(?:\W*$| and\b)", re.I), _DATE),  # or a term ('three-year')
     ("length of time", re.compile(r"\b(?:response|answer(?:ing)?|waiting|turnaround|processing|handling|attendance)\s+times?\b"
                                   r"|\btimescales?\b|\btime\s?limits?\b", re.I), _DURATION),
 ]

@@ -167,6 +167,10 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("when does the hub open", "The hub may open soon.") == "date", "'may' the verb"
     assert missing_answer_kind("when does the hub open", "It will operate 7 days a week.") == "date", "a schedule is not a date"
     assert missing_answer_kind("when is a referral made", "Within 10 working days of the complaint.") is None
+    # How long, a length or a start asks for a date or a term.
+    assert missing_answer_kind("how long is the recovery toolkit", "The Recovery Toolkit is a 12 week programme.") is None
+    assert missing_answer_kind("contract start and length", "Victim Support - Core contract\t880,845.00") == "date"
+    assert missing_answer_kind("street triage pilots start", "Pilots are set to commence in April 2017.") is None
     assert missing_answer_kind("who chairs the board", "Anything at all.") is None
     # A rate or proportion is a percentage or a fraction, not any number ('rated good in 2016').
     assert missing_answer_kind("sickness absence rate", "Kent Police was rated good by HMIC in 2016.") == "proportion"
