@@ -25,6 +25,7 @@ from .schemas import Answer, Filters, Result, Turn
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
 ANSWERABLE_THRESHOLD = 0.40
 SYNONYM_SIMILARITY = 0.7  # an unknown question word the evidence says in other words ('picked' ~ 'selected')
+INCIDENTAL_SIMILARITY = 0.96  # the question without an unknown word still means this much the same (dev half)
 YEAR_MISMATCH_FACTOR = 0.5  # the question names a year (or 2016/17) that the evidence never mentions
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 MAX_SENTENCES = 3
@@ -177,7 +178,15 @@ class Answerer:
             expressed |= {stem(a) for a in _ACRONYM.findall(question) if stem(a) in unknown_stems and spells_out(a, text)}
             # 'payment' ~ 'pay', 'lawyers' ~ 'law': a derived form of a word the reports use.
             expressed |= {stem(w) for w in unknown if self._derived_from_known(w)}
+            expressed |= {stem(w) for w in self._incidental(question, unknown)}
         return self.engine.terms.known([stem(w) for w in words], also=frozenset(expressed))
+
+    def _incidental(self, question: str, words: list[str]) -> list[str]:
+        """Words the question means nearly the same without ('savings at stake', 'let the contract'):
+        their absence from the reports is a matter of wording, not of a subject the reports lack."""
+        without = [re.sub(rf"\b{re.escape(w)}\b", "", question, flags=re.I) for w in words]
+        vectors = self.engine.embedder.encode([question, *without])
+        return [w for w, v in zip(words, vectors[1:]) if float(vectors[0] @ v) >= INCIDENTAL_SIMILARITY]
 
     def _derived_from_known(self, word: str) -> bool:
         m = _DERIVATIONAL.search(word)

@@ -273,3 +273,15 @@ def test_minutes_are_of_the_month_of_their_meeting(answerer):
     assert june.answerable
     assert any("within four minutes" in c.quote and c.document.date == "2017-06-07" for c in june.citations)
     assert not answerer.ask("band D policing precept total for 2017/18").answerable
+
+
+def test_a_word_the_question_means_the_same_without_is_forgiven(answerer):
+    """The reports never write 'let' (a contract is 'awarded'), but 'when was the athena contract let' means
+    nearly the same without it; 'helicopter' and 'drones' carry their questions and stay unknown."""
+    assert not answerer.engine.terms.knows("let")
+    assert answerer._incidental("when was the athena contract let and how long", ["let"]) == ["let"]
+    assert answerer._incidental("how much has kent police spent on drones", ["drones"]) == []
+    assert answerer._incidental("how much does kent pay for the police helicopter", ["helicopter"]) == []
+    answer = answerer.ask("when was the athena contract let and how long")
+    assert answer.answerable and any("10 year contract was awarded in December 2011" in c.quote for c in answer.citations)
+
