@@ -34,6 +34,7 @@ W_DENSE, W_LEXICAL, W_CUE, W_PRIOR = 0.55, 0.35, 0.10, 0.10
 KIND_MARGIN = 0.2  # how far below the best a sentence with the asked-for number, date or year may score (dev half)
 IDENTITY_MARGIN = 0.3  # the same for a name asked 'who is the …'; without one that question is not answered
 MAX_PLACE_CHUNKS = 12  # a named place is read whole, up to this many chunks
+PART_FLOOR, PART_KIND_FLOOR = 0.75, 0.6  # share of the best score a sentence answering one part needs (dev half)
 READ_PASSAGES = 3  # deeper passages rarely hold the answer and mostly lend false evidence (dev half)
 
 
@@ -206,8 +207,12 @@ class Answerer:
         if len(parts) > 1:
             for part in parts:
                 part_terms = concepts(part, self.engine.acronyms)
-                top = max(ranked[:40], key=lambda c: self.engine.terms.coverage(part_terms, c.text) + 0.5 * c.score)
-                if top not in chosen and top.score >= 0.75 * best.score:
+                # A part asking for a sum or a date ('what savings were at stake') draws on sentences that state one.
+                states = self.expected(part)
+                pool = [c for c in ranked[:40] if states is None or states[0](c)]
+                floor = PART_FLOOR if states is None else PART_KIND_FLOOR
+                top = max(pool, key=lambda c: self.engine.terms.coverage(part_terms, c.text) + 0.5 * c.score, default=None)
+                if top is not None and top not in chosen and top.score >= floor * best.score:
                     chosen.append(top)
         for cand in ranked[1:]:
             if len(chosen) >= MAX_SENTENCES:

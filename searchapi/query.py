@@ -200,7 +200,7 @@ def cue_match(cues: list[str], sentence: str) -> float:
 EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
     ("sum of money", re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav(?:e|ed|ing)|worth|charg|invest|put|g[ai]ve|contribut"
                                 r"|allocat|releas|award|grant|fund)"
-                                r"|\b(?:what|total)\b.*\b(?:cost|price|spend|budget|deficit)\b|\bcost of\b|\bhow much money\b", re.I),
+                                r"|\b(?:what|total)\b.*\b(?:cost|price|spend|budget|deficit|savings)\b|\bcost of\b|\bhow much money\b", re.I),
      _MONEY),
     ("number", re.compile(r"\bhow many\b|\bnumber of\b", re.I), _COUNT),  # a count: not a year or a percentage
     ("number", re.compile(r"\bhow much\b", re.I), _NUMBER),

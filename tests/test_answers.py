@@ -285,3 +285,12 @@ def test_a_word_the_question_means_the_same_without_is_forgiven(answerer):
     answer = answerer.ask("when was the athena contract let and how long")
     assert answer.answerable and any("10 year contract was awarded in December 2011" in c.quote for c in answer.citations)
 
+
+def test_each_part_of_a_two_part_question_is_answered(answerer):
+    """'why closed' is answered by the closure recommendation; 'what savings' by the one sentence that
+    states a sum, though it scores well below the best."""
+    answer = answerer.ask("why was the contact management command review closed and what savings were involved")
+    assert answer.answerable
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "recommends that the CMCR project is formally closed" in quotes and "around £3m savings" in quotes
+
