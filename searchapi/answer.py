@@ -26,6 +26,7 @@ from .schemas import Answer, Filters, Result, Turn
 ANSWERABLE_THRESHOLD = 0.40
 SYNONYM_SIMILARITY = 0.7  # an unknown question word the evidence says in other words ('picked' ~ 'selected')
 INCIDENTAL_SIMILARITY = 0.96  # the question without an unknown word still means this much the same (dev half)
+EVENT_SIMILARITY = 0.6  # a word of the evidence this close to the event a yes/no question asks about speaks of it
 YEAR_MISMATCH_FACTOR = 0.5  # the question names a year (or 2016/17) that the evidence never mentions
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 MAX_SENTENCES = 3
@@ -113,9 +114,13 @@ class Answerer:
         if confidence < ANSWERABLE_THRESHOLD:
             return self.abstain(question, passages)
         chosen = self.select(asked, ranked)
-        missing = self.missing_answer_kind(asked, " ".join(c.text for c in chosen))
+        said = " ".join(c.text for c in chosen)
+        missing = self.missing_answer_kind(asked, said)
         if missing:  # 'how much did X cost' answered by sentences that name no sum is not answered
             return self.abstain(question, passages, notice=f"The closest passages mention the subject but state no {missing}.")
+        event = _YES_NO_EVENT.match(asked)
+        if event and not self.speaks_of(event.group("event"), said):  # 'was anyone convicted': 'still on-going'
+            return self.abstain(question, passages, notice=f"The closest passages mention the subject but never say ‘{event.group('event')}’ or the like.")
         citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(chosen, 1)]
         sentences = [f"{c.text} [{n}]" for n, c in enumerate(chosen, 1)]
         return Answer(question=question, answer=" ".join(sentences), answerable=True, citations=citations,
@@ -142,6 +147,14 @@ class Answerer:
     def identifies(self, text: str) -> bool:
         """A person's name, or a role named as its holder ('the Monitoring Officer, who is the Chief of Staff')."""
         return self.engine.terms.names_person(text) or _HOLDER.search(text) is not None
+
+    def speaks_of(self, word: str, text: str) -> bool:
+        """Whether the text has the word, another form of it or a near-synonym ('upheld': 'uphold')."""
+        words = sorted({w for w in tokens(text) if len(w) > 2})
+        if stem(word) in {stem(w) for w in words}:
+            return True
+        vectors = self.engine.embedder.encode([word, *words])
+        return bool(words) and float((vectors[1:] @ vectors[0]).max()) >= EVENT_SIMILARITY
 
     def named_place(self, query_text: str, passages: list[Result], filters: Filters | None = None) -> set[int]:
         """Chunks of the place a reference names (among the papers searched), when the first passage is one of them."""
@@ -284,6 +297,9 @@ def _of_the_date(question: str, cand: Candidate, paper_date: str) -> bool:
 _MONTH = re.compile(r"(?i:\b(?:january|february|march|april|june|july|august|september|october|november|december)\b)"
                     r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b(?=\s+\d{4})")
 _IDENTITY = re.compile(r"^\W*who (?:is|was|are|were) (?:the|our|its|their|\w+'s)\b", re.I)
+# 'was anyone convicted', 'has the complaint been upheld': a yes/no question about an event.
+_YES_NO_EVENT = re.compile(r"^\W*(?:was|were|has|have|had)\s+(?:\S+\s+){1,5}?(?:been\s+)?"
+                           r"(?P<event>[a-z]{3,}ed|upheld|held|won|lost|paid|made|given|taken|caught|found|sold|brought)\b", re.I)
 _HOLDER = re.compile(r"\bwho (?:is|was) (?:the|our) (?:[A-Z]\w+ )*[A-Z]\w+")
 
 

@@ -294,3 +294,14 @@ def test_each_part_of_a_two_part_question_is_answered(answerer):
     quotes = " ".join(c.quote for c in answer.citations)
     assert "recommends that the CMCR project is formally closed" in quotes and "around £3m savings" in quotes
 
+
+def test_a_yes_no_question_about_an_event_needs_evidence_of_the_event(answerer):
+    """'The investigation … was still on-going' is about the subject but says nothing of anyone being
+    charged; 'Although 1 complaint was partially upheld' speaks of upholding."""
+    answer = answerer.ask("was anyone charged over the south thanet election expenses")
+    assert not answer.answerable and answer.notice == "The closest passages mention the subject but never say ‘charged’ or the like."
+    answer = answerer.ask("was any complaint against Matthew Scott upheld")
+    assert answer.answerable and "upheld" in answer.answer
+    assert answerer.speaks_of("upheld", "The Panel decided to partially uphold the complaint")
+    assert not answerer.speaks_of("convicted", "The investigation was still on-going")
+
