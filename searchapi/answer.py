@@ -19,7 +19,7 @@ from indexer.store import ChunkRecord
 from .engine import SearchEngine
 from .followup import rewrite_followup
 from .lexical import concepts, stem
-from .query import cue_match, expected_answer, missing_answer_kind, parse_query, question_cues, spells_out, tokens
+from .query import STOPWORDS, cue_match, expected_answer, missing_answer_kind, parse_query, question_cues, spells_out, tokens
 from .schemas import Answer, Filters, Result, Turn
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
@@ -33,6 +33,7 @@ MAX_SENTENCES = 3
 # Sentence score: similarity to the question, rare-word overlap, question-type cue, passage rank.
 W_DENSE, W_LEXICAL, W_CUE, W_PRIOR = 0.55, 0.35, 0.10, 0.10
 KIND_MARGIN = 0.2  # how far below the best a sentence with the asked-for number, date or year may score (dev half)
+EVENT_MARGIN = 0.4  # the same for a sentence that speaks of what a 'who was summoned' question asks about
 IDENTITY_MARGIN = 0.3  # the same for a name asked 'who is the …'; without one that question is not answered
 MAX_PLACE_CHUNKS = 12  # a named place is read whole, up to this many chunks
 PART_FLOOR, PART_KIND_FLOOR = 0.75, 0.6  # share of the best score a sentence answering one part needs (dev half)
@@ -50,6 +51,16 @@ class Candidate:
     score: float = 0.0
     dense: float = 0.0
     lexical: float = 0.0
+
+
+@dataclass
+class Expected:
+    """What an answering sentence must state, how far below the best sentence one that states it may
+    score and still lead, and whether it must come from the best sentence's paper."""
+
+    states: Callable[[Candidate], bool]
+    margin: float = KIND_MARGIN
+    same_paper: bool = True
 
 
 class Answerer:
@@ -134,15 +145,18 @@ class Answerer:
             return "name"
         return missing_answer_kind(question, answer)
 
-    def expected(self, question: str) -> tuple[Callable[[Candidate], bool], float] | None:
-        """What a sentence must state to answer the question, if its form says (see missing_answer_kind),
-        and how far below the best sentence one that states it may score and still lead."""
+    def expected(self, question: str) -> Expected | None:
+        """What a sentence must state to answer the question, if its form says (see missing_answer_kind)."""
         if _IDENTITY.search(question):
             # A name answers 'who is the deputy PCC' only in a sentence about the whole role, not
             # 'Deputy Chief Constable Paul Brandon'. Failing one, the question is not answered at all.
-            return (lambda c: c.lexical >= 1.0 and self.identifies(c.text)), IDENTITY_MARGIN
+            return Expected(lambda c: c.lexical >= 1.0 and self.identifies(c.text), IDENTITY_MARGIN)
+        acted = _WHO_ACTED.match(question)
+        if acted and acted.group("event").lower() not in STOPWORDS:
+            # 'who was summoned over …' is answered by a sentence that speaks of summoning, in whichever paper.
+            return Expected(lambda c: self.speaks_of(acted.group("event"), c.text), EVENT_MARGIN, same_paper=False)
         kind = expected_answer(question)
-        return None if kind is None else ((lambda c: kind[1].search(c.text) is not None), KIND_MARGIN)
+        return None if kind is None else Expected(lambda c: kind[1].search(c.text) is not None)
 
     def identifies(self, text: str) -> bool:
         """A person's name, or a role named as its holder ('the Monitoring Officer, who is the Chief of Staff')."""
@@ -221,9 +235,9 @@ class Answerer:
             for part in parts:
                 part_terms = concepts(part, self.engine.acronyms)
                 # A part asking for a sum or a date ('what savings were at stake') draws on sentences that state one.
-                states = self.expected(part)
-                pool = [c for c in ranked[:40] if states is None or states[0](c)]
-                floor = PART_FLOOR if states is None else PART_KIND_FLOOR
+                expected = self.expected(part)
+                pool = [c for c in ranked[:40] if expected is None or expected.states(c)]
+                floor = PART_FLOOR if expected is None else PART_KIND_FLOOR
                 top = max(pool, key=lambda c: self.engine.terms.coverage(part_terms, c.text) + 0.5 * c.score, default=None)
                 if top is not None and top not in chosen and top.score >= floor * best.score:
                     chosen.append(top)
@@ -248,7 +262,7 @@ class Answerer:
                       took_ms=0.0, mode="local", notice=notice)
 
 
-def _asked_for_first(question: str, ranked: list[Candidate], expected: tuple[Callable[[Candidate], bool], float] | None,
+def _asked_for_first(question: str, ranked: list[Candidate], expected: Expected | None,
                      paper_date: Callable[[Candidate], str]) -> list[Candidate]:
     """When the best sentence lacks what the question asks for (`expected`: a number, sum, date, length
     of time or name by its form; or a year it names), lead with a close runner-up from the same paper that has it:
@@ -257,13 +271,13 @@ def _asked_for_first(question: str, ranked: list[Candidate], expected: tuple[Cal
     Then sentences about other years (or naming other months) are no longer evidence."""
     if not ranked or not (expected or _YEAR.search(question) or _MONTH.search(question)):
         return ranked
-    states, margin = expected or (None, KIND_MARGIN)
+    expected = expected or Expected(lambda c: True)
 
     def dated(c: Candidate) -> bool:
         return _of_the_date(question, c, paper_date(c))
 
     def has_it(c: Candidate) -> bool:
-        return dated(c) and (states is None or states(c))
+        return dated(c) and expected.states(c)
 
     def answers_it(c: Candidate) -> bool:  # 'The CoS asked what happens when the £39k runs out' states no answer
         return has_it(c) and not _REPORTED_QUESTION.search(c.text)
@@ -271,8 +285,8 @@ def _asked_for_first(question: str, ranked: list[Candidate], expected: tuple[Cal
     best = ranked[0]
     if has_it(best):
         return ranked
-    close = [c for c in ranked[1:10] if c.score >= best.score - margin]
-    alt = next((c for c in close if c.chunk.document_id == best.chunk.document_id and answers_it(c)), None)
+    close = [c for c in ranked[1:10] if c.score >= best.score - expected.margin]
+    alt = next((c for c in close if answers_it(c) and (c.chunk.document_id == best.chunk.document_id or not expected.same_paper)), None)
     if alt is None and not dated(best):
         alt = next(filter(dated, close), None)  # one of the right date is better evidence than one of another
     return ranked if alt is None else [alt] + [c for c in ranked if c is not alt and dated(c)]
@@ -300,6 +314,7 @@ _IDENTITY = re.compile(r"^\W*who (?:is|was|are|were) (?:the|our|its|their|\w+'s)
 # 'was anyone convicted', 'has the complaint been upheld': a yes/no question about an event.
 _YES_NO_EVENT = re.compile(r"^\W*(?:was|were|has|have|had)\s+(?:\S+\s+){1,5}?(?:been\s+)?"
                            r"(?P<event>[a-z]{3,}ed|upheld|held|won|lost|paid|made|given|taken|caught|found|sold|brought)\b", re.I)
+_WHO_ACTED = re.compile(r"^\W*who\s+(?:(?:was|were|is|are|has|have|had)\s+(?:been\s+)?)?(?P<event>[a-z]{3,})\b", re.I)
 _HOLDER = re.compile(r"\bwho (?:is|was) (?:the|our) (?:[A-Z]\w+ )*[A-Z]\w+")
 
 

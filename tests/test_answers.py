@@ -305,3 +305,11 @@ def test_a_yes_no_question_about_an_event_needs_evidence_of_the_event(answerer):
     assert answerer.speaks_of("upheld", "The Panel decided to partially uphold the complaint")
     assert not answerer.speaks_of("convicted", "The investigation was still on-going")
 
+
+def test_who_did_something_is_answered_by_a_sentence_that_speaks_of_it(answerer):
+    """'The investigation … was still on-going' scores best but says nothing of a summons; the sentence
+    from the next meeting's minutes that does ('three individuals had been summoned') leads."""
+    assert answerer.speaks_of("chose", "the first three items were selected by Panel Officers")
+    answer = answerer.ask("who has been summoned in the south thanet election expenses case")
+    assert answer.answerable and "Mr Mackinlay" in answer.answer
+
