@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from lemminflect import getLemma
 
 from indexer.store import ChunkRecord
 
@@ -40,7 +41,7 @@ PART_FLOOR, PART_KIND_FLOOR = 0.75, 0.6  # share of the best score a sentence an
 READ_PASSAGES = 3  # deeper passages rarely hold the answer and mostly lend false evidence (dev half)
 
 
-@dataclass
+@dataclass(eq=False)  # candidates are told apart by identity
 class Candidate:
     chunk: ChunkRecord
     passage_rank: int
@@ -117,8 +118,11 @@ class Answerer:
         asked, query_text = (self.engine.respell(t) for t in (question, query_text))
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+        first = ranked[0] if ranked else None
         ranked = _asked_for_first(asked, ranked, self.expected(asked), self.paper_date)
-        confidence = self.confidence(asked, ranked[0]) if ranked else 0.0
+        # A runner-up that states what was asked leads on the strength of the evidence about the subject.
+        leads = ranked[:1] + [c for c in ranked[1:] if c is first]
+        confidence = max((self.confidence(asked, c) for c in leads), default=0.0)
         if place:  # 'section 5.3 of the collaboration report': the named place is the answer
             ranked = [c for c in ranked if c.chunk.rowid in place] or ranked
             confidence = max(confidence, ANSWERABLE_THRESHOLD)
@@ -163,9 +167,10 @@ class Answerer:
         return self.engine.terms.names_person(text) or _HOLDER.search(text) is not None
 
     def speaks_of(self, word: str, text: str) -> bool:
-        """Whether the text has the word, another form of it or a near-synonym ('upheld': 'uphold')."""
+        """Whether the text has the word, another form of it ('spoke': 'speaker') or a near-synonym ('chose': 'selected')."""
         words = sorted({w for w in tokens(text) if len(w) > 2})
-        if stem(word) in {stem(w) for w in words}:
+        forms = {stem(w) for w in words} | {stem(w[: m.start()]) for w in words if (m := _DERIVATIONAL.search(w))}
+        if {stem(word), *map(stem, getLemma(word, upos="VERB"))} & forms:
             return True
         vectors = self.engine.embedder.encode([word, *words])
         return bool(words) and float((vectors[1:] @ vectors[0]).max()) >= EVENT_SIMILARITY
@@ -246,6 +251,8 @@ class Answerer:
                 break
             if cand.score < best.score - 0.06:
                 break
+            if cand.score > best.score:  # passed over for a lead that states what was asked
+                continue
             if any(_similar(cand.text, c.text) for c in chosen):
                 continue
             chosen.append(cand)

@@ -310,6 +310,18 @@ def test_who_did_something_is_answered_by_a_sentence_that_speaks_of_it(answerer)
     """'The investigation … was still on-going' scores best but says nothing of a summons; the sentence
     from the next meeting's minutes that does ('three individuals had been summoned') leads."""
     assert answerer.speaks_of("chose", "the first three items were selected by Panel Officers")
+    assert answerer.speaks_of("spoke", "with DCC Maggie Blythe attending as a guest speaker")  # speak: speaker
+    assert not answerer.speaks_of("spoke", "Tackle violence against women and girls")
     answer = answerer.ask("who has been summoned in the south thanet election expenses case")
     assert answer.answerable and "Mr Mackinlay" in answer.answer
+
+
+def test_a_lead_that_states_what_was_asked_keeps_the_strength_of_the_evidence(answerer):
+    """'who chose which spending items …': the sentence that says so ('selected by Panel Officers') scores
+    below the confidence threshold on its own, but the subject is well evidenced by the sentences above
+    it; it leads, and those passed over for not saying who are left out."""
+    answer = answerer.ask("who chose which spending items went in the expenditure report")
+    assert answer.answerable
+    assert any("selected by Panel Officers" in c.quote for c in answer.citations)
+    assert not any(c.quote.startswith("In 2016/17, the annual budget") for c in answer.citations)
 
