@@ -204,6 +204,9 @@ EXPECTED_ANSWER = [  # (kind, the question's form, what an answer must contain)
      _MONEY),
     ("number", re.compile(r"\bhow many\b|\bnumber of\b", re.I), _COUNT),  # a count: not a year or a percentage
     ("number", re.compile(r"\bhow much\b", re.I), _NUMBER),
+    # 'what's the precept increase for 2018/19' is a sum, a count or a percentage, not '2018/19' itself.
+    ("size of the change", re.compile(r"^\W*what(?:'s|\s+is|\s+was|\s+will\s+be)\s+the\b.*\b(?:increase|rise|decrease|reduction|cut|uplift)\b", re.I),
+     re.compile(f"{_MONEY.pattern}|{_PROPORTION.pattern}|{_COUNT.pattern}", re.I)),
     ("proportion", re.compile(r"%|\bpercentage\b|\bproportion\b|\brate\b", re.I), _PROPORTION),
     ("date", re.compile(r"^\W*(?:and\s+)?(?:when|what date|which year|what year)\b|\bwhen\W*$", re.I), _DATE),
     ("date", re.compile(r"\bhow long\b|\blength\b|\bduration\b|\bstart(?:ed)?(?:\W*$| and\b)", re.I), _DATE),  # or a term ('three-year')

@@ -167,6 +167,9 @@ def test_expected_answer_kinds():
     assert missing_answer_kind("when does the hub open", "The hub may open soon.") == "date", "'may' the verb"
     assert missing_answer_kind("when does the hub open", "It will operate 7 days a week.") == "date", "a schedule is not a date"
     assert missing_answer_kind("when is a referral made", "Within 10 working days of the complaint.") is None
+    # The size of an increase is a sum, a count or a percentage, not the year it is for.
+    assert missing_answer_kind("what's the precept increase for 2018/19", "Budget and precept proposal 2018/19\tPCC") == "size of the change"
+    assert missing_answer_kind("what was the precept increase", "Supporting the £5 per year precept increase.") is None
     # How long, a length or a start asks for a date or a term.
     assert missing_answer_kind("how long is the recovery toolkit", "The Recovery Toolkit is a 12 week programme.") is None
     assert missing_answer_kind("contract start and length", "Victim Support - Core contract\t880,845.00") == "date"
