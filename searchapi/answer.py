@@ -6,67 +6,38 @@ When the evidence is weak the answer says so plainly (answerable=false) instead 
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
-from lemminflect import getLemma
 
 from indexer.store import ChunkRecord
 
+from .asked import REPORTED_QUESTION, YEAR, WhatWasAsked, lead_with_what_was_asked, of_the_date
 from .engine import SearchEngine
 from .followup import rewrite_followup
-from .lexical import concepts, stem
-from .query import STOPWORDS, cue_match, expected_answer, missing_answer_kind, parse_query, question_cues, spells_out, tokens
+from .lexical import concepts, derivational_base, stem
+from .query import cue_match, parse_query, question_cues, spells_out, tokens
 from .schemas import Answer, Filters, Result, Turn
+from .sentences import Candidate
 
 # Calibrated on the dev half of corpus/devset.jsonl (see `reportsearch eval --split dev`).
 ANSWERABLE_THRESHOLD = 0.40
 SYNONYM_SIMILARITY = 0.7  # an unknown question word the evidence says in other words ('picked' ~ 'selected')
 INCIDENTAL_SIMILARITY = 0.96  # the question without an unknown word still means this much the same (dev half)
-EVENT_SIMILARITY = 0.6  # a word of the evidence this close to the event a yes/no question asks about speaks of it
 YEAR_MISMATCH_FACTOR = 0.5  # the question names a year (or 2016/17) that the evidence never mentions
-_YEAR = re.compile(r"\b(?:19|20)\d\d(?:/\d\d)?\b")
 MAX_SENTENCES = 3
 # Sentence score: similarity to the question, rare-word overlap, question-type cue, passage rank.
 W_DENSE, W_LEXICAL, W_CUE, W_PRIOR = 0.55, 0.35, 0.10, 0.10
-KIND_MARGIN = 0.2  # how far below the best a sentence with the asked-for number, date or year may score (dev half)
-EVENT_MARGIN = 0.4  # the same for a sentence that speaks of what a 'who was summoned' question asks about
-IDENTITY_MARGIN = 0.3  # the same for a name asked 'who is the …'; without one that question is not answered
 MAX_PLACE_CHUNKS = 12  # a named place is read whole, up to this many chunks
 PART_FLOOR, PART_KIND_FLOOR = 0.75, 0.6  # share of the best score a sentence answering one part needs (dev half)
 READ_PASSAGES = 3  # deeper passages rarely hold the answer and mostly lend false evidence (dev half)
 
 
-@dataclass(eq=False)  # candidates are told apart by identity
-class Candidate:
-    chunk: ChunkRecord
-    passage_rank: int
-    start: int
-    end: int
-    text: str
-    vector: np.ndarray | None = None
-    score: float = 0.0
-    dense: float = 0.0
-    lexical: float = 0.0
-
-
-@dataclass
-class Expected:
-    """What an answering sentence must state, how far below the best sentence one that states it may
-    score and still lead, and whether it must come from the best sentence's paper."""
-
-    states: Callable[[Candidate], bool]
-    margin: float = KIND_MARGIN
-    same_paper: bool = True
-
-
 class Answerer:
     def __init__(self, engine: SearchEngine):
         self.engine = engine
+        self.asked = WhatWasAsked(engine)
 
     # ---- answering ---------------------------------------------------------------------------
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
@@ -119,7 +90,7 @@ class Answerer:
         self.score(asked, query_text, candidates)
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
         first = ranked[0] if ranked else None
-        ranked = _asked_for_first(asked, ranked, self.expected(asked), self.paper_date)
+        ranked = lead_with_what_was_asked(asked, ranked, self.asked.expected(asked), self.paper_date)
         # A runner-up that states what was asked leads on the strength of the evidence about the subject.
         leads = ranked[:1] + [c for c in ranked[1:] if c is first]
         confidence = max((self.confidence(asked, c) for c in leads), default=0.0)
@@ -129,51 +100,13 @@ class Answerer:
         if confidence < ANSWERABLE_THRESHOLD:
             return self.abstain(question, passages)
         chosen = self.select(asked, ranked)
-        said = " ".join(c.text for c in chosen)
-        missing = self.missing_answer_kind(asked, said)
-        if missing:  # 'how much did X cost' answered by sentences that name no sum is not answered
-            return self.abstain(question, passages, notice=f"The closest passages mention the subject but state no {missing}.")
-        event = _YES_NO_EVENT.match(asked)
-        if event and not self.speaks_of(event.group("event"), said):  # 'was anyone convicted': 'still on-going'
-            return self.abstain(question, passages, notice=f"The closest passages mention the subject but never say ‘{event.group('event')}’ or the like.")
+        unanswered = self.asked.unanswered(asked, " ".join(c.text for c in chosen))
+        if unanswered:  # 'how much did X cost' answered by sentences that name no sum is not answered
+            return self.abstain(question, passages, notice=unanswered)
         citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(chosen, 1)]
         sentences = [f"{c.text} [{n}]" for n, c in enumerate(chosen, 1)]
         return Answer(question=question, answer=" ".join(sentences), answerable=True, citations=citations,
                       passages=passages, took_ms=0.0, mode="local")
-
-    def missing_answer_kind(self, question: str, answer: str) -> str | None:
-        """What the question asks for that the answer does not state: a sum, a count, a proportion, a date
-        or a length of time (by the question's form) or, asked 'who is the …', a person's name
-        ('The Chief Constable stated …' does not say who)."""
-        if _IDENTITY.search(question) and not self.identifies(answer):
-            return "name"
-        return missing_answer_kind(question, answer)
-
-    def expected(self, question: str) -> Expected | None:
-        """What a sentence must state to answer the question, if its form says (see missing_answer_kind)."""
-        if _IDENTITY.search(question):
-            # A name answers 'who is the deputy PCC' only in a sentence about the whole role, not
-            # 'Deputy Chief Constable Paul Brandon'. Failing one, the question is not answered at all.
-            return Expected(lambda c: c.lexical >= 1.0 and self.identifies(c.text), IDENTITY_MARGIN)
-        acted = _WHO_ACTED.match(question)
-        if acted and acted.group("event").lower() not in STOPWORDS:
-            # 'who was summoned over …' is answered by a sentence that speaks of summoning, in whichever paper.
-            return Expected(lambda c: self.speaks_of(acted.group("event"), c.text), EVENT_MARGIN, same_paper=False)
-        kind = expected_answer(question)
-        return None if kind is None else Expected(lambda c: kind[1].search(c.text) is not None)
-
-    def identifies(self, text: str) -> bool:
-        """A person's name, or a role named as its holder ('the Monitoring Officer, who is the Chief of Staff')."""
-        return self.engine.terms.names_person(text) or _HOLDER.search(text) is not None
-
-    def speaks_of(self, word: str, text: str) -> bool:
-        """Whether the text has the word, another form of it ('spoke': 'speaker') or a near-synonym ('chose': 'selected')."""
-        words = sorted({w for w in tokens(text) if len(w) > 2})
-        forms = {stem(w) for w in words} | {stem(w[: m.start()]) for w in words if (m := _DERIVATIONAL.search(w))}
-        if {stem(word), *map(stem, getLemma(word, upos="VERB"))} & forms:
-            return True
-        vectors = self.engine.embedder.encode([word, *words])
-        return bool(words) and float((vectors[1:] @ vectors[0]).max()) >= EVENT_SIMILARITY
 
     def named_place(self, query_text: str, passages: list[Result], filters: Filters | None = None) -> set[int]:
         """Chunks of the place a reference names (among the papers searched), when the first passage is one of them."""
@@ -186,7 +119,7 @@ class Answerer:
         """Evidence strength: the best sentence's score, discounted for question words the index
         has never seen and for a year the question asks about that the evidence does not mention."""
         score = best.score * self.known_share(question, best.chunk) ** 2
-        if _YEAR.search(question) and not _of_the_date(question, best, self.paper_date(best)):
+        if YEAR.search(question) and not of_the_date(question, best, self.paper_date(best)):
             score *= YEAR_MISMATCH_FACTOR
         return score
 
@@ -222,14 +155,14 @@ class Answerer:
         return [w for w, v in zip(words, vectors[1:]) if float(vectors[0] @ v) >= INCIDENTAL_SIMILARITY]
 
     def _derived_from_known(self, word: str) -> bool:
-        m = _DERIVATIONAL.search(word)
-        return m is not None and len(word) - len(m.group()) >= 3 and bool(self.engine.terms.df.get(stem(word[: m.start()])))
+        base = derivational_base(word)
+        return base is not None and bool(self.engine.terms.df.get(stem(base)))
 
     def select(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
         """The best sentence, then close runners-up that add something (and each part of a two-part question)."""
         best = ranked[0]
         chosen = [best]
-        if _heading_like(best.text) or _REPORTED_QUESTION.search(best.text):
+        if _heading_like(best.text) or REPORTED_QUESTION.search(best.text):
             # 'SALUS, £25,000.00 – 10 May 2017:' needs the sentence that explains it; 'The PCC asked
             # how many victims had been re-contacted' (minutes) needs the reply that follows.
             follow = [c for c in ranked[1:] if c.chunk.id == best.chunk.id and c.start > best.start]
@@ -240,7 +173,7 @@ class Answerer:
             for part in parts:
                 part_terms = concepts(part, self.engine.acronyms)
                 # A part asking for a sum or a date ('what savings were at stake') draws on sentences that state one.
-                expected = self.expected(part)
+                expected = self.asked.expected(part)
                 pool = [c for c in ranked[:40] if expected is None or expected.states(c)]
                 floor = PART_FLOOR if expected is None else PART_KIND_FLOOR
                 top = max(pool, key=lambda c: self.engine.terms.coverage(part_terms, c.text) + 0.5 * c.score, default=None)
@@ -269,76 +202,7 @@ class Answerer:
                       took_ms=0.0, mode="local", notice=notice)
 
 
-def _asked_for_first(question: str, ranked: list[Candidate], expected: Expected | None,
-                     paper_date: Callable[[Candidate], str]) -> list[Candidate]:
-    """When the best sentence lacks what the question asks for (`expected`: a number, sum, date, length
-    of time or name by its form; or a year it names), lead with a close runner-up from the same paper that has it:
-    '3.1 Since May 2016 there have been 5 recorded complaints' over 'This report covers the period
-    since Mr Scott was elected'. Failing that, one of the date asked about from any paper leads.
-    Then sentences about other years (or naming other months) are no longer evidence."""
-    if not ranked or not (expected or _YEAR.search(question) or _MONTH.search(question)):
-        return ranked
-    expected = expected or Expected(lambda c: True)
-
-    def dated(c: Candidate) -> bool:
-        return _of_the_date(question, c, paper_date(c))
-
-    def has_it(c: Candidate) -> bool:
-        return dated(c) and expected.states(c)
-
-    def answers_it(c: Candidate) -> bool:  # 'The CoS asked what happens when the £39k runs out' states no answer
-        return has_it(c) and not _REPORTED_QUESTION.search(c.text)
-
-    best = ranked[0]
-    if has_it(best):
-        return ranked
-    close = [c for c in ranked[1:10] if c.score >= best.score - expected.margin]
-    alt = next((c for c in close if answers_it(c) and (c.chunk.document_id == best.chunk.document_id or not expected.same_paper)), None)
-    if alt is None and not dated(best):
-        alt = next(filter(dated, close), None)  # one of the right date is better evidence than one of another
-    return ranked if alt is None else [alt] + [c for c in ranked if c is not alt and dated(c)]
-
-
-def _of_the_date(question: str, cand: Candidate, paper_date: str) -> bool:
-    """Whether a sentence can speak for the year (and month) the question names: its passage mentions
-    the year, or its paper is of that calendar year and month (minutes of June 2017 never say '2017';
-    a paper's date does not say which financial year its figures are for), and it names no other
-    month ('Jan 2017: …' does not answer for June)."""
-    years, months = _YEAR.findall(question), {m.lower()[:3] for m in _MONTH.findall(question)}
-    named = {m.lower()[:3] for m in _MONTH.findall(cand.text)}
-    if months and named and not months & named:
-        return False
-    if all(_mentions_year(y, cand.chunk.text + " " + cand.chunk.heading) for y in years):
-        return True
-    year, _, month = paper_date.partition("-")
-    return bool(years) and all(y == year for y in years) and (
-        not months or month[:2].isdigit() and calendar.month_abbr[int(month[:2])].lower() in months)
-
-
-_MONTH = re.compile(r"(?i:\b(?:january|february|march|april|june|july|august|september|october|november|december)\b)"
-                    r"|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b(?=\s+\d{4})")
-_IDENTITY = re.compile(r"^\W*who (?:is|was|are|were) (?:the|our|its|their|\w+'s)\b", re.I)
-# 'was anyone convicted', 'has the complaint been upheld': a yes/no question about an event.
-_YES_NO_EVENT = re.compile(r"^\W*(?:was|were|has|have|had)\s+(?:\S+\s+){1,5}?(?:been\s+)?"
-                           r"(?P<event>[a-z]{3,}ed|upheld|held|won|lost|paid|made|given|taken|caught|found|sold|brought)\b", re.I)
-_WHO_ACTED = re.compile(r"^\W*who\s+(?:(?:was|were|is|are|has|have|had)\s+(?:been\s+)?)?(?P<event>[a-z]{3,})\b", re.I)
-_HOLDER = re.compile(r"\bwho (?:is|was) (?:the|our) (?:[A-Z]\w+ )*[A-Z]\w+")
-
-
-def _mentions_year(year: str, text: str) -> bool:
-    """A year, or a financial year in any of its spellings: '2025/26', '2025/2026', '2025-26'."""
-    start, _, end = year.partition("/")
-    if not end:
-        return year in text
-    return re.search(rf"\b{start}\s*[/-]\s*(?:{start[:2]})?{end}\b", text) is not None
-
-
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
-_DERIVATIONAL = re.compile(r"(?:ments?|yers?|ers?|ness|ance|ence|ity|ation)$")
-
-
-_REPORTED_QUESTION = re.compile(r"\b(?:asked|queried|enquired|questioned)\b(?: \w+){0,4}? (?:whether|if|how|what|why|when|who|which|about)\b"
-                                r"|\bsought (?:clarification|assurance)", re.I)
 
 
 def _heading_like(text: str) -> bool:

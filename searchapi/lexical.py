@@ -24,6 +24,15 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word.lower())
 
 
+_DERIVATIONAL = re.compile(r"(?:ments?|yers?|ers?|ness|ance|ence|ity|ation)$")
+
+
+def derivational_base(word: str) -> str | None:
+    """The word a derived form is built on: 'payment' -> 'pay', 'lawyers' -> 'law', 'speaker' -> 'speak'."""
+    m = _DERIVATIONAL.search(word)
+    return word[: m.start()] if m and m.start() >= 3 else None
+
+
 def stems(text: str) -> list[str]:
     return [stem(t) for t in tokens(text)]
 

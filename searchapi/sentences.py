@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -16,6 +17,21 @@ from indexer.chunk import sentence_spans
 from indexer.store import ChunkRecord
 
 _LEADING_MARKER = re.compile(r"^\s*(?:[-•]\s+|\d{1,3}(?:\.\d{1,3})*\.?\s+|\(?[a-z]\)\s+)?")  # one marker: '- 3.1' keeps its number
+
+
+@dataclass(eq=False)  # candidates are told apart by identity
+class Candidate:
+    """One sentence of a retrieved passage, scored as evidence for an answer."""
+
+    chunk: ChunkRecord
+    passage_rank: int
+    start: int
+    end: int
+    text: str
+    vector: np.ndarray | None = None
+    score: float = 0.0
+    dense: float = 0.0
+    lexical: float = 0.0
 
 
 def sentences_of(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -221,8 +221,8 @@ def test_who_is_the_role_needs_a_name(answerer):
 def test_who_is_the_role_is_answered_by_the_holder_of_the_whole_role(answerer):
     """'the Commissioner's Monitoring Officer, who is the Chief of Staff' names the holder; 'The Explanatory
     Memorandum' is no person, and 'Deputy Chief Constable Paul Brandon' does not answer for the deputy PCC."""
-    assert answerer.identifies("the Commissioner's Monitoring Officer, who is the Chief of Staff")
-    assert not answerer.identifies("The Explanatory Memorandum that accompanies the Regulations states")
+    assert answerer.asked.identifies("the Commissioner's Monitoring Officer, who is the Chief of Staff")
+    assert not answerer.asked.identifies("The Explanatory Memorandum that accompanies the Regulations states")
     answer = answerer.ask("who is the monitoring officer for complaints")
     assert answer.answerable and "who is the Chief of Staff" in answer.answer
     assert not answerer.ask("who is the deputy PCC").answerable
@@ -305,16 +305,16 @@ def test_a_yes_no_question_about_an_event_needs_evidence_of_the_event(answerer):
     assert not answer.answerable and answer.notice == "The closest passages mention the subject but never say ‘charged’ or the like."
     answer = answerer.ask("was any complaint against Matthew Scott upheld")
     assert answer.answerable and "upheld" in answer.answer
-    assert answerer.speaks_of("upheld", "The Panel decided to partially uphold the complaint")
-    assert not answerer.speaks_of("convicted", "The investigation was still on-going")
+    assert answerer.asked.speaks_of("upheld", "The Panel decided to partially uphold the complaint")
+    assert not answerer.asked.speaks_of("convicted", "The investigation was still on-going")
 
 
 def test_who_did_something_is_answered_by_a_sentence_that_speaks_of_it(answerer):
     """'The investigation … was still on-going' scores best but says nothing of a summons; the sentence
     from the next meeting's minutes that does ('three individuals had been summoned') leads."""
-    assert answerer.speaks_of("chose", "the first three items were selected by Panel Officers")
-    assert answerer.speaks_of("spoke", "with DCC Maggie Blythe attending as a guest speaker")  # speak: speaker
-    assert not answerer.speaks_of("spoke", "Tackle violence against women and girls")
+    assert answerer.asked.speaks_of("chose", "the first three items were selected by Panel Officers")
+    assert answerer.asked.speaks_of("spoke", "with DCC Maggie Blythe attending as a guest speaker")  # speak: speaker
+    assert not answerer.asked.speaks_of("spoke", "Tackle violence against women and girls")
     answer = answerer.ask("who has been summoned in the south thanet election expenses case")
     assert answer.answerable and "Mr Mackinlay" in answer.answer
 
