@@ -13,12 +13,16 @@ from functools import lru_cache
 import numpy as np
 
 
+MAX_CACHED_WORDS = 100_000
+
+
 class Embedder:
     def __init__(self, model_path: str, batch_size: int = 32):
         self.model_path = model_path
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
+        self._words: dict[str, np.ndarray] = {}
 
     @property
     def model(self):
@@ -73,6 +77,18 @@ class Embedder:
 
     def encode_query(self, query: str) -> np.ndarray:
         return _cached_query(self, query)
+
+    def encode_words(self, words: list[str]) -> np.ndarray:
+        """Vectors of single words, each encoded once: answers compare question words with the
+        words of the evidence, and the same words recur from question to question."""
+        new = [w for w in dict.fromkeys(words) if w not in self._words]
+        if new:
+            if len(self._words) > MAX_CACHED_WORDS:
+                self._words.clear()
+            self._words.update(zip(new, self.encode(new)))
+        if not words:
+            return np.zeros((0, self.dim), dtype="float32")
+        return np.vstack([self._words[w] for w in words])
 
 
 def clear_query_cache() -> None:

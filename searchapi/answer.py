@@ -137,7 +137,7 @@ class Answerer:
             unknown_stems = {stem(w) for w in unknown}
             text = evidence.text + " " + evidence.heading
             vocabulary = sorted({w for w in tokens(text) if len(w) > 2 and not w.isdigit()})
-            embed = self.engine.embedder.encode
+            embed = self.engine.embedder.encode_words
             similarity = embed(unknown) @ embed(vocabulary).T if vocabulary else np.zeros((len(unknown), 1))
             expressed = {stem(w) for w, row in zip(unknown, similarity) if row.max() >= SYNONYM_SIMILARITY}
             # 'QA' typed, 'quality assurance' written: an acronym the evidence spells out.

@@ -91,7 +91,7 @@ class WhatWasAsked:
         forms = {stem(w) for w in words} | {stem(base) for w in words if (base := derivational_base(w))}
         if {stem(word), *map(stem, getLemma(word, upos="VERB"))} & forms:
             return True
-        vectors = self.engine.embedder.encode([word, *words])
+        vectors = self.engine.embedder.encode_words([word, *words])
         return bool(words) and float((vectors[1:] @ vectors[0]).max()) >= EVENT_SIMILARITY
 
 

@@ -71,3 +71,15 @@ def test_one_line_paragraph_keeps_its_own_chunk_and_a_heading_joins_what_follows
             assert section.title.startswith("ASSOCIATION OF POLICE AND CRIME COMMISSIONERS")
             opened = True
     assert opened
+
+
+def test_word_vectors_are_cached_and_match_plain_encoding(engine):
+    import numpy as np
+
+    embedder = engine.embedder
+    words = ["payment", "pay", "payment", "helicopter"]
+    cached = embedder.encode_words(words)
+    assert cached.shape == (4, embedder.dim)
+    assert np.allclose(cached, embedder.encode(words), atol=1e-5)
+    assert {"payment", "pay", "helicopter"} <= embedder._words.keys()
+    assert embedder.encode_words([]).shape == (0, embedder.dim)
