@@ -40,7 +40,9 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        # Renamed in sentence-transformers 5; the old name still works there but warns.
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(dimension())
 
     @property
     def max_pieces(self) -> int:
