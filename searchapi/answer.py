@@ -189,9 +189,9 @@ class Answerer:
             if any(_similar(cand.text, c.text) for c in chosen):
                 continue
             chosen.append(cand)
-        # Read in document order within a paper, best paper first.
+        # The answer first, then the rest in document order within a paper, its paper first.
         return sorted(chosen[: MAX_SENTENCES + 1],
-                      key=lambda c: (c.chunk.document_id != best.chunk.document_id, c.chunk.document_id, c.start))
+                      key=lambda c: (c is not best, c.chunk.document_id != best.chunk.document_id, c.chunk.document_id, c.start))
 
     def abstain(self, question: str, passages: list[Result], notice: str | None = None) -> Answer:
         text = (
