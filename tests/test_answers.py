@@ -304,7 +304,7 @@ def test_a_yes_no_question_about_an_event_needs_evidence_of_the_event(answerer):
     charged; 'Although 1 complaint was partially upheld' speaks of upholding."""
     answer = answerer.ask("was anyone charged over the south thanet election expenses")
     assert not answer.answerable and answer.notice == "The closest passages mention the subject but never say ‘charged’ or the like."
-    answer = answerer.ask("was any complaint against Matthew Scott upheld")
+    answer = answerer.ask("was any complaint against the commissioner upheld")
     assert answer.answerable and "upheld" in answer.answer
     assert answerer.asked.speaks_of("upheld", "The Panel decided to partially uphold the complaint")
     assert not answerer.asked.speaks_of("convicted", "The investigation was still on-going")
