@@ -83,13 +83,13 @@ class Embedder:
     def encode_words(self, words: list[str]) -> np.ndarray:
         """Vectors of single words, each encoded once: answers compare question words with the
         words of the evidence, and the same words recur from question to question."""
+        if not words:
+            return np.zeros((0, self.dim), dtype="float32")
         new = [w for w in dict.fromkeys(words) if w not in self._words]
         if new:
             if len(self._words) > MAX_CACHED_WORDS:
                 self._words.clear()
             self._words.update(zip(new, self.encode(new)))
-        if not words:
-            return np.zeros((0, self.dim), dtype="float32")
         return np.vstack([self._words[w] for w in words])
 
 
