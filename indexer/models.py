@@ -34,6 +34,21 @@ class Document:
     reference: str | None = None
     confidential: bool = False
     sections: list[Section] = field(default_factory=list)
+    # Where each source page starts in `text`: [(offset, 1-based page, printed label or None)], in
+    # order; empty for formats without pages. `page_at` reads it.
+    pages: list[tuple[int, int, str | None]] = field(default_factory=list)
+    # "public" or "restricted" (exempt items); the reason names the marker or the override.
+    access: str = "public"
+    access_reason: str | None = None
+
+    def page_at(self, offset: int) -> tuple[int | None, str | None]:
+        """(page, printed label) of the page holding character `offset`; (None, None) without pages."""
+        found: tuple[int | None, str | None] = (None, None)
+        for start, page, label in self.pages:
+            if start > offset:
+                break
+            found = (page, label)
+        return found
 
     def summary(self) -> dict:
         return {

@@ -20,7 +20,7 @@ from .store import FileUpdate, IndexStore
 
 # Bump when cleaning, splitting, sectioning or chunking changes, so existing indexes are rebuilt
 # (unchanged chunk texts reuse their stored embeddings, so a rebuild costs little).
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 
 
 class IndexBusy(Exception):

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER, indexed_at TEXT);
 CREATE TABLE IF NOT EXISTS documents(
     id TEXT PRIMARY KEY, file_path TEXT NOT NULL, position INTEGER, title TEXT, date TEXT, dates TEXT,
-    doc_type TEXT, body TEXT, author TEXT, contact TEXT, reference TEXT, confidential INTEGER, source_path TEXT, text TEXT);
+    doc_type TEXT, body TEXT, author TEXT, contact TEXT, reference TEXT, confidential INTEGER, source_path TEXT, text TEXT,
+    pages TEXT, access TEXT DEFAULT 'public', access_reason TEXT);
 CREATE TABLE IF NOT EXISTS sections(
     id TEXT PRIMARY KEY, document_id TEXT NOT NULL, ord INTEGER, number TEXT, title TEXT, path TEXT,
     start INTEGER, end INTEGER, level INTEGER, page INTEGER);
@@ -96,7 +97,16 @@ class IndexStore:
             self.dir.mkdir(parents=True, exist_ok=True)
         self.conn = connect(self.dir)
         self.conn.executescript(SCHEMA)
+        self._upgrade()
         self._local = threading.local()
+
+    def _upgrade(self) -> None:
+        """Columns added since an index was made; the pipeline recipe then re-indexes its files."""
+        have = {row[1] for row in self.conn.execute("PRAGMA table_info(documents)")}
+        for name, decl in (("pages", "TEXT"), ("access", "TEXT DEFAULT 'public'"), ("access_reason", "TEXT")):
+            if name not in have:
+                with self.conn:
+                    self.conn.execute(f"ALTER TABLE documents ADD COLUMN {name} {decl}")
 
     # ---- reading -------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
@@ -148,13 +158,14 @@ class IndexStore:
         conn = self.conn
         documents: dict[str, Document] = {}
         for row in conn.execute(
-            "SELECT id, title, date, dates, doc_type, body, author, contact, reference, confidential, source_path, position "
-            "FROM documents ORDER BY file_path, position"
+            "SELECT id, title, date, dates, doc_type, body, author, contact, reference, confidential, source_path, position, "
+            "pages, access, access_reason FROM documents ORDER BY file_path, position"
         ):
             documents[row[0]] = Document(
                 id=row[0], title=row[1], text="", date=row[2], dates=json.loads(row[3] or "[]"), doc_type=row[4],
                 body=row[5], author=row[6], contact=row[7], reference=row[8], confidential=bool(row[9]),
-                source_path=row[10], position=row[11],
+                source_path=row[10], position=row[11], pages=[tuple(p) for p in json.loads(row[12] or "[]")],
+                access=row[13] or "public", access_reason=row[14],
             )
         sections: dict[str, Section] = {}
         for row in conn.execute(
@@ -249,9 +260,12 @@ class IndexStore:
 
     def _insert_document(self, file_path: str, doc: Document) -> None:
         self.conn.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents(id, file_path, position, title, date, dates, doc_type, body, author, contact, "
+            "reference, confidential, source_path, text, pages, access, access_reason) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (doc.id, file_path, doc.position, doc.title, doc.date, json.dumps(doc.dates), doc.doc_type, doc.body,
-             doc.author, doc.contact, doc.reference, int(doc.confidential), doc.source_path, doc.text),
+             doc.author, doc.contact, doc.reference, int(doc.confidential), doc.source_path, doc.text,
+             json.dumps(doc.pages), doc.access, doc.access_reason),
         )
         self.conn.executemany(
             "INSERT INTO sections VALUES (?,?,?,?,?,?,?,?,?,?)",
