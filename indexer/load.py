@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
-from dataclasses import dataclass
+import os
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown"}
 SKIPPED_DIRS = {".git", ".reportsearch", "__pycache__", "node_modules", ".venv"}
+
+
+# Longest first: a UTF-32 LE mark begins with the UTF-16 LE one.
+BOMS = [(codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
 
 
 class SkipFile(Exception):
@@ -21,33 +29,83 @@ class SourceFile:
     text: str
 
 
-def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]], list[Path]]:
-    """Expand folders recursively. Returns (files, [(path, reason)] skipped, folder roots)."""
-    files: list[Path] = []
-    skipped: list[tuple[str, str]] = []
-    roots: list[Path] = []
+def display_path(path: Path | str) -> str:
+    """A path as text that can always be printed and stored (undecodable bytes shown as escapes)."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)  # what source paths are relative to
+    folders: list[Path] = field(default_factory=list)  # folders named: files vanished from them are removed
+    root_of: dict[Path, Path] = field(default_factory=dict)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _consider(path: Path, root: Path, found: Discovery) -> None:
+    """One directory entry: a report to read, a folder to walk, or a reason it is left out."""
+    shown = display_path(path)
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        found.skipped.append((shown, f"cannot read: {exc.strerror or exc}"))
+        return
+    if stat.S_ISLNK(info.st_mode):
+        target = os.path.realpath(path)
+        inside = any(Path(target).is_relative_to(r) for r in found.roots)
+        where = "inside the indexed folders, indexed at its own path" if inside else "outside the indexed folders"
+        found.skipped.append((shown, f"symbolic link not followed (points {where})"))
+        return
+    if stat.S_ISDIR(info.st_mode):
+        if path.name in SKIPPED_DIRS:
+            return
+        try:
+            children = sorted(path.iterdir())
+        except OSError as exc:
+            found.skipped.append((shown, f"cannot read folder: {exc.strerror or exc}"))
+            return
+        for child in children:
+            _consider(child, root, found)
+        return
+    if not stat.S_ISREG(info.st_mode):
+        found.skipped.append((shown, f"{_kind(info.st_mode)}, not a file"))
+        return
+    if path.suffix.lower() in SUPPORTED_SUFFIXES:
+        found.files.append(path)
+        found.root_of.setdefault(path, root)
+    # Hidden files and JSON (question sets, metadata) sit beside reports without being reports.
+    elif not path.name.startswith(".") and path.suffix.lower() not in {".jsonl", ".json"}:
+        found.skipped.append((shown, f"unsupported file type '{display_path(path.suffix) or 'none'}'"))
+
+
+def discover(paths: list[Path]) -> Discovery:
+    """Expand folders recursively without following symbolic links; every file left out has a reason."""
+    found = Discovery()
+    named: list[tuple[Path, Path]] = []
     for raw in paths:
         path = raw.expanduser()
         if not path.exists():
-            skipped.append((str(raw), "path does not exist"))
+            found.skipped.append((display_path(raw), "path does not exist"))
             continue
-        path = path.resolve()
+        path = path.resolve()  # a path the user names is followed; links found inside it are not
+        root = path if path.is_dir() else path.parent
+        found.roots.append(root)
         if path.is_dir():
-            roots.append(path)
-            for child in sorted(path.rglob("*")):
-                if any(part in SKIPPED_DIRS for part in child.relative_to(path).parts):
-                    continue
-                if child.is_file():
-                    if child.suffix.lower() in SUPPORTED_SUFFIXES:
-                        files.append(child)
-                    # Hidden files and JSON (question sets, metadata) sit beside reports without being reports.
-                    elif not child.name.startswith(".") and child.suffix.lower() not in {".jsonl", ".json"}:
-                        skipped.append((str(child), f"unsupported file type '{child.suffix or 'none'}'"))
-        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
-            files.append(path)
-        else:
-            skipped.append((str(path), f"unsupported file type '{path.suffix or 'none'}'"))
-    return list(dict.fromkeys(files)), skipped, roots
+            found.folders.append(path)
+        named.append((path, root))
+    for path, root in named:
+        _consider(path, root, found)
+    found.files = list(dict.fromkeys(found.files))
+    return found
 
 
 def file_hash(data: bytes) -> str:
@@ -58,6 +116,12 @@ def decode(data: bytes) -> str:
     """UTF-8 (with or without BOM), else cp1252, else latin-1; binary content is refused."""
     if not data.strip():
         raise SkipFile("empty file")
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                return _check_controls(data[len(bom):].decode(encoding))
+            except UnicodeDecodeError:
+                raise SkipFile(f"invalid {encoding.upper()} text") from None
     if b"\x00" in data[:8192]:
         raise SkipFile("binary file (contains NUL bytes)")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -68,6 +132,10 @@ def decode(data: bytes) -> str:
             continue
     else:
         text = data.decode("latin-1")
+    return _check_controls(text)
+
+
+def _check_controls(text: str) -> str:
     controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > max(8, len(text[:20000]) // 100):
         raise SkipFile("binary or undecodable content")
