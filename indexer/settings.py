@@ -26,6 +26,17 @@ class Settings(BaseSettings):
     # Embedding model: a local folder or a sentence-transformers name.
     model: str = ""
     embed_batch_size: int = 32
+    # Embedding backend: auto (ONNX Runtime where the model allows, else torch), off (torch), int8
+    # (ONNX with int8 weights). The one-off ONNX export is cached in onnx_cache (default: user cache).
+    onnx: str = "auto"
+    onnx_cache: str = ""
+    embed_threads: int = 0  # 0: all cores
+    # Vector index by size: exact below ann_min_vectors; above, IVF with 8-bit scalar codes ("ivf")
+    # or HNSW ("hnsw"), trained on a sample of ann_train_sample vectors, probing ann_nprobe lists.
+    ann_min_vectors: int = 200_000
+    ann_kind: str = "ivf"
+    ann_train_sample: int = 100_000
+    ann_nprobe: int = 32
     # Token budget of one chunk (cl100k tokens); the embedder's own limit is enforced separately.
     chunk_max_tokens: int = 180
     chunk_overlap_sentences: int = 1
@@ -43,6 +54,11 @@ class Settings(BaseSettings):
 
     def model_path(self) -> str:
         return self.model or bundled_model_path()
+
+    def onnx_cache_dir(self) -> Path:
+        from .onnx_model import default_cache_dir
+
+        return Path(self.onnx_cache) if self.onnx_cache else default_cache_dir()
 
 
 def model_display_name(model_path: str) -> str:
