@@ -43,9 +43,32 @@ class Settings(BaseSettings):
     # Sections whose own text is below this many tokens merge into the next chunk (heading-only).
     chunk_merge_below: int = 24
     max_file_bytes: int = 10 * 1024 * 1024
+    # A file yielding more passages than this is skipped with the reason (a runaway or generated file).
+    max_chunks_per_file: int = 20000
+    # PDF/DOCX/HTML: page limit per file; OCR of pages without a text layer (when tesseract is installed).
+    max_pages: int = 2000
+    ocr: bool = True
+    ocr_dpi: int = 200
+    ocr_max_pages: int = 100
+    ocr_timeout: float = 60.0
+    # A DOCX whose parts unpack to more than this is refused (zip bombs).
+    max_unpacked_bytes: int = 200 * 1024 * 1024
     # Retrieval
     candidates: int = 60
     rrf_k: int = 10
+    # Answers (searchapi/answer.py). The evidence model's weights, calibration and threshold live in
+    # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.
+    answer_passages: int = 5  # top passages whose sentences are candidate evidence
+    answer_place_chunks: int = 12  # a place the question names ('section 5.3') is read whole, up to this
+    answer_max_sentences: int = 3
+    answer_extra_margin: float = 1.0  # a further sentence of the lead's paper within this many logits is quoted too
+    answer_part_margin: float = 2.5  # the best sentence for one part of a two-part question, within this many logits
+    answer_target_precision: float = 0.85  # the abstention threshold is chosen for this precision (training)
+    synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
+    same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)
+    # The service: Host headers it answers (DNS rebinding), largest request body (bytes).
+    allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    max_request_bytes: int = 64 * 1024
     # Optional generative answers through an OpenAI-compatible chat endpoint.
     llm_url: str = ""
     llm_model: str = ""

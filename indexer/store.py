@@ -1,8 +1,13 @@
-"""The index on disk: SQLite (documents, sections, chunks, file hashes, FTS5, embeddings) + FAISS.
+"""The index on disk: SQLite (documents, sections, chunks, sentences, file hashes, FTS5, embeddings) + FAISS.
 
-Atomicity: every change is one SQLite transaction, so an interrupted run (Ctrl-C, kill -9) leaves
-the previous index whole. The FAISS file is derived data named after the SQLite generation it was
-built from; a reader that finds it missing or stale rebuilds it from the stored embeddings.
+One writer, many readers:
+- Only the indexer writes (`IndexStore`): every change is one SQLite transaction, so an interrupted
+  run (Ctrl-C, kill -9) leaves the previous index whole; the FAISS file of the new generation is then
+  written under a unique temporary name, fsynced and renamed into place.
+- A reader (`IndexReader`, one per loaded engine) pins one generation: it holds a read transaction
+  open on its own connection, so every row it reads — chunk texts, documents, keyword hits,
+  sentence vectors — belongs to the generation it loaded, whatever the indexer commits meanwhile.
+  It never writes: a missing FAISS file is rebuilt in memory from its own snapshot's embeddings.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +29,8 @@ from .models import Chunk, Document, Section
 DB_NAME = "index.sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER, indexed_at TEXT);
+CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER, indexed_at TEXT,
+    root TEXT, access TEXT);
 CREATE TABLE IF NOT EXISTS documents(
     id TEXT PRIMARY KEY, file_path TEXT NOT NULL, position INTEGER, title TEXT, date TEXT, dates TEXT,
     doc_type TEXT, body TEXT, author TEXT, contact TEXT, reference TEXT, confidential INTEGER, source_path TEXT, text TEXT,
@@ -34,16 +42,30 @@ CREATE TABLE IF NOT EXISTS chunks(
     rowid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, document_id TEXT NOT NULL,
     section_id TEXT NOT NULL, ord INTEGER, start INTEGER, end INTEGER, text TEXT, embed_text TEXT,
     n_tokens INTEGER, embedding BLOB);
+CREATE TABLE IF NOT EXISTS sentences(
+    chunk_rowid INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, text_key TEXT NOT NULL, embedding BLOB);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(document_id);
 CREATE INDEX IF NOT EXISTS chunks_embed_text ON chunks(embed_text);
+CREATE INDEX IF NOT EXISTS sentences_chunk ON sentences(chunk_rowid);
+CREATE INDEX IF NOT EXISTS sentences_key ON sentences(text_key);
 CREATE INDEX IF NOT EXISTS sections_doc ON sections(document_id);
 CREATE INDEX IF NOT EXISTS documents_file ON documents(file_path);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, heading, tokenize='porter unicode61');
 """
+# Columns added after the first release: (table, column, declaration).
+LATER_COLUMNS = [
+    ("documents", "pages", "TEXT"), ("documents", "access", "TEXT DEFAULT 'public'"),
+    ("documents", "access_reason", "TEXT"), ("files", "root", "TEXT"), ("files", "access", "TEXT"),
+]
+KEEP_VECTOR_FILES = 2  # the newest generation's FAISS file and the one before (engines still loading it)
 
 
 class IndexMissing(Exception):
     """No usable index at the given location."""
+
+
+class IndexCorrupt(IndexMissing):
+    """The index file exists but cannot be read; `reportsearch index PATH` rebuilds it."""
 
 
 @dataclass
@@ -54,6 +76,10 @@ class FileUpdate:
     documents: list[Document]
     chunks: list[Chunk]
     embeddings: np.ndarray  # one row per chunk
+    # Per chunk: [(start, end, text_key, vector)] of its sentences, offsets in the document text.
+    sentences: list[list[tuple[int, int, str, np.ndarray]]] = field(default_factory=list)
+    root: str | None = None
+    access: str | None = None  # an override given with `index --access`, kept across runs
 
 
 @dataclass
@@ -79,6 +105,7 @@ class IndexSnapshot:
     sections: dict[str, Section]
     chunks: dict[int, ChunkRecord]
     chunk_by_id: dict[str, ChunkRecord] = field(default_factory=dict)
+    file_paths: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # doc id -> (file, root)
 
 
 def connect(index_dir: Path) -> sqlite3.Connection:
@@ -88,27 +115,64 @@ def connect(index_dir: Path) -> sqlite3.Connection:
     return conn
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _vector_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"vectors-{generation}.faiss"
+
+
+def _flat_vectors(rows) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
+    vecs = np.vstack([np.frombuffer(r[1], dtype="float32") for r in rows]) if rows else np.zeros((0, 0), "float32")
+    return ids, vecs
+
+
+def build_faiss(ids: np.ndarray, vectors: np.ndarray, dim: int):
+    """The ID-mapped inner-product index over normalised vectors."""
+    import faiss
+
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if len(ids):
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype="float32"), ids)
+    return index
+
+
 class IndexStore:
+    """The writer: only `reportsearch index` (under its lock) and key/override management use it."""
+
     def __init__(self, index_dir: Path, create: bool = False):
         self.dir = Path(index_dir)
         if not (self.dir / DB_NAME).exists():
             if not create:
                 raise IndexMissing(f"no index at {self.dir} (run `reportsearch index PATH` first)")
+            if self.dir.exists() and not self.dir.is_dir():
+                raise IndexMissing(f"index location {self.dir} is a file, not a folder")
             self.dir.mkdir(parents=True, exist_ok=True)
-        self.conn = connect(self.dir)
-        self.conn.executescript(SCHEMA)
-        self._upgrade()
-        self._local = threading.local()
+        try:
+            self.conn = connect(self.dir)
+            self.conn.executescript(SCHEMA)
+            self._upgrade()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"the index at {self.dir} is damaged ({exc}); "
+                               "run `reportsearch index PATH` to rebuild it") from None
 
     def _upgrade(self) -> None:
         """Columns added since an index was made; the pipeline recipe then re-indexes its files."""
-        have = {row[1] for row in self.conn.execute("PRAGMA table_info(documents)")}
-        for name, decl in (("pages", "TEXT"), ("access", "TEXT DEFAULT 'public'"), ("access_reason", "TEXT")):
+        for table, name, decl in LATER_COLUMNS:
+            have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
             if name not in have:
                 with self.conn:
-                    self.conn.execute(f"ALTER TABLE documents ADD COLUMN {name} {decl}")
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
-    # ---- reading -------------------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
     def meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
@@ -117,36 +181,27 @@ class IndexStore:
     def generation(self) -> int:
         return int(self.meta("generation", "0"))
 
-    def current_generation(self) -> int:
-        """The committed generation, read on this thread's own connection (for hot reload)."""
-        row = self.thread_conn().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        return int(row[0]) if row else 0
-
     def file_hashes(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT path, sha256 FROM files"))
 
+    def file_access(self) -> dict[str, str]:
+        """Access overrides given with `index --access`, by file."""
+        return dict(self.conn.execute("SELECT path, access FROM files WHERE access IS NOT NULL"))
+
     def cached_embeddings(self, embed_texts: list[str]) -> dict[str, np.ndarray]:
         """Embeddings already computed for identical input text (re-indexing an edited file)."""
+        return self._cached("SELECT embed_text, embedding FROM chunks WHERE embed_text IN ({})", embed_texts)
+
+    def cached_sentence_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+        return self._cached("SELECT text_key, embedding FROM sentences WHERE text_key IN ({})", keys)
+
+    def _cached(self, sql: str, keys: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
-        for i in range(0, len(embed_texts), 500):
-            batch = embed_texts[i : i + 500]
-            marks = ",".join("?" * len(batch))
-            for text, blob in self.conn.execute(
-                f"SELECT embed_text, embedding FROM chunks WHERE embed_text IN ({marks})", batch
-            ):
-                out[text] = np.frombuffer(blob, dtype="float32")
+        for i in range(0, len(keys), 500):
+            batch = keys[i : i + 500]
+            for key, blob in self.conn.execute(sql.format(",".join("?" * len(batch))), batch):
+                out[key] = np.frombuffer(blob, dtype="float32")
         return out
-
-    def thread_conn(self) -> sqlite3.Connection:
-        """One connection per thread for the service's concurrent readers."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.dir)
-        return conn
-
-    def document_text(self, doc_id: str) -> str | None:
-        row = self.thread_conn().execute("SELECT text FROM documents WHERE id=?", (doc_id,)).fetchone()
-        return row[0] if row else None
 
     def counts(self) -> dict[str, int]:
         return {
@@ -154,74 +209,41 @@ class IndexStore:
             for name in ("files", "documents", "sections", "chunks")
         }
 
-    def snapshot(self) -> IndexSnapshot:
-        conn = self.conn
-        documents: dict[str, Document] = {}
-        for row in conn.execute(
-            "SELECT id, title, date, dates, doc_type, body, author, contact, reference, confidential, source_path, position, "
-            "pages, access, access_reason FROM documents ORDER BY file_path, position"
-        ):
-            documents[row[0]] = Document(
-                id=row[0], title=row[1], text="", date=row[2], dates=json.loads(row[3] or "[]"), doc_type=row[4],
-                body=row[5], author=row[6], contact=row[7], reference=row[8], confidential=bool(row[9]),
-                source_path=row[10], position=row[11], pages=[tuple(p) for p in json.loads(row[12] or "[]")],
-                access=row[13] or "public", access_reason=row[14],
-            )
-        sections: dict[str, Section] = {}
-        for row in conn.execute(
-            "SELECT id, document_id, number, title, path, start, end, level, page FROM sections ORDER BY document_id, ord"
-        ):
-            section = Section(id=row[0], number=row[2], title=row[3], path=json.loads(row[4]),
-                              span=(row[5], row[6]), level=row[7], page=row[8])
-            sections[row[0]] = section
-            if row[1] in documents:
-                documents[row[1]].sections.append(section)
-        chunks: dict[int, ChunkRecord] = {}
-        for row in conn.execute(
-            "SELECT c.rowid, c.id, c.document_id, c.section_id, c.start, c.end, c.text, f.heading, c.ord "
-            "FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid ORDER BY c.document_id, c.ord"
-        ):
-            chunks[row[0]] = ChunkRecord(*row)
-        return IndexSnapshot(
-            generation=self.generation,
-            model=self.meta("model", ""),
-            documents=documents,
-            sections=sections,
-            chunks=chunks,
-            chunk_by_id={c.id: c for c in chunks.values()},
-        )
-
     # ---- vectors -------------------------------------------------------------------------
-    def _faiss_path(self, generation: int) -> Path:
-        return self.dir / f"vectors-{generation}.faiss"
-
-    def load_faiss(self):
-        """The ID-mapped inner-product index for the current generation (rebuilt if missing)."""
+    def write_vectors(self) -> None:
+        """The FAISS file of the committed generation: unique temp name, fsync, atomic rename."""
         import faiss
 
-        path = self._faiss_path(self.generation)
-        if path.exists():
-            return faiss.read_index(str(path))
-        return self._write_faiss()
-
-    def _write_faiss(self):
-        import faiss
-
-        dim = int(self.meta("dim", "384"))
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        rows = self.conn.execute("SELECT rowid, embedding FROM chunks").fetchall()
-        if rows:
-            ids = np.array([r[0] for r in rows], dtype="int64")
-            vecs = np.vstack([np.frombuffer(r[1], dtype="float32") for r in rows])
-            index.add_with_ids(vecs, ids)
         generation = self.generation
-        tmp = self.dir / f".vectors-{generation}.faiss.tmp"
-        faiss.write_index(index, str(tmp))
-        os.replace(tmp, self._faiss_path(generation))
+        ids, vecs = _flat_vectors(self.conn.execute("SELECT rowid, embedding FROM chunks").fetchall())
+        index = build_faiss(ids, vecs, int(self.meta("dim", "384")))
+        fd, tmp = tempfile.mkstemp(prefix=f".vectors-{generation}.", suffix=".tmp", dir=self.dir)
+        os.close(fd)
+        try:
+            faiss.write_index(index, tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, _vector_path(self.dir, generation))
+            _fsync_dir(self.dir)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self._prune_vectors(generation)
+
+    def ensure_vectors(self) -> None:
+        """Repair after a run killed between its commit and its FAISS file."""
+        if self.generation and not _vector_path(self.dir, self.generation).exists():
+            self.write_vectors()
+
+    def _prune_vectors(self, generation: int) -> None:
         for old in self.dir.glob("vectors-*.faiss"):
-            if old.name != self._faiss_path(generation).name:
-                old.unlink(missing_ok=True)
-        return index
+            try:
+                if int(old.stem.split("-", 1)[1]) <= generation - KEEP_VECTOR_FILES:
+                    old.unlink(missing_ok=True)
+            except ValueError:
+                continue
+        for stale in self.dir.glob(".vectors-*.tmp"):  # left by a killed run (we hold the index lock)
+            stale.unlink(missing_ok=True)
 
     # ---- writing -------------------------------------------------------------------------
     def apply(self, updates: list[FileUpdate], removed: list[str], meta: dict[str, object]) -> int:
@@ -234,25 +256,26 @@ class IndexStore:
             for update in updates:
                 for doc in update.documents:
                     self._insert_document(update.path, doc)
-                for chunk, vector in zip(update.chunks, update.embeddings):
-                    self._insert_chunk(chunk, vector, update.documents)
+                sentences = update.sentences or [[] for _ in update.chunks]
+                for chunk, vector, chunk_sentences in zip(update.chunks, update.embeddings, sentences):
+                    self._insert_chunk(chunk, vector, chunk_sentences)
                 conn.execute(
-                    "INSERT OR REPLACE INTO files(path, sha256, size, indexed_at) VALUES (?,?,?,?)",
-                    (update.path, update.sha256, update.size, now),
+                    "INSERT OR REPLACE INTO files(path, sha256, size, indexed_at, root, access) VALUES (?,?,?,?,?,?)",
+                    (update.path, update.sha256, update.size, now, update.root, update.access),
                 )
             generation = self.generation + 1
             for key, value in {**meta, "generation": generation, "updated_at": now}.items():
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", (key, str(value)))
-        self._write_faiss()
+        self.write_vectors()
         return generation
 
     def _delete_file(self, path: str) -> None:
         conn = self.conn
         doc_ids = [r[0] for r in conn.execute("SELECT id FROM documents WHERE file_path=?", (path,))]
         for doc_id in doc_ids:
-            conn.execute(
-                "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id=?)", (doc_id,)
-            )
+            inner = "SELECT rowid FROM chunks WHERE document_id=?"
+            conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({inner})", (doc_id,))
+            conn.execute(f"DELETE FROM sentences WHERE chunk_rowid IN ({inner})", (doc_id,))
             conn.execute("DELETE FROM chunks WHERE document_id=?", (doc_id,))
             conn.execute("DELETE FROM sections WHERE document_id=?", (doc_id,))
         conn.execute("DELETE FROM documents WHERE file_path=?", (path,))
@@ -273,12 +296,170 @@ class IndexStore:
              for i, s in enumerate(doc.sections)],
         )
 
-    def _insert_chunk(self, chunk: Chunk, vector: np.ndarray, documents: list[Document]) -> None:
+    def _insert_chunk(self, chunk: Chunk, vector: np.ndarray, sentences) -> None:
         cur = self.conn.execute(
             "INSERT INTO chunks(id, document_id, section_id, ord, start, end, text, embed_text, n_tokens, embedding) "
             "VALUES (?,?,?,?,?,?,?,?,?,?)",
             (chunk.id, chunk.document_id, chunk.section_id, chunk.ord, chunk.span[0], chunk.span[1], chunk.text,
              chunk.embed_text, chunk.n_tokens, np.asarray(vector, dtype="float32").tobytes()),
         )
-        self.conn.execute("INSERT INTO chunks_fts(rowid, text, heading) VALUES (?,?,?)",
-                          (cur.lastrowid, chunk.text, chunk.context))
+        rowid = cur.lastrowid
+        self.conn.execute("INSERT INTO chunks_fts(rowid, text, heading) VALUES (?,?,?)", (rowid, chunk.text, chunk.context))
+        self.conn.executemany(
+            "INSERT INTO sentences(chunk_rowid, start, end, text_key, embedding) VALUES (?,?,?,?,?)",
+            [(rowid, s, e, key, np.asarray(v, dtype="float32").tobytes()) for s, e, key, v in sentences],
+        )
+
+
+class _Rows(list):
+    """Rows already fetched under the reader's lock, readable like a cursor."""
+
+    def fetchall(self) -> list:
+        return list(self)
+
+    def fetchone(self):
+        return self[0] if self else None
+
+
+class IndexReader:
+    """One committed generation, pinned by an open read transaction; never writes."""
+
+    def __init__(self, index_dir: Path):
+        self.dir = Path(index_dir)
+        if self.dir.exists() and not self.dir.is_dir():
+            raise IndexMissing(f"index location {self.dir} is a file, not a folder")
+        if not (self.dir / DB_NAME).is_file():
+            raise IndexMissing(f"no index at {self.dir} (run `reportsearch index PATH` first)")
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(self.dir / DB_NAME, timeout=30, check_same_thread=False, isolation_level=None)
+            self._conn.execute("BEGIN")
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            meta = dict(self._conn.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"the index at {self.dir} is damaged or not an index ({exc}); "
+                               "run `reportsearch index PATH` to rebuild it") from None
+        if not {"documents", "chunks", "sentences", "chunks_fts"} <= tables or "generation" not in meta:
+            raise IndexMissing(f"the index at {self.dir} is empty or was made by an older version "
+                               "(run `reportsearch index PATH` to build or upgrade it)")
+        self.generation = int(meta["generation"])
+        self.model = meta.get("model", "")
+        self.dim = int(meta.get("dim", "384"))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def execute(self, sql: str, params=()) -> _Rows:
+        """Any read of this generation, from any thread (one connection, serialised)."""
+        with self._lock:
+            try:
+                return _Rows(self._conn.execute(sql, params).fetchall())
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise
+                raise IndexCorrupt(f"the index at {self.dir} is damaged ({exc}); "
+                                   "run `reportsearch index PATH` to rebuild it") from None
+
+    def thread_conn(self) -> "IndexReader":
+        """Kept for callers written against a connection: reads go to the pinned generation."""
+        return self
+
+    def current_generation(self) -> int:
+        """The newest committed generation, read outside this reader's pinned view (for hot reload)."""
+        try:
+            conn = sqlite3.connect(f"file:{self.dir / DB_NAME}?mode=ro", uri=True, timeout=5)
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            return self.generation  # mid-replacement or damaged: keep serving what we have
+        return int(row[0]) if row else 0
+
+    def document_text(self, doc_id: str) -> str | None:
+        row = self.execute("SELECT text FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def sentences(self, rowids: list[int]) -> dict[int, tuple[list[tuple[int, int]], np.ndarray]]:
+        """Sentence spans and stored vectors of the given chunks."""
+        out: dict[int, tuple[list[tuple[int, int]], list[np.ndarray]]] = {r: ([], []) for r in rowids}
+        for i in range(0, len(rowids), 500):
+            batch = rowids[i : i + 500]
+            for rowid, s, e, blob in self.execute(
+                f"SELECT chunk_rowid, start, end, embedding FROM sentences WHERE chunk_rowid IN "
+                f"({','.join('?' * len(batch))}) ORDER BY chunk_rowid, start", batch
+            ):
+                out[rowid][0].append((s, e))
+                out[rowid][1].append(np.frombuffer(blob, dtype="float32"))
+        return {r: (spans, np.vstack(vecs) if vecs else np.zeros((0, self.dim), "float32"))
+                for r, (spans, vecs) in out.items()}
+
+    def snapshot(self, audience: str = "all") -> IndexSnapshot:
+        """The generation's documents, sections and chunks; `audience="public"` leaves restricted papers out."""
+        documents: dict[str, Document] = {}
+        file_paths: dict[str, tuple[str, str | None]] = {}
+        hidden: set[str] = set()
+        for row in self.execute(
+            "SELECT d.id, d.title, d.date, d.dates, d.doc_type, d.body, d.author, d.contact, d.reference, d.confidential, "
+            "d.source_path, d.position, d.pages, d.access, d.access_reason, d.file_path, f.root "
+            "FROM documents d LEFT JOIN files f ON f.path = d.file_path ORDER BY d.file_path, d.position"
+        ):
+            access = row[13] or "public"
+            if audience == "public" and access != "public":
+                hidden.add(row[0])
+                continue
+            documents[row[0]] = Document(
+                id=row[0], title=row[1], text="", date=row[2], dates=json.loads(row[3] or "[]"), doc_type=row[4],
+                body=row[5], author=row[6], contact=row[7], reference=row[8], confidential=bool(row[9]),
+                source_path=row[10], position=row[11], pages=[tuple(p) for p in json.loads(row[12] or "[]")],
+                access=access, access_reason=row[14],
+            )
+            file_paths[row[0]] = (row[15], row[16])
+        sections: dict[str, Section] = {}
+        for row in self.execute(
+            "SELECT id, document_id, number, title, path, start, end, level, page FROM sections ORDER BY document_id, ord"
+        ):
+            if row[1] not in documents:
+                continue
+            section = Section(id=row[0], number=row[2], title=row[3], path=json.loads(row[4]),
+                              span=(row[5], row[6]), level=row[7], page=row[8])
+            sections[row[0]] = section
+            documents[row[1]].sections.append(section)
+        chunks: dict[int, ChunkRecord] = {}
+        for row in self.execute(
+            "SELECT c.rowid, c.id, c.document_id, c.section_id, c.start, c.end, c.text, f.heading, c.ord "
+            "FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid ORDER BY c.document_id, c.ord"
+        ):
+            if row[2] not in hidden:
+                chunks[row[0]] = ChunkRecord(*row)
+        return IndexSnapshot(
+            generation=self.generation, model=self.model, documents=documents, sections=sections, chunks=chunks,
+            chunk_by_id={c.id: c for c in chunks.values()}, file_paths=file_paths,
+        )
+
+    def has_restricted(self) -> bool:
+        return bool(self.execute("SELECT 1 FROM documents WHERE access != 'public' LIMIT 1"))
+
+    def load_vectors(self, keep: set[int] | None = None):
+        """This generation's FAISS index (from its file, else built in memory); `keep` limits it to those rows."""
+        import faiss
+
+        path = _vector_path(self.dir, self.generation)
+        index = None
+        if keep is None and path.exists():
+            for _ in range(3):
+                try:
+                    index = faiss.read_index(str(path))
+                    break
+                except RuntimeError:  # pruned or replaced while we read it: build from our snapshot
+                    time.sleep(0.05)
+                    if not path.exists():
+                        break
+        if index is None:
+            rows = self.execute("SELECT rowid, embedding FROM chunks")
+            if keep is not None:
+                rows = [r for r in rows if r[0] in keep]
+            ids, vecs = _flat_vectors(rows)
+            index = build_faiss(ids, vecs, self.dim)
+        return index

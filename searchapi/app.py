@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 import sys
 import threading
 import time
@@ -12,16 +13,21 @@ from pathlib import Path
 from typing import Iterator
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from indexer.settings import Settings, default_index_dir, get_settings, model_display_name
-from indexer.store import IndexMissing
+from indexer.store import IndexMissing, IndexReader
 
 from .answer import Answerer
 from .engine import SearchEngine, UnknownDocument
+from .docs import mount_docs
 from .generate import GenerativeAnswerer
+from .guard import Guard
+from .keys import KeyStore, audience_of, bearer
 from .schemas import (
     Answer,
     AskRequest,
@@ -38,42 +44,62 @@ log = logging.getLogger("reportsearch.http")
 
 
 class EngineHolder:
-    """The current engine: loaded on first need (and again later if the index was missing at
-    start-up), and replaced whole when a re-index commits, so requests never see a half-swapped state."""
+    """The engines of the current index generation, one per audience ('all', 'public'), loaded on
+    first need and replaced whole when a re-index commits. Both views of one generation share a
+    pinned reader, so a request never sees a half-swapped state or texts of another generation."""
 
     def __init__(self, index_dir: Path, engine: SearchEngine | None = None, check_every: float = 2.0):
         self.index_dir = index_dir
-        self._engine = engine
+        self._engines: dict[str, SearchEngine] = {}
+        if engine is not None:
+            self._engines = {engine.audience: engine}
         self._lock = threading.Lock()
         self._checked = 0.0
         self.check_every = check_every
 
     @property
     def loaded(self) -> SearchEngine | None:
-        return self._engine
+        return next(iter(self._engines.values()), None)
 
-    def get(self) -> SearchEngine:
-        engine = self._engine
+    def _load(self, engines: dict[str, SearchEngine], audience: str, reader: IndexReader | None) -> SearchEngine:
+        """An engine for `audience` on `reader`'s generation; the full view serves the public too
+        when the index holds no restricted paper."""
+        reader = reader or IndexReader(self.index_dir)
+        other = engines.get("all" if audience == "public" else "public")
+        if other is not None and not reader.has_restricted():
+            engines[audience] = other
+        else:
+            engines[audience] = SearchEngine(self.index_dir, audience=audience, reader=reader)
+        return engines[audience]
+
+    def get(self, audience: str = "public") -> SearchEngine:
+        engines = self._engines
+        engine = engines.get(audience)
         if engine is None:
             with self._lock:
-                if self._engine is None:
+                engines = self._engines
+                if audience not in engines:
+                    current = next(iter(engines.values()), None)
                     try:
-                        self._engine = SearchEngine(self.index_dir)
+                        self._load(engines, audience, current.store if current else None)
                     except IndexMissing as exc:
                         raise HTTPException(status_code=503, detail=str(exc)) from None
-                return self._engine
+                return engines[audience]
         now = time.monotonic()
         if now - self._checked >= self.check_every and self._lock.acquire(blocking=False):
-            try:  # one request reloads; the others go on with the engine they have
+            try:  # one request reloads; the others go on with the engines they have
                 self._checked = now
                 if engine.is_stale():
-                    fresh = SearchEngine(self.index_dir, engine.settings)
-                    self._engine = fresh
-                    engine.sentences.stop()  # the old generation's warm-up
-                    fresh.sentences.warm_in_background(list(fresh.snapshot.chunks.values()))
+                    fresh: dict[str, SearchEngine] = {}
+                    reader = IndexReader(self.index_dir)
+                    for name in [audience] + [a for a in engines if a != audience]:
+                        self._load(fresh, name, reader).warm(sentences=True)
+                    self._engines = fresh
+            except IndexMissing as exc:  # the new generation is unreadable: keep serving the loaded one
+                log.info(json.dumps({"event": "reload-failed", "detail": str(exc)}))
             finally:
                 self._lock.release()
-        return self._engine
+        return self._engines.get(audience) or engine
 
 
 def _setup_logging() -> None:
@@ -87,7 +113,7 @@ def _setup_logging() -> None:
 
 def _meta(doc) -> dict:
     return {**doc.summary(), "dates": doc.dates, "author": doc.author, "contact": doc.contact, "reference": doc.reference,
-            "confidential": doc.confidential}
+            "confidential": doc.confidential, "access": doc.access, "access_reason": doc.access_reason}
 
 
 def _sse(event: str, data) -> str:
@@ -100,23 +126,46 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
     _setup_logging()
     holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir(), engine)
     settings = settings or get_settings()
+    keys = KeyStore(holder.index_dir)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        try:  # load the model and index before the first request, not during it
+        try:  # load the model, the index and its sentence vectors before the first request
             await run_in_threadpool(lambda: holder.get().warm(sentences=True))
-        except HTTPException:
-            log.info(json.dumps({"event": "no-index", "index": str(holder.index_dir)}))
+        except HTTPException as exc:
+            log.info(json.dumps({"event": "no-index", "index": str(holder.index_dir), "detail": exc.detail}))
         yield
-        if holder.loaded is not None:
-            await run_in_threadpool(holder.loaded.sentences.stop)
 
     app = FastAPI(
         lifespan=lifespan,
         title="ReportSearch",
         version="0.1.0",
         description="Search and cited question answering over long formal reports.",
+        docs_url=None,  # served below from the bundled Swagger UI, no CDN
     )
     app.state.holder = holder
+    app.state.keys = keys
+    app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts, max_body_bytes=settings.max_request_bytes)
+    mount_docs(app)
+
+    def audience(request: Request) -> str:
+        """'all' for a member's or officer's key, else 'public' (no key, a public key, an unknown key)."""
+        return audience_of(keys.role_of(bearer(request.headers.get("authorization"))))
+
+    def engine_for(request: Request) -> SearchEngine:
+        return holder.get(audience(request))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_: Request, exc: RequestValidationError):
+        """FastAPI's 422 shape, without echoing the input back (it may be huge or unprintable)."""
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
+                  for e in exc.errors()[:20]]
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
+
+    @app.exception_handler(Exception)
+    def failed(request: Request, exc: Exception):
+        log.exception("request failed: %s", request.url.path)
+        return JSONResponse(status_code=500, content={"detail": f"internal error ({type(exc).__name__})"})
 
     @app.middleware("http")
     async def access_log(request: Request, call_next):
@@ -129,29 +178,30 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
             }))
         return response
 
-    def answerer() -> Answerer:
-        engine = holder.get()
+    def answerer(request: Request) -> Answerer:
+        engine = engine_for(request)
         if not hasattr(engine, "_answerer"):
             engine._answerer = Answerer(engine)
         return engine._answerer
 
     @app.get("/api/health", response_model=Health)
-    def health() -> Health:
-        engine = holder.get()
+    def health(request: Request) -> Health:
+        engine = engine_for(request)
         return Health(status="ok", documents=len(engine.documents), chunks=len(engine.snapshot.chunks),
                       model=model_display_name(engine.embedder.model_path))
 
     @app.post("/api/search", response_model=SearchResponse)
-    def search(request: SearchRequest) -> SearchResponse:
-        engine = holder.get()
+    def search(request: SearchRequest, http: Request) -> SearchResponse:
+        engine = engine_for(http)
         try:
             return engine.search(request.query, k=request.k, filters=request.filters, sort=request.sort)
         except UnknownDocument as exc:
             raise HTTPException(status_code=422, detail=f"unknown document id in filters: {exc.args[0]}") from None
 
+
     @app.post("/api/ask", response_model=Answer)
     def ask(request: AskRequest, http: Request):
-        base = answerer()
+        base = answerer(http)
         generative = GenerativeAnswerer(base, settings) if settings.llm_url and request.mode != "local" else None
         if request.filters and request.filters.document_ids:
             unknown = [d for d in request.filters.document_ids if d not in base.engine.documents]
@@ -181,23 +231,39 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.get("/api/documents", response_model=list[DocumentSummary])
-    def documents() -> list[DocumentSummary]:
-        engine = holder.get()
+    def documents(request: Request) -> list[DocumentSummary]:
+        engine = engine_for(request)
         return [DocumentSummary(**_meta(d), sections=len(d.sections)) for d in engine.documents.values()]
 
     @app.get("/api/documents/{doc_id}", response_model=DocumentDetail)
-    def document(doc_id: str) -> DocumentDetail:
-        engine = holder.get()
+    def document(doc_id: str, request: Request) -> DocumentDetail:
+        engine = engine_for(request)
         try:
             doc = engine.document(doc_id)
             text = engine.document_text(doc_id)
         except UnknownDocument:
             raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}") from None
         return DocumentDetail(
-            **_meta(doc), text=text,
+            **_meta(doc), text=text, pages=doc.pages,
             sections=[SectionOut(id=s.id, number=s.number, title=s.title, path=s.path, span=s.span, page=s.page)
                       for s in doc.sections],
         )
+
+    @app.get("/api/documents/{doc_id}/source", include_in_schema=True)
+    def source(doc_id: str, request: Request):
+        """The original file (PDF, DOCX, HTML, text) of a paper, only from inside the folder it was indexed from."""
+        engine = engine_for(request)
+        try:
+            path = engine.source_file(doc_id)
+        except UnknownDocument:
+            raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}") from None
+        if path is None:
+            raise HTTPException(status_code=404, detail="the original file is no longer available")
+        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if media.startswith("text/"):
+            media += "; charset=utf-8" if path.suffix.lower() in {".txt", ".md"} else ""
+        return FileResponse(path, media_type=media, content_disposition_type="inline",
+                            filename=path.name, headers={"Cache-Control": "no-cache"})
 
     @app.exception_handler(IndexMissing)
     def missing(_: Request, exc: IndexMissing):

@@ -21,10 +21,12 @@ def section_label(section: Section, enclosing_number: str | None = None) -> str:
     return title
 
 
-def format_citation(doc: Document, section: Section, enclosing_number: str | None = None) -> str:
+def format_citation(doc: Document, section: Section, enclosing_number: str | None = None,
+                    page: int | str | None = None) -> str:
+    """'Title (20 Jul 2017), section 3.2 Revenue, p. 14' (the printed page label where there is one)."""
     label = section_label(section, enclosing_number)
-    head = f"{doc.title} ({format_date(doc.date)})"
-    return f"{head}, {label}" if label else head
+    parts = [f"{doc.title} ({format_date(doc.date)})"] + ([label] if label else []) + ([f"p. {page}"] if page else [])
+    return ", ".join(parts)
 
 
 def document_ref(doc: Document) -> DocumentRef:

@@ -78,6 +78,39 @@ def _check_query(query: str) -> str:
         raise CLIError(f"the query {exc}") from None
 
 
+def _date_arg(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a date as YYYY-MM-DD") from None
+
+
+def _add_filter_flags(p: argparse.ArgumentParser) -> None:
+    """The API's filters as flags: --from, --to, --type, --body, --doc (the last three repeatable)."""
+    p.add_argument("--from", dest="date_from", type=_date_arg, metavar="YYYY-MM-DD", help="papers dated on or after")
+    p.add_argument("--to", dest="date_to", type=_date_arg, metavar="YYYY-MM-DD", help="papers dated on or before")
+    p.add_argument("--type", dest="doc_types", action="append", metavar="T", help="paper type, e.g. minutes (repeatable)")
+    p.add_argument("--body", dest="bodies", action="append", metavar="B", help="meeting, board or panel (repeatable)")
+    p.add_argument("--doc", dest="document_ids", action="append", metavar="ID", help="document id (repeatable)")
+    p.add_argument("--newest", action="store_true", help="newest papers first")
+
+
+def _filters(args):
+    """The Filters the flags ask for, or None; a date range that runs backwards is refused."""
+    from .schemas import Filters
+
+    values = {k: getattr(args, k, None) for k in ("date_from", "date_to", "doc_types", "bodies", "document_ids")}
+    if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
+        raise CLIError(f"--from {values['date_from']} is after --to {values['date_to']}")
+    return Filters(**values) if any(values.values()) else None
+
+
+def _unknown_document(exc) -> CLIError:
+    return CLIError(f"unknown document id in --doc: {exc.args[0]} (see GET /api/documents for the ids)")
+
+
 # ---- commands ----------------------------------------------------------------------------------
 def cmd_index(args) -> int:
     from indexer.pipeline import IndexBusy, index_paths
@@ -122,14 +155,20 @@ def cmd_search(args) -> int:
             if error:
                 _emit({"id": qid, "error": error})
                 continue
-            response = engine.search(_check_query(query), k=args.k)
+            response = engine.search(_check_query(query), k=args.k, filters=_filters(args),
+                                     sort="newest" if args.newest else args.sort)
             _emit({"id": qid, "results": [r.model_dump() for r in response.results]})
         return 0
     if args.query is None:
         raise CLIError("give a QUERY or --batch FILE")
     query = _check_query(args.query)
     engine = _engine(args.index_dir)
-    response = engine.search(query, k=args.k, sort=args.sort)
+    from .engine import UnknownDocument
+
+    try:
+        response = engine.search(query, k=args.k, filters=_filters(args), sort="newest" if args.newest else args.sort)
+    except UnknownDocument as exc:
+        raise _unknown_document(exc) from None
     if args.json:
         _emit(response.model_dump())
         return 0
@@ -149,13 +188,20 @@ def cmd_ask(args) -> int:
             if error:
                 _emit({"id": qid, "error": error})
                 continue
-            answer = answerer.ask(_check_query(question), k=args.k)
+            answer = answerer.ask(_check_query(question), k=args.k, filters=_filters(args))
             _emit({**answer.model_dump(), "id": qid})
         return 0
     if args.question is None:
         raise CLIError("give a QUESTION or --batch FILE")
     question = _check_query(args.question)
-    answer = Answerer(_engine(args.index_dir)).ask(question, k=args.k)
+    from .engine import UnknownDocument
+
+    try:
+        answer = Answerer(_engine(args.index_dir)).ask(question, k=args.k, filters=_filters(args))
+    except UnknownDocument as exc:
+        raise _unknown_document(exc) from None
+    if args.newest:  # the passages read newest first; the answer itself is unchanged
+        answer.passages.sort(key=lambda r: r.document.date or "", reverse=True)
     if args.json:
         _emit(answer.model_dump())
         return 0
@@ -171,6 +217,23 @@ def cmd_ask(args) -> int:
         print("\nRelated reading:")
         for r in answer.passages[:3]:
             print(f"  - {r.citation}")
+    return 0
+
+
+def cmd_precedent(args) -> int:
+    from .engine import UnknownDocument
+    from .precedent import PrecedentFinder, render_text
+
+    query = _check_query(args.query)
+    finder = PrecedentFinder(_engine(args.index_dir))
+    try:
+        response = finder.find(query, k=args.k, filters=_filters(args), sort="oldest" if args.oldest else "newest")
+    except UnknownDocument as exc:
+        raise _unknown_document(exc) from None
+    if args.json:
+        _emit(response.model_dump())
+        return 0
+    print(render_text(response) if response.groups else "No paper speaks to this topic.")
     return 0
 
 
@@ -224,6 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         if name == "search":
             p.add_argument("--sort", choices=["relevance", "newest"], default="relevance")
+        _add_filter_flags(p)
+
+    p = sub.add_parser("precedent", parents=[common], help="what the papers said on a topic, newest first, with changes")
+    p.add_argument("query", metavar="QUERY", help="a topic or a wording")
+    p.add_argument("-k", type=_k, default=20, help="papers, 1-100 (default 20)")
+    p.add_argument("--json", action="store_true", help="print the precedent response as JSON")
+    p.add_argument("--oldest", action="store_true", help="oldest first (default: newest first)")
+    _add_filter_flags(p)
+    p.set_defaults(func=cmd_precedent)
 
     p = sub.add_parser("serve", parents=[common], help="web page at /, API at /api, docs at /docs")
     p.add_argument("--host", default="127.0.0.1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
 from functools import lru_cache
@@ -12,7 +13,7 @@ import numpy as np
 from indexer.embed import get_embedder
 from indexer.models import Document
 from indexer.settings import Settings, get_settings
-from indexer.store import ChunkRecord, IndexMissing, IndexStore
+from indexer.store import ChunkRecord, IndexMissing, IndexReader
 
 from .citations import document_ref, format_citation, section_ref
 from .fuse import rrf
@@ -75,19 +76,24 @@ class SearchEngine:
     a new engine (see app.EngineHolder), so a request in flight always sees one consistent state."""
 
     def __init__(self, index_dir: Path, settings: Settings | None = None, dense_weight: float = 0.8,
-                 keyword_weight: float = 1.0):
+                 keyword_weight: float = 1.0, audience: str = "all", reader: IndexReader | None = None):
+        """`audience="public"` sees only public papers: everything below (statistics, acronyms,
+        spellings, vectors) is built from them alone, so nothing of a restricted paper can surface."""
         self.settings = settings or get_settings()
         self.index_dir = Path(index_dir)
         self.dense_weight = dense_weight
         self.keyword_weight = keyword_weight
-        self.store = IndexStore(self.index_dir)  # raises IndexMissing
+        self.audience = audience
+        self.store = reader or IndexReader(self.index_dir)  # raises IndexMissing
         # Per engine, not per class: a class-level cache would keep retired generations alive.
         self.document_text = lru_cache(maxsize=256)(self._document_text)
-        snap = self.store.snapshot()
+        snap = self.store.snapshot(audience)
         if not snap.chunks:
-            raise IndexMissing(f"the index at {self.index_dir} is empty (run `reportsearch index PATH`)")
+            what = "no public papers" if audience == "public" and snap.generation else "empty"
+            raise IndexMissing(f"the index at {self.index_dir} is {what} (run `reportsearch index PATH`)")
         self.snapshot = snap
-        self.faiss = self.store.load_faiss()
+        hides = audience == "public" and self.store.has_restricted()
+        self.faiss = self.store.load_vectors(keep=set(snap.chunks) if hides else None)
         self.embedder = get_embedder(snap.model or self.settings.model_path(), self.settings.embed_batch_size)
         self.acronyms = mine_acronyms(c.text for c in snap.chunks.values())
         self.doc_chunks: dict[str, list[ChunkRecord]] = {}
@@ -96,17 +102,17 @@ class SearchEngine:
         self._shingles = {rowid: shingles(c.text) for rowid, c in snap.chunks.items()}
         self.terms = TermStats(c.text + " " + c.heading for c in snap.chunks.values())
         self.enclosing_number = _enclosing_numbers(snap.documents.values())
-        self.sentences = SentenceStore(self.document_text, self.embedder)
+        self.sentences = SentenceStore(self.store)
 
     def is_stale(self) -> bool:
         """Whether a re-index has committed a newer generation than the one loaded."""
         return self.store.current_generation() != self.snapshot.generation
 
     def warm(self, sentences: bool = False) -> None:
-        """Load the model now; optionally embed every sentence in the background for reranking."""
+        """Load the model now; optionally read every sentence vector into memory."""
         self.embedder.encode_query("warm up")
         if sentences:
-            self.sentences.warm_in_background(list(self.snapshot.chunks.values()))
+            self.sentences.warm(list(self.snapshot.chunks.values()))
 
     # ---- documents ---------------------------------------------------------------------------
     @property
@@ -120,7 +126,7 @@ class SearchEngine:
             raise UnknownDocument(doc_id) from None
 
     def _document_text(self, doc_id: str) -> str:
-        text = self.store.document_text(doc_id)
+        text = self.store.document_text(doc_id) if doc_id in self.snapshot.documents else None
         if text is None:
             raise UnknownDocument(doc_id)
         return text
@@ -296,6 +302,7 @@ class SearchEngine:
         doc = self.documents[chunk.document_id]
         section = self.snapshot.sections[chunk.section_id]
         start, end = self.passage_span(chunk)
+        page, label = doc.page_at(start)
         return Result(
             rank=rank,
             score=round(score, 4),
@@ -304,16 +311,32 @@ class SearchEngine:
             document=document_ref(doc),
             section=section_ref(section),
             span=(start, end),
-            page=section.page,
-            citation=self.cite(chunk),
+            page=page,
+            page_label=label,
+            citation=self.cite(chunk, start),
         )
 
-    def cite(self, chunk: ChunkRecord) -> str:
+    def cite(self, chunk: ChunkRecord, offset: int | None = None) -> str:
+        """'Title (date), section 3.2 Revenue, p. 14': the page holding `offset` (default: the chunk's start)."""
         doc, section = self.documents[chunk.document_id], self.snapshot.sections[chunk.section_id]
-        return format_citation(doc, section, self.enclosing_number.get(section.id))
+        page, label = doc.page_at(chunk.start if offset is None else offset)
+        return format_citation(doc, section, self.enclosing_number.get(section.id), label or page)
 
     def citation(self, n: int, chunk: ChunkRecord, start: int, end: int) -> Citation:
         """Citation [n]: the quote document_text[start:end], which lies inside `chunk`."""
         doc, section = self.documents[chunk.document_id], self.snapshot.sections[chunk.section_id]
+        page, label = doc.page_at(start)
         return Citation(n=n, chunk_id=chunk.id, quote=self.document_text(doc.id)[start:end], document=document_ref(doc),
-                        section=section_ref(section), page=section.page, citation=self.cite(chunk), span=(start, end))
+                        section=section_ref(section), page=page, page_label=label, citation=self.cite(chunk, start),
+                        span=(start, end))
+
+    def source_file(self, doc_id: str) -> Path | None:
+        """The original file of a paper this engine may show, only while it lies inside its indexed root."""
+        self.document(doc_id)  # UnknownDocument for papers outside this audience
+        file_path, root = self.snapshot.file_paths.get(doc_id, (None, None))
+        if not file_path or not root:
+            return None
+        real = Path(os.path.realpath(file_path))
+        if not real.is_relative_to(os.path.realpath(root)) or not real.is_file():
+            return None
+        return real

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_QUERY_CHARS = 2000
 
 
-class Filters(BaseModel):
+_BAD_CHARS = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_text(value):
+    """Every string of a request, however nested: no unpaired surrogates, no control characters."""
+    if isinstance(value, str):
+        if _BAD_CHARS.search(value):
+            raise ValueError("text must not contain unpaired surrogates or control characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_text(item)
+    return value
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: text that cannot be printed or stored is refused with a 422."""
+
+    _text = model_validator(mode="before")(_check_text)
+
+
+class Filters(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     document_ids: list[str] | None = None
@@ -29,7 +54,7 @@ def clean_query(value: str) -> str:
     return value.strip()
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(RequestModel):
     query: str
     k: int = Field(10, ge=1, le=100)
     filters: Filters | None = None
@@ -38,12 +63,12 @@ class SearchRequest(BaseModel):
     _check = field_validator("query")(clean_query)
 
 
-class Turn(BaseModel):
+class Turn(RequestModel):
     role: Literal["user", "assistant"]
     content: str = Field(max_length=20000)
 
 
-class AskRequest(BaseModel):
+class AskRequest(RequestModel):
     question: str
     k: int = Field(8, ge=1, le=100)
     filters: Filters | None = None
@@ -78,6 +103,7 @@ class Result(BaseModel):
     section: SectionRef
     span: tuple[int, int]
     page: int | None = None
+    page_label: str | None = None
     citation: str
 
 
@@ -94,6 +120,7 @@ class Citation(BaseModel):
     document: DocumentRef
     section: SectionRef
     page: int | None = None
+    page_label: str | None = None
     citation: str
     span: tuple[int, int] | None = None  # the quote's offsets in the document text
 
@@ -117,6 +144,8 @@ class DocumentMeta(DocumentRef):
     contact: str | None = None
     reference: str | None = None
     confidential: bool = False
+    access: str = "public"
+    access_reason: str | None = None
 
 
 class DocumentSummary(DocumentMeta):
@@ -135,6 +164,7 @@ class SectionOut(BaseModel):
 class DocumentDetail(DocumentMeta):
     text: str
     sections: list[SectionOut]
+    pages: list[tuple[int, int, str | None]] = []  # [offset in text, page, printed label] where each page starts
 
 
 class Health(BaseModel):
