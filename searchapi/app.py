@@ -26,6 +26,7 @@ from .answer import Answerer
 from .engine import SearchEngine, UnknownDocument
 from .docs import mount_docs
 from .generate import GenerativeAnswerer
+from .meeting_routes import add_meeting_routes
 from .guard import Guard
 from .keys import KeyStore, audience_of, bearer
 from .schemas import (
@@ -198,6 +199,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
         except UnknownDocument as exc:
             raise HTTPException(status_code=422, detail=f"unknown document id in filters: {exc.args[0]}") from None
 
+    add_meeting_routes(app, engine_for)  # precedent, saved searches and their feeds, example questions
 
     @app.post("/api/ask", response_model=Answer)
     def ask(request: AskRequest, http: Request):
