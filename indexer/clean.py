@@ -73,38 +73,80 @@ def _running_headers(lines: list[str]) -> set[str]:
     }
 
 
-def _join_broken_paragraphs(paragraphs: list[str]) -> list[str]:
+# A line of cleaned text with the pages that start inside it: [(position in the line, page index)].
+_Line = tuple[str, list[tuple[int, int]]]
+
+
+def _continues(previous: list[_Line], para: list[_Line]) -> bool:
     """A paragraph cut by a page break ends without punctuation and resumes in lower case."""
-    out: list[str] = []
+    last = previous[-1][0]
+    return para[0][0][:1].islower() and not last.endswith(_TERMINAL) and "\t" not in last
+
+
+def _join_broken_paragraphs(paragraphs: list[list[_Line]]) -> list[list[_Line]]:
+    out: list[list[_Line]] = []
     for para in paragraphs:
-        if (
-            out
-            and para[:1].islower()
-            and not out[-1].endswith(_TERMINAL)
-            and "\t" not in out[-1].rsplit("\n", 1)[-1]
-        ):
-            out[-1] = out[-1].rstrip() + " " + para.lstrip()
+        if out and _continues(out[-1], para):
+            last_text, last_marks = out[-1][-1]
+            head = last_text.rstrip() + " "
+            first_text, first_marks = para[0]
+            lead = len(first_text) - len(first_text.lstrip())
+            joined = head + first_text.lstrip()
+            marks = last_marks + [(len(head) + max(0, pos - lead), page) for pos, page in first_marks]
+            out[-1] = out[-1][:-1] + [(joined, marks)] + para[1:]
         else:
-            out.append(para)
+            out.append(list(para))
     return out
+
+
+def clean_pages(pages: list[str]) -> tuple[str, list[int]]:
+    """Clean the text of consecutive pages as one text; returns it with the offset where each page
+    starts in it (a page that lost all its lines starts where the next one does)."""
+    tagged: list[tuple[int, str]] = []
+    for index, page in enumerate(pages):
+        raw = page.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+        if index == 0:
+            raw = raw.lstrip("\ufeff")
+        tagged.extend((index, strip_markup(line)) for line in raw.split("\n"))
+        tagged.append((index, ""))  # a page break ends a paragraph; broken ones are rejoined below
+    running = _running_headers([line for _, line in tagged])
+    # Paragraphs are runs of non-blank lines. Furniture lines became blank, so text either side of
+    # a page break is now two paragraphs, joined again below where the sentence continues.
+    paragraphs: list[list[_Line]] = []
+    current: list[_Line] = []
+    for index, line in tagged:
+        if line.strip() and not is_furniture(line) and line.strip() not in running:
+            current.append((line, [(0, index)]))
+        elif current:
+            paragraphs.append(current)
+            current = []
+    if current:
+        paragraphs.append(current)
+    starts: list[int | None] = [None] * len(pages)
+    parts: list[str] = []
+    offset = 0
+    for para in _join_broken_paragraphs(paragraphs):
+        if parts:
+            parts.append("\n\n")
+            offset += 2
+        for n, (line, marks) in enumerate(para):
+            if n:
+                parts.append("\n")
+                offset += 1
+            for pos, page in marks:
+                if starts[page] is None:
+                    starts[page] = offset + pos
+            parts.append(line)
+            offset += len(line)
+    text = "".join(parts) + "\n"
+    following = len(text)
+    for index in range(len(pages) - 1, -1, -1):
+        if starts[index] is None:
+            starts[index] = following
+        following = starts[index]
+    return text, starts
 
 
 def clean_text(raw: str) -> str:
     """Return the cleaned text: paragraphs separated by one blank line, lines kept as lines."""
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").lstrip("\ufeff")
-    lines = [strip_markup(line) for line in raw.split("\n")]
-    running = _running_headers(lines)
-    kept = ["" if is_furniture(line) or line.strip() in running else line for line in lines]
-    # Paragraphs are runs of non-blank lines. Furniture lines became blank, so text either side of
-    # a page break is now two paragraphs, joined again below where the sentence continues.
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in kept:
-        if line.strip():
-            current.append(line)
-        elif current:
-            paragraphs.append("\n".join(current))
-            current = []
-    if current:
-        paragraphs.append("\n".join(current))
-    return "\n\n".join(_join_broken_paragraphs(paragraphs)) + "\n"
+    return clean_pages([raw])[0]

@@ -9,7 +9,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown"}
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
 SKIPPED_DIRS = {".git", ".reportsearch", "__pycache__", "node_modules", ".venv"}
 
 
@@ -27,6 +27,20 @@ class SourceFile:
     path: Path
     sha256: str
     text: str
+    # PDF/DOCX/HTML: pages, stated headings and pack papers (indexer/formats.Extracted); None for text.
+    extracted: object | None = None
+    notes: list[str] = field(default_factory=list)  # for the index summary: OCR, missing text layers
+    data: bytes | None = None  # a paged or structured file's bytes, until `extract()` reads them
+
+    def extract(self):
+        """Read a PDF/DOCX/HTML file's text (raises SkipFile); deferred until the file is known to
+        have changed, as OCR is slow. Returns the Extracted, or None for plain text."""
+        if self.data is not None:
+            from .formats.extract import extract
+
+            self.extracted = extract(self.path, self.data)
+            self.text, self.notes, self.data = self.extracted.text, self.extracted.notes, None
+        return self.extracted
 
 
 def display_path(path: Path | str) -> str:
@@ -150,4 +164,6 @@ def read_source(path: Path, max_bytes: int) -> SourceFile:
         data = path.read_bytes()
     except OSError as exc:
         raise SkipFile(f"cannot read file: {exc.strerror or exc}") from exc
+    if path.suffix.lower() in {".pdf", ".docx", ".html", ".htm"}:
+        return SourceFile(path=path, sha256=file_hash(data), text="", data=data)
     return SourceFile(path=path, sha256=file_hash(data), text=decode(data))

@@ -18,7 +18,7 @@ from .access import apply_access, folder_override
 from .load import SkipFile, discover, display_path, read_source
 from .sentences import sentence_key, sentences_of
 from .settings import Settings, get_settings
-from .store import DB_NAME, FileUpdate, IndexCorrupt, IndexStore
+from .store import DB_NAME, FileUpdate, IndexCorrupt, IndexMissing, IndexStore
 
 # Bump when cleaning, splitting, sectioning or chunking changes, so existing indexes are rebuilt
 # (unchanged chunk texts reuse their stored embeddings, so a rebuild costs little).
@@ -49,8 +49,14 @@ class IndexReport:
 
 @contextmanager
 def index_lock(index_dir: Path):
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as handle:
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexMissing(f"index location {index_dir} is a file, not a folder")
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".lock", "w")
+    except OSError as exc:
+        raise IndexMissing(f"cannot write the index at {index_dir}: {exc.strerror or exc}") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -104,7 +110,13 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
             if known.get(key) == source.sha256 and not rebuild and (access is None or access == overrides.get(key)):
                 report.unchanged.append(key)
                 continue
-            documents = build_documents(key, source.text)
+            try:
+                extracted = source.extract()  # PDF/DOCX/HTML pages; None for plain text
+                documents = build_documents(key, source.text, extracted)
+            except SkipFile as exc:
+                report.skipped.append((key, str(exc)))
+                continue
+            report.notes.extend((key, note) for note in source.notes)
             for doc in documents:  # shown relative to the folder it was indexed from, never the server's path
                 doc.source_path = display_path(path.relative_to(root)) if path.is_relative_to(root) else path.name
             apply_access(documents, override, "by `reportsearch index --access`" if access else "for this file")

@@ -159,7 +159,14 @@ def _header_length(nonblank: list[str]) -> int:
     return HEADER_SKIP_LINES
 
 
-def find_headings(text: str) -> list[Heading]:
+def _stated_key(line: str) -> str:
+    return " ".join(line.split()).lower()
+
+
+def find_headings(text: str, stated: list[tuple[str, int]] | None = None) -> list[Heading]:
+    """`stated`: headings the format names outright (Word heading styles, HTML h1-h6) with their
+    level; a line that is one of them is a heading of that level whatever it looks like."""
+    stated_levels = {_stated_key(title): level for title, level in (stated or []) if title.strip()}
     lines = text.split("\n")
     offsets, pos = [], 0
     for line in lines:
@@ -174,6 +181,13 @@ def find_headings(text: str) -> list[Heading]:
             continue
         nonblank_seen += 1
         start, end = offsets[i], offsets[i] + len(line)
+        level = stated_levels.get(_stated_key(stripped))
+        if level is not None:
+            m = _NUMBERED.match(stripped)
+            number = m.group("num").rstrip(".") if m else None
+            title = m.group("rest") if m else stripped
+            headings.append(Heading(start, end, level, number, _clean_title(title)))
+            continue
         numbered = None if "\t" in line else _numbered(stripped)
         if numbered:
             number, title, titled = numbered
@@ -219,12 +233,12 @@ def _sibling_index(stack: list[_Frame], number: str) -> int | None:
     return len(stack) if n == 1 else None  # a fresh '1.' opens a level under the current heading
 
 
-def parse_sections(text: str, doc_id: str) -> list[Section]:
+def parse_sections(text: str, doc_id: str, stated: list[tuple[str, int]] | None = None) -> list[Section]:
     """All sections of a paper in reading order; the first is the root (the paper as a whole)."""
     root = Section(id=f"{doc_id}:s0", number=None, title="", path=[], span=(0, len(text)), level=0)
     sections = [root]
     stack = [_Frame(root, rank=-1)]
-    for heading in find_headings(text):
+    for heading in find_headings(text, stated):
         cut = _sibling_index(stack, heading.number) if heading.number else None
         if cut is None:
             cut = len(stack)

@@ -56,7 +56,15 @@ def paper_starts(text: str) -> list[int]:
     return starts
 
 
-def split_papers(text: str) -> list[tuple[int, str]]:
-    """(offset, paper text) for each paper in the cleaned file text."""
-    starts = paper_starts(text) + [len(text)]
-    return [(s, text[s:e].strip("\n") + "\n") for s, e in zip(starts, starts[1:]) if text[s:e].strip()]
+def split_papers(text: str, starts: list[int] | None = None) -> list[tuple[int, str]]:
+    """(offset of the paper's first character, paper text) for each paper in the cleaned file text.
+    `starts` (offsets where papers begin, e.g. from a PDF's bookmarks) overrides the text cues."""
+    bounds = sorted({0, *starts}) if starts is not None else paper_starts(text)
+    bounds = bounds + [len(text)]
+    papers = []
+    for s, e in zip(bounds, bounds[1:]):
+        body = text[s:e]
+        if body.strip():
+            lead = len(body) - len(body.lstrip("\n"))
+            papers.append((s + lead, body.strip("\n") + "\n"))
+    return papers

@@ -1,0 +1,143 @@
+"""Lines of a PDF page regrouped into paragraphs from their geometry, as a reader sees them.
+
+pdfium gives text in visual lines. A paragraph break is a larger drop between baselines than the
+page's usual line spacing, a change of font size, or a jump back up the page (a new column or
+block); lines wrapped inside a paragraph are joined into one line, like the paragraphs of a text
+file. Lines that end short of the paragraph's right edge (table cells, list items, short title
+lines) stay lines.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import statistics
+from dataclasses import dataclass
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LIST_START = re.compile(r"^(?:[•▪◦●■\-–*]\s|\(?[0-9ivxlcA-Za-z]{1,4}[.)]\s)")
+_HYPHENS = "-\ufffe\x02\xad"
+
+
+@dataclass
+class Line:
+    text: str
+    left: float
+    right: float
+    baseline: float
+    size: float
+
+
+def page_lines(textpage) -> list[Line] | None:
+    """The page's visual lines with their position, or None when the geometry cannot be read."""
+    import pypdfium2.raw as pdfium_c
+
+    text = textpage.get_text_range()
+    if len(text) != textpage.count_chars():
+        return None  # characters outside the BMP: string and character indexes differ
+    x, y = ctypes.c_double(), ctypes.c_double()
+    lines: list[Line] = []
+    pos = 0
+    for match in list(_LINE_BREAK.finditer(text)) + [None]:
+        end = match.start() if match else len(text)
+        raw = text[pos:end]
+        stripped = raw.strip()
+        if stripped:
+            first = pos + (len(raw) - len(raw.lstrip()))
+            last = pos + len(raw.rstrip()) - 1
+            pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
+            # The loose box spans the font's ascent to descent: its size as drawn, whatever the
+            # text matrix (FPDFText_GetFontSize says 1.0 for fonts scaled by the matrix).
+            middle = first + (last - first) // 2  # not the first: it may be a superscript note number
+            loose = textpage.get_charbox(middle, loose=True)
+            size = round(max(loose[3] - loose[1], 1.0), 1)
+            left = textpage.get_charbox(first)[0]
+            right = textpage.get_charbox(last)[2]
+            lines.append(Line(stripped, left, right, y.value, size))
+        pos = match.end() if match else end
+    return lines
+
+
+def _usual_spacing(lines: list[Line]) -> float | None:
+    """Baseline drop between consecutive lines of running text, as a multiple of the font size;
+    measured on long lines of the same size (body text), not on table cells."""
+    width = max(l.right for l in lines) - min(l.left for l in lines)
+    ratios = [
+        (a.baseline - b.baseline) / a.size
+        for a, b in zip(lines, lines[1:])
+        if a.size == b.size and a.right - a.left > 0.5 * width and 0.8 * a.size <= a.baseline - b.baseline <= 2.5 * a.size
+    ]
+    return statistics.median(ratios) if ratios else None
+
+
+def _breaks(prev: Line, cur: Line, spacing: float | None) -> bool:
+    size = max(prev.size, cur.size)
+    drop = prev.baseline - cur.baseline
+    if abs(prev.size - cur.size) > 0.15 * size:
+        return True  # a heading set in another size
+    if drop < 0.5 * size:
+        return True  # back up the page (a new column or block) or on the same line (a table row)
+    return drop > (spacing * 1.3 if spacing else 1.6) * size
+
+
+def _join(prev: str, cur: str) -> str:
+    if prev[-1:] in _HYPHENS and prev[-2:-1].isalpha() and cur[:1].islower():
+        return prev[:-1] + cur
+    return prev + " " + cur
+
+
+def _overlap(a: list[Line], b: list[Line]) -> bool:
+    left_a, right_a = min(l.left for l in a), max(l.right for l in a)
+    left_b, right_b = min(l.left for l in b), max(l.right for l in b)
+    shared = min(right_a, right_b) - max(left_a, left_b)
+    return shared > 0.5 * min(right_a - left_a, right_b - left_b)
+
+
+def reading_order(lines: list[Line]) -> list[Line]:
+    """pdfium keeps the order of the page's content stream, which sometimes draws a lower block
+    first (an agenda's notes before its title block, footnotes before the column above them).
+    Blocks (runs of lines going down the page without a wide gap) are put back top to bottom
+    within the same column; blocks side by side (columns) keep their order."""
+    blocks: list[list[Line]] = []
+    for line in lines:
+        drop = blocks[-1][-1].baseline - line.baseline if blocks else 0.0
+        if blocks and -0.5 * line.size <= drop <= 3 * line.size:
+            blocks[-1].append(line)
+        else:
+            blocks.append([line])
+    ordered: list[list[Line]] = []
+    for block in blocks:
+        bottom = block[-1].baseline
+        at = next((i for i, placed in enumerate(ordered) if bottom > placed[0].baseline and _overlap(block, placed)), None)
+        ordered.insert(len(ordered) if at is None else at, block)
+    return [line for block in ordered for line in block]
+
+
+def paragraphs(lines: list[Line]) -> list[str]:
+    """Text lines with paragraphs separated by blank lines and wrapped lines joined."""
+    lines = reading_order(lines)
+    spacing = _usual_spacing(lines)
+    groups: list[list[Line]] = []
+    for line in lines:
+        if groups and not _breaks(groups[-1][-1], line, spacing):
+            groups[-1].append(line)
+        else:
+            groups.append([line])
+    out: list[str] = []
+    for group in groups:
+        right = max(l.right for l in group)
+        left = min(l.left for l in group[1:]) if len(group) > 1 else group[0].left  # first lines may indent
+        texts = [group[0].text]
+        for prev, cur in zip(group, group[1:]):
+            first_word = cur.text.split(" ", 1)[0]
+            room = right - prev.right  # space left on the previous line
+            wrapped = room < (len(first_word) + 2) * 0.6 * cur.size
+            aligned = abs(cur.left - left) < 2 * cur.size
+            if wrapped and aligned and not _LIST_START.match(cur.text):
+                texts[-1] = _join(texts[-1], cur.text)
+            else:
+                texts.append(cur.text)
+        if out:
+            out.append("")
+        out.extend(texts)
+    return out
