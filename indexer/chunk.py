@@ -57,14 +57,21 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _word_pieces(text: str, start: int, end: int, budget: ChunkBudget) -> list[tuple[int, int]]:
-    """Last resort for a 'sentence' longer than a chunk (tables flattened into one line)."""
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    """Last resort for a 'sentence' longer than a chunk (tables flattened into one line, text without
+    any breaks): words packed by their own token counts, so the cost stays linear in the text."""
+    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
     out, first = [], 0
     while first < len(words):
-        last = first
-        while last + 1 < len(words) and budget.count(text[start + words[first][0] : start + words[last + 1][1]]) <= budget.max_tokens:
-            last += 1
-        out.append((start + words[first][0], start + words[last][1]))
+        last, total = first, budget.count(text[words[first][0] : words[first][1]])
+        while last + 1 < len(words):
+            step = budget.count(" " + text[words[last + 1][0] : words[last + 1][1]])
+            if total + step > budget.max_tokens:
+                break
+            last, total = last + 1, total + step
+        # Token counts of a joined piece can differ slightly from the sum of its words': check, trim.
+        while last > first and budget.count(text[words[first][0] : words[last][1]]) > budget.max_tokens:
+            last -= 1
+        out.append((words[first][0], words[last][1]))
         first = last + 1
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -15,15 +16,26 @@ class CLIError(Exception):
     """A problem the user can fix; printed as one line, never a traceback."""
 
 
-def _engine(index_dir: Path):
+def _engine(args):
+    """The index as this command reads it: everything, or with `--as public` what a public caller sees."""
     from indexer.store import IndexMissing
 
     from .engine import SearchEngine
 
     try:
-        return SearchEngine(index_dir)
+        return SearchEngine(args.index_dir, audience=getattr(args, "audience", "all"))
     except IndexMissing as exc:
         raise CLIError(str(exc)) from None
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("must be between 1 and 65535")
+    return port
 
 
 def _k(value: str) -> int:
@@ -38,6 +50,8 @@ def _k(value: str) -> int:
 
 def _read_batch(path: str, field: str):
     """Yield (id, value, error) per line of a JSON Lines batch file."""
+    from .schemas import clean_query
+
     try:
         handle = sys.stdin if path == "-" else open(path, encoding="utf-8")
     except OSError as exc:
@@ -62,7 +76,10 @@ def _read_batch(path: str, field: str):
         if not isinstance(value, str) or not value.strip():
             yield obj.get("id"), None, f"line {number}: missing or empty \"{field}\""
             continue
-        yield obj.get("id"), value, None
+        try:  # each line stands alone: one bad question never stops the batch
+            yield obj.get("id"), clean_query(value), None
+        except ValueError as exc:
+            yield obj.get("id"), None, f"line {number}: the {field} {exc}"
 
 
 def _emit(obj) -> None:
@@ -111,13 +128,29 @@ def _unknown_document(exc) -> CLIError:
     return CLIError(f"unknown document id in --doc: {exc.args[0]} (see GET /api/documents for the ids)")
 
 
+def _check_settings() -> None:
+    """REPORTSEARCH_* variables are read once, here, so a bad value is one clear line."""
+    from pydantic import ValidationError
+
+    from indexer.settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "REPORTSEARCH_" + str(first["loc"][0]).upper() if first.get("loc") else "a REPORTSEARCH_ variable"
+        raise CLIError(f"invalid setting {name}: {first.get('msg')}") from None
+
+
 # ---- commands ----------------------------------------------------------------------------------
 def cmd_index(args) -> int:
     from indexer.pipeline import IndexBusy, index_paths
+    from indexer.store import IndexMissing
 
     try:
-        report = index_paths([Path(p) for p in args.paths], args.index_dir, progress=not args.quiet)
-    except IndexBusy as exc:
+        report = index_paths([Path(p) for p in args.paths], args.index_dir, progress=not args.quiet,
+                             access=args.access)
+    except (IndexBusy, IndexMissing) as exc:
         raise CLIError(str(exc)) from None
     totals = report.totals
     print(f"Index: {args.index_dir}")
@@ -134,6 +167,8 @@ def cmd_index(args) -> int:
         print(f"  removed: {path}")
     for path, reason in report.skipped:
         print(f"  skipped: {path}: {reason}")
+    for path, note in getattr(report, "notes", []):
+        print(f"  note: {path}: {note}")
     if not report.usable:
         raise CLIError("nothing could be indexed" + (f" ({report.skipped[0][1]})" if report.skipped else ""))
     return 0
@@ -150,19 +185,19 @@ def _print_result(result) -> None:
 
 def cmd_search(args) -> int:
     if args.batch:
-        engine = _engine(args.index_dir)
+        engine = _engine(args)
         for qid, query, error in _read_batch(args.batch, "query"):
             if error:
                 _emit({"id": qid, "error": error})
                 continue
-            response = engine.search(_check_query(query), k=args.k, filters=_filters(args),
+            response = engine.search(query, k=args.k, filters=_filters(args),
                                      sort="newest" if args.newest else args.sort)
             _emit({"id": qid, "results": [r.model_dump() for r in response.results]})
         return 0
     if args.query is None:
         raise CLIError("give a QUERY or --batch FILE")
     query = _check_query(args.query)
-    engine = _engine(args.index_dir)
+    engine = _engine(args)
     from .engine import UnknownDocument
 
     try:
@@ -183,12 +218,12 @@ def cmd_ask(args) -> int:
     from .answer import Answerer
 
     if args.batch:
-        answerer = Answerer(_engine(args.index_dir))
+        answerer = Answerer(_engine(args))
         for qid, question, error in _read_batch(args.batch, "question"):
             if error:
                 _emit({"id": qid, "error": error})
                 continue
-            answer = answerer.ask(_check_query(question), k=args.k, filters=_filters(args))
+            answer = answerer.ask(question, k=args.k, filters=_filters(args))
             _emit({**answer.model_dump(), "id": qid})
         return 0
     if args.question is None:
@@ -197,7 +232,7 @@ def cmd_ask(args) -> int:
     from .engine import UnknownDocument
 
     try:
-        answer = Answerer(_engine(args.index_dir)).ask(question, k=args.k, filters=_filters(args))
+        answer = Answerer(_engine(args)).ask(question, k=args.k, filters=_filters(args))
     except UnknownDocument as exc:
         raise _unknown_document(exc) from None
     if args.newest:  # the passages read newest first; the answer itself is unchanged
@@ -225,7 +260,7 @@ def cmd_precedent(args) -> int:
     from .precedent import PrecedentFinder, render_text
 
     query = _check_query(args.query)
-    finder = PrecedentFinder(_engine(args.index_dir))
+    finder = PrecedentFinder(_engine(args))
     try:
         response = finder.find(query, k=args.k, filters=_filters(args), sort="oldest" if args.oldest else "newest")
     except UnknownDocument as exc:
@@ -234,6 +269,33 @@ def cmd_precedent(args) -> int:
         _emit(response.model_dump())
         return 0
     print(render_text(response) if response.groups else "No paper speaks to this topic.")
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from .keys import KeyProblem, KeyStore
+
+    if args.index_dir.exists() and not args.index_dir.is_dir():
+        raise CLIError(f"index location {args.index_dir} is a file, not a folder")
+    keys = KeyStore(args.index_dir)
+    try:
+        if args.action == "add":
+            key = keys.add(args.name, args.role)
+            print(f"Key {args.name!r} ({args.role}) added to {args.index_dir}; it is shown once, keep it safe:")
+            print(key)
+        elif args.action == "remove":
+            keys.remove(args.name)
+            print(f"Key {args.name!r} removed.")
+        else:
+            rows = keys.list()
+            for row in rows:
+                print(f"{row['name']}\t{row['role']}\t{row['created']}")
+            if not rows:
+                print("No keys.", file=sys.stderr)
+    except KeyProblem as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot write keys in {args.index_dir}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -256,7 +318,7 @@ def cmd_eval(args) -> int:
         raise CLIError(f"cannot read question file {args.qa_file}")
     try:
         return run_eval(Path(args.qa_file), args.index_dir, split=args.split, k=args.k,
-                        baselines=not args.no_baselines, json_out=args.json, corpus=args.corpus)
+                        baselines=not args.no_baselines, json_out=args.json, corpus=args.corpus, cv=args.cv)
     except IndexMissing as exc:
         raise CLIError(str(exc)) from None
     except (ValueError, KeyError, TypeError) as exc:  # a malformed question file
@@ -267,12 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", type=Path, default=None,
                         help="index location (default: $REPORTSEARCH_INDEX, else ./.reportsearch)")
+    common.add_argument("--as", dest="audience", choices=["all", "public"], default="all",
+                        help="read the whole index (default), or only what a public caller sees")
     parser = argparse.ArgumentParser(prog="reportsearch", description="Search and question answering over long formal reports.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="index files and folders (incremental)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--access", choices=["public", "restricted"], default=None,
+                   help="mark these files' papers public or restricted whatever their markings say (kept on later runs)")
     p.set_defaults(func=cmd_index)
 
     for name, field, k, func, help_text in [
@@ -297,9 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_flags(p)
     p.set_defaults(func=cmd_precedent)
 
+    p = sub.add_parser("keys", parents=[common], help="API keys: who may see restricted papers")
+    keys = p.add_subparsers(dest="action", required=True)
+    k = keys.add_parser("add", parents=[common], help="make a key (printed once, on the last line)")
+    k.add_argument("name")
+    k.add_argument("--role", choices=["public", "member", "officer"], required=True)
+    k = keys.add_parser("remove", parents=[common], help="revoke a key")
+    k.add_argument("name")
+    keys.add_parser("list", parents=[common], help="names, roles and dates of the keys")
+    p.set_defaults(func=cmd_keys)
+
     p = sub.add_parser("serve", parents=[common], help="web page at /, API at /api, docs at /docs")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", parents=[common], help="retrieval and answer quality with baselines")
@@ -312,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, default=None,
                    help="folder the question set was written on (for the naive-chunk baseline; default: QA_FILE's folder)")
     p.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    p.add_argument("--cv", action="store_true", help="also measure the evidence model by nested cross-validation grouped by paper")
     p.set_defaults(func=cmd_eval)
     return parser
 
@@ -321,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.index_dir = args.index_dir or default_index_dir()
     try:
+        _check_settings()
         return args.func(args) or 0
     except CLIError as exc:
         print(f"reportsearch: error: {exc}", file=sys.stderr)
@@ -330,6 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug, not the user's doing: still one line, the traceback on request
+        if os.environ.get("REPORTSEARCH_DEBUG"):
+            raise
+        print(f"reportsearch: error: unexpected {type(exc).__name__}: {exc} "
+              "(set REPORTSEARCH_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

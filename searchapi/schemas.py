@@ -9,8 +9,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_QUERY_CHARS = 2000
-
-
 _BAD_CHARS = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -49,6 +47,8 @@ def clean_query(value: str) -> str:
     """Shared by the API and the CLI: no empty or whitespace-only queries, none over 2,000 characters."""
     if not value or not value.strip():
         raise ValueError("must not be empty")
+    if _BAD_CHARS.search(value):
+        raise ValueError("must not contain unpaired surrogates or control characters")
     if len(value) > MAX_QUERY_CHARS:
         raise ValueError(f"must be at most {MAX_QUERY_CHARS} characters")
     return value.strip()
@@ -172,3 +172,44 @@ class Health(BaseModel):
     documents: int
     chunks: int
     model: str
+
+
+# ---- precedent (searchapi/precedent.py) ----------------------------------------------------------
+class PrecedentRequest(BaseModel):
+    query: str
+    k: int = Field(20, ge=1, le=100)
+    filters: Filters | None = None
+    sort: Literal["newest", "oldest"] = "newest"
+
+    _check = field_validator("query")(clean_query)
+
+
+class DiffOp(BaseModel):
+    op: Literal["equal", "insert", "delete"]
+    text: str
+
+
+class PrecedentOccurrence(BaseModel):
+    document: DocumentRef
+    citation: str
+    text: str
+    span: tuple[int, int]
+    page: int | None = None
+    page_label: str | None = None
+    chunk_id: str
+    score: float
+    diff: list[DiffOp] | None = None  # against the previous use in time; None for the first use
+
+
+class PrecedentGroup(BaseModel):
+    wording: str
+    papers: int
+    first_used: str | None
+    last_used: str | None
+    occurrences: list[PrecedentOccurrence]
+
+
+class PrecedentResponse(BaseModel):
+    query: str
+    groups: list[PrecedentGroup]
+    took_ms: float

@@ -218,7 +218,7 @@ def test_a_retired_generation_is_freed(tmp_path):
 
     docs = _one_paper_index(tmp_path)
     app = create_app(tmp_path / "idx")
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.post("/api/ask", json={"question": "drone unit cost"}).status_code == 200
         old = weakref.ref(app.state.holder.get())
         app.state.holder.check_every = 0.0
