@@ -175,7 +175,7 @@ class Health(BaseModel):
 
 
 # ---- precedent (searchapi/precedent.py) ----------------------------------------------------------
-class PrecedentRequest(BaseModel):
+class PrecedentRequest(RequestModel):
     query: str
     k: int = Field(20, ge=1, le=100)
     filters: Filters | None = None
