@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -127,20 +126,25 @@ def _vector_path(index_dir: Path, generation: int) -> Path:
     return index_dir / f"vectors-{generation}.faiss"
 
 
-def _flat_vectors(rows) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
-    vecs = np.vstack([np.frombuffer(r[1], dtype="float32") for r in rows]) if rows else np.zeros((0, 0), "float32")
-    return ids, vecs
+def _flat_vectors(rows, count: int | None = None, dim: int = 384) -> tuple[np.ndarray, np.ndarray]:
+    """(rowids, vectors) from (rowid, blob) rows; a cursor with its `count` is read without a list of blobs."""
+    if count is None:
+        rows = list(rows)
+        count = len(rows)
+    ids = np.empty(count, dtype="int64")
+    vecs = np.empty((count, dim), dtype="float32")
+    n = 0
+    for n, (rowid, blob) in enumerate(rows, 1):
+        ids[n - 1] = rowid
+        vecs[n - 1] = np.frombuffer(blob, dtype="float32")
+    return ids[:n], vecs[:n]
 
 
 def build_faiss(ids: np.ndarray, vectors: np.ndarray, dim: int):
-    """The ID-mapped inner-product index over normalised vectors."""
-    import faiss
+    """The inner-product index over normalised vectors, exact or approximate by size (indexer/vectors.py)."""
+    from .vectors import build_vector_index
 
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype="float32"), ids)
-    return index
+    return build_vector_index(ids, vectors if len(ids) else np.zeros((0, dim), "float32"))
 
 
 class IndexStore:
@@ -212,22 +216,13 @@ class IndexStore:
     # ---- vectors -------------------------------------------------------------------------
     def write_vectors(self) -> None:
         """The FAISS file of the committed generation: unique temp name, fsync, atomic rename."""
-        import faiss
+        from .vectors import write_vector_index
 
         generation = self.generation
-        ids, vecs = _flat_vectors(self.conn.execute("SELECT rowid, embedding FROM chunks").fetchall())
-        index = build_faiss(ids, vecs, int(self.meta("dim", "384")))
-        fd, tmp = tempfile.mkstemp(prefix=f".vectors-{generation}.", suffix=".tmp", dir=self.dir)
-        os.close(fd)
-        try:
-            faiss.write_index(index, tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, _vector_path(self.dir, generation))
-            _fsync_dir(self.dir)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        dim = int(self.meta("dim", "384"))
+        count = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        ids, vecs = _flat_vectors(self.conn.execute("SELECT rowid, embedding FROM chunks"), count, dim)
+        write_vector_index(build_faiss(ids, vecs, dim), _vector_path(self.dir, generation))
         self._prune_vectors(generation)
 
     def ensure_vectors(self) -> None:
@@ -443,14 +438,14 @@ class IndexReader:
 
     def load_vectors(self, keep: set[int] | None = None):
         """This generation's FAISS index (from its file, else built in memory); `keep` limits it to those rows."""
-        import faiss
+        from .vectors import read_vector_index
 
         path = _vector_path(self.dir, self.generation)
         index = None
         if keep is None and path.exists():
             for _ in range(3):
                 try:
-                    index = faiss.read_index(str(path))
+                    index = read_vector_index(path)  # memory-mapped where the index type allows
                     break
                 except RuntimeError:  # pruned or replaced while we read it: build from our snapshot
                     time.sleep(0.05)
@@ -460,6 +455,6 @@ class IndexReader:
             rows = self.execute("SELECT rowid, embedding FROM chunks")
             if keep is not None:
                 rows = [r for r in rows if r[0] in keep]
-            ids, vecs = _flat_vectors(rows)
+            ids, vecs = _flat_vectors(rows, dim=self.dim)
             index = build_faiss(ids, vecs, self.dim)
         return index

@@ -12,13 +12,11 @@ import numpy as np
 
 
 def dense_search(index, query_vec: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-    import faiss
+    from indexer.vectors import search_parameters
 
     if index.ntotal == 0 or (allowed is not None and not allowed):
         return []
-    params = None
-    if allowed is not None:
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, dtype="int64")))
+    params = search_parameters(index, allowed)  # IVF indexes need their own parameter type
     n = min(n, index.ntotal)
     scores, ids = index.search(query_vec.reshape(1, -1), n, params=params)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
