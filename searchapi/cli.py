@@ -147,6 +147,10 @@ def cmd_index(args) -> int:
     from indexer.pipeline import IndexBusy, index_paths
     from indexer.store import IndexMissing
 
+    from .saved import SavedSearches, chunk_ids
+
+    watched = bool(SavedSearches(args.index_dir).load())
+    before = chunk_ids(args.index_dir) if watched else set()  # to tell the passages this run adds
     try:
         report = index_paths([Path(p) for p in args.paths], args.index_dir, progress=not args.quiet,
                              access=args.access)
@@ -171,6 +175,49 @@ def cmd_index(args) -> int:
         print(f"  note: {path}: {note}")
     if not report.usable:
         raise CLIError("nothing could be indexed" + (f" ({report.skipped[0][1]})" if report.skipped else ""))
+    if watched:
+        _print_saved_matches(args.index_dir, before)
+    return 0
+
+
+def _print_saved_matches(index_dir: Path, before: set[str]) -> None:
+    """The index summary's last part: each saved search's new matching passages."""
+    from .saved import record_new_matches
+
+    for name, results in record_new_matches(index_dir, before).items():
+        count = f"{len(results)} new passage{'s' if len(results) != 1 else ''}"
+        print(f"Saved search {name}: {count}")
+        for r in results:
+            print(f"  new: {r.citation}")
+
+
+def cmd_saved(args) -> int:
+    from .saved import SavedError, SavedSearches
+
+    store = SavedSearches(args.index_dir)
+    try:
+        if args.action == "add":
+            if not (args.index_dir / "index.sqlite").exists():
+                raise CLIError(f"no index at {args.index_dir} (run `reportsearch index PATH` first)")
+            saved = store.add(args.name, _check_query(args.query), _filters(args))
+            print(f"Saved search {saved.name}: “{saved.query}”" + (f" {saved.filters}" if saved.filters else ""))
+            print("New matching passages will be listed after each `reportsearch index`.")
+        elif args.action == "remove":
+            store.remove(args.name)
+            print(f"Removed saved search {args.name}")
+        else:
+            searches = store.load()
+            if args.json:
+                _emit([{"name": s.name, "query": s.query, "filters": s.filters, "created": s.created,
+                        "matches": len(s.matches)} for s in searches])
+                return 0
+            if not searches:
+                print("No saved searches.")
+            for s in searches:
+                extra = f"  {s.filters}" if s.filters else ""
+                print(f"{s.name}: “{s.query}”{extra}  ({len(s.matches)} new passages so far)")
+    except SavedError as exc:
+        raise CLIError(str(exc)) from None
     return 0
 
 
@@ -354,6 +401,18 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "search":
             p.add_argument("--sort", choices=["relevance", "newest"], default="relevance")
         _add_filter_flags(p)
+
+    p = sub.add_parser("saved", help="saved searches: new matches after each re-index")
+    saved = p.add_subparsers(dest="action", required=True)
+    q = saved.add_parser("add", parents=[common], help="save a search: NAME QUERY [filters]")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("query", metavar="QUERY")
+    _add_filter_flags(q)
+    q = saved.add_parser("list", parents=[common], help="list the saved searches")
+    q.add_argument("--json", action="store_true")
+    q = saved.add_parser("remove", parents=[common], help="remove a saved search")
+    q.add_argument("name", metavar="NAME")
+    p.set_defaults(func=cmd_saved)
 
     p = sub.add_parser("precedent", parents=[common], help="what the papers said on a topic, newest first, with changes")
     p.add_argument("query", metavar="QUERY", help="a topic or a wording")

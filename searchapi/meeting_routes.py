@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Callable
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
 
 from .engine import SearchEngine, UnknownDocument
 from .examples import example_questions
 from .precedent import PrecedentFinder
-from .schemas import PrecedentRequest, PrecedentResponse
+from .saved import SavedError, SavedSearches, atom_feed, visible_matches
+from .schemas import PrecedentRequest, PrecedentResponse, SavedMatchOut, SavedSearchOut
 
 
 def add_meeting_routes(app: FastAPI, engine_for: Callable[[Request], SearchEngine]) -> None:
@@ -36,3 +38,27 @@ def add_meeting_routes(app: FastAPI, engine_for: Callable[[Request], SearchEngin
     def examples(request: Request, n: int = 4) -> list[str]:
         """A few questions drawn from the indexed papers' headings, for the empty page."""
         return example_questions(engine_for(request), max(1, min(n, 12)))
+
+    @app.get("/api/saved", response_model=list[SavedSearchOut])
+    def saved(request: Request) -> list[SavedSearchOut]:
+        """The saved searches, each with the new matches this caller may see (newest first)."""
+        engine = engine_for(request)
+        try:
+            searches = SavedSearches(engine.index_dir).load()
+        except SavedError as exc:
+            raise HTTPException(status_code=500, detail=str(exc)) from None
+        return [SavedSearchOut(name=s.name, query=s.query, filters=s.filters, created=s.created,
+                               matches=[SavedMatchOut(found=m.found, result=r) for m, r in visible_matches(engine, s)])
+                for s in searches]
+
+    @app.get("/api/saved/{name}/feed", response_class=Response,
+             responses={200: {"content": {"application/atom+xml": {}}}})
+    def saved_feed(name: str, request: Request) -> Response:
+        """An Atom feed of the saved search's new matches (only papers this caller may see)."""
+        engine = engine_for(request)
+        try:
+            search = SavedSearches(engine.index_dir).get(name)
+        except SavedError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        base = str(request.base_url).rstrip("/")
+        return Response(atom_feed(search, visible_matches(engine, search), base), media_type="application/atom+xml")

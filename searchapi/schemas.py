@@ -213,3 +213,17 @@ class PrecedentResponse(BaseModel):
     query: str
     groups: list[PrecedentGroup]
     took_ms: float
+
+
+# ---- saved searches (searchapi/saved.py) -----------------------------------------------------------
+class SavedMatchOut(BaseModel):
+    found: str  # when the indexing run that added the passage finished (ISO 8601, UTC)
+    result: Result
+
+
+class SavedSearchOut(BaseModel):
+    name: str
+    query: str
+    filters: dict | None = None
+    created: str
+    matches: list[SavedMatchOut]
