@@ -52,6 +52,11 @@ def strip_markup(line: str) -> str:
     return re.sub(r" ?\t ?", "\t", line).rstrip()
 
 
+def _tidy_spaces(line: str) -> str:
+    line = _SPACES.sub(" ", line.replace("\u00a0", " "))
+    return re.sub(r" ?\t ?", "\t", line).rstrip()
+
+
 def is_furniture(line: str) -> bool:
     return bool(FURNITURE_LINE.match(line.strip())) if line.strip() else False
 
@@ -99,15 +104,17 @@ def _join_broken_paragraphs(paragraphs: list[list[_Line]]) -> list[list[_Line]]:
     return out
 
 
-def clean_pages(pages: list[str]) -> tuple[str, list[int]]:
+def clean_pages(pages: list[str], markup: bool = True) -> tuple[str, list[int]]:
     """Clean the text of consecutive pages as one text; returns it with the offset where each page
-    starts in it (a page that lost all its lines starts where the next one does)."""
+    starts in it (a page that lost all its lines starts where the next one does). `markup=False`
+    for text already extracted from PDF/DOCX/HTML: '<www.example.org>' there is text, not a tag."""
     tagged: list[tuple[int, str]] = []
     for index, page in enumerate(pages):
         raw = page.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
         if index == 0:
             raw = raw.lstrip("\ufeff")
-        tagged.extend((index, strip_markup(line)) for line in raw.split("\n"))
+        tidy = strip_markup if markup else _tidy_spaces
+        tagged.extend((index, tidy(line)) for line in raw.split("\n"))
         tagged.append((index, ""))  # a page break ends a paragraph; broken ones are rejoined below
     running = _running_headers([line for _, line in tagged])
     # Paragraphs are runs of non-blank lines. Furniture lines became blank, so text either side of

@@ -36,7 +36,7 @@ def _clean(raw_text: str, extracted: Extracted | None) -> tuple[str, list[PageSt
     """Cleaned file text, its page starts and, for a pack with bookmarks, where its papers start."""
     if extracted is None:
         return clean_text(raw_text), [], None
-    text, starts = clean_pages([page.text for page in extracted.pages])
+    text, starts = clean_pages([page.text for page in extracted.pages], markup=False)
     pages = [(starts[i], page.number, page.label) for i, page in enumerate(extracted.pages) if page.number is not None]
     papers = [starts[i] for i in extracted.paper_starts] or None
     if papers is None and pages:

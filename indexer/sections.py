@@ -150,12 +150,15 @@ def _bullet_heading(lines: list[str], i: int) -> bool:
 def _header_length(nonblank: list[str]) -> int:
     """How many opening lines are the paper's letterhead/fields rather than its body."""
     head = nonblank[:HEADER_SKIP_LINES + 4]
-    fields = [i for i, line in enumerate(head) if _FIELD.match(line)]
+    body = next((i for i, line in enumerate(head) if len(_words(line)) > 15), len(head))
+    fields = [i for i, line in enumerate(head[:body]) if _FIELD.match(line)]  # short 'Date: …' lines
     if fields:
         return fields[-1] + 1
     for i, line in enumerate(head[:HEADER_SKIP_LINES]):
         if _NUMBERED.match(line) or len(_words(line)) > 15:
             return i
+        if line.endswith(".") and len(_words(line)) >= 8 and i >= 3 and _caps_heading(head[i - 1]):
+            return i - 1  # 'CALL TO ORDER' above the first sentence of the body is its first heading
     return HEADER_SKIP_LINES
 
 

@@ -26,6 +26,33 @@ class Line:
     right: float
     baseline: float
     size: float
+    bold: bool = False
+
+
+def _line_spans(text: str, textpage) -> list[tuple[int, int]]:
+    """[start, end) of each visual line. pdfium merges a line that ends in a hyphen with whatever
+    it draws next (marking the hyphen U+FFFE), even a footer: split there when the next character
+    sits on another baseline."""
+    import pypdfium2.raw as pdfium_c
+
+    x, y = ctypes.c_double(), ctypes.c_double()
+
+    def baseline(i: int) -> float:
+        pdfium_c.FPDFText_GetCharOrigin(textpage.raw, i, x, y)
+        return y.value
+
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for match in list(_LINE_BREAK.finditer(text)) + [None]:
+        end = match.start() if match else len(text)
+        cut = pos
+        for i in range(pos, end - 1):
+            if text[i] in "\ufffe\x02" and abs(baseline(i) - baseline(i + 1)) > 2.0:
+                spans.append((cut, i + 1))
+                cut = i + 1
+        spans.append((cut, end))
+        pos = match.end() if match else end
+    return spans
 
 
 def page_lines(textpage) -> list[Line] | None:
@@ -37,24 +64,28 @@ def page_lines(textpage) -> list[Line] | None:
         return None  # characters outside the BMP: string and character indexes differ
     x, y = ctypes.c_double(), ctypes.c_double()
     lines: list[Line] = []
-    pos = 0
-    for match in list(_LINE_BREAK.finditer(text)) + [None]:
-        end = match.start() if match else len(text)
+    for pos, end in _line_spans(text, textpage):
         raw = text[pos:end]
         stripped = raw.strip()
-        if stripped:
-            first = pos + (len(raw) - len(raw.lstrip()))
-            last = pos + len(raw.rstrip()) - 1
-            pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
-            # The loose box spans the font's ascent to descent: its size as drawn, whatever the
-            # text matrix (FPDFText_GetFontSize says 1.0 for fonts scaled by the matrix).
-            middle = first + (last - first) // 2  # not the first: it may be a superscript note number
-            loose = textpage.get_charbox(middle, loose=True)
-            size = round(max(loose[3] - loose[1], 1.0), 1)
-            left = textpage.get_charbox(first)[0]
-            right = textpage.get_charbox(last)[2]
-            lines.append(Line(stripped, left, right, y.value, size))
-        pos = match.end() if match else end
+        if not stripped:
+            continue
+        first = pos + (len(raw) - len(raw.lstrip()))
+        last = pos + len(raw.rstrip()) - 1
+        pdfium_c.FPDFText_GetCharOrigin(textpage.raw, first, x, y)
+        # The loose box spans the font's ascent to descent: its size as drawn, whatever the
+        # text matrix (FPDFText_GetFontSize says 1.0 for fonts scaled by the matrix). Several
+        # characters, not the first alone: it may be a superscript note number or a generated
+        # space without a box.
+        probes = sorted({first, first + (last - first) // 2, last})
+        heights = [box[3] - box[1] for box in (textpage.get_charbox(i, loose=True) for i in probes)]
+        size = round(max(heights), 1)
+        if size < 2.0:
+            size = lines[-1].size if lines else 10.0
+        weights = [pdfium_c.FPDFText_GetFontWeight(textpage.raw, i) for i in probes if not text[i].isspace()]
+        bold = bool(weights) and min(weights) >= 600
+        left = textpage.get_charbox(first)[0]
+        right = textpage.get_charbox(last)[2]
+        lines.append(Line(stripped, left, right, y.value, size, bold))
     return lines
 
 
@@ -81,8 +112,9 @@ def _breaks(prev: Line, cur: Line, spacing: float | None) -> bool:
 
 
 def _join(prev: str, cur: str) -> str:
-    if prev[-1:] in _HYPHENS and prev[-2:-1].isalpha() and cur[:1].islower():
-        return prev[:-1] + cur
+    if prev[-1:] in _HYPHENS and prev[-2:-1].isalpha():
+        # 'manage-' + 'ment': the typesetter's hyphen; 'Apr-' + 'Jun': a real one, kept.
+        return prev[:-1] + cur if cur[:1].islower() else prev[:-1] + "-" + cur
     return prev + " " + cur
 
 
@@ -113,10 +145,13 @@ def reading_order(lines: list[Line]) -> list[Line]:
     return [line for block in ordered for line in block]
 
 
-def paragraphs(lines: list[Line]) -> list[str]:
-    """Text lines with paragraphs separated by blank lines and wrapped lines joined."""
+def paragraphs(lines: list[Line], headings: list[tuple[str, int]] | None = None) -> list[str]:
+    """Text lines with paragraphs separated by blank lines and wrapped lines joined. Paragraphs
+    set in bold on a line of their own are appended to `headings` (level 1 when larger than the
+    page's body text), as Word's heading styles would be."""
     lines = reading_order(lines)
     spacing = _usual_spacing(lines)
+    body_size = statistics.median(l.size for l in lines)
     groups: list[list[Line]] = []
     for line in lines:
         if groups and not _breaks(groups[-1][-1], line, spacing):
@@ -137,7 +172,19 @@ def paragraphs(lines: list[Line]) -> list[str]:
                 texts[-1] = _join(texts[-1], cur.text)
             else:
                 texts.append(cur.text)
+        if headings is not None and len(texts) == 1 and _bold_heading(group, texts[0]):
+            headings.append((texts[0], 1 if group[0].size >= 1.2 * body_size else 2))
         if out:
             out.append("")
         out.extend(texts)
     return out
+
+
+def _bold_heading(group: list[Line], text: str) -> bool:
+    letters = sum(c.isalpha() for c in text)
+    return (
+        all(line.bold for line in group)
+        and letters >= 3
+        and len(text.split()) <= 15
+        and not text.endswith((".", ",", ";"))
+    )

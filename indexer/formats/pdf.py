@@ -18,6 +18,9 @@ MIN_TEXT_CHARS = 20  # fewer visible characters than this: the page has no usabl
 _GENERIC_BOOKMARK = re.compile(r"^(?:pg|page|p|slide|sheet)\.?\s*\d+$", re.IGNORECASE)
 _HYPHENS = "-\ufffe\x02\xad"  # pdfium marks generated and soft hyphens as U+FFFE / U+0002
 _LETTER_END = re.compile(rf"[A-Za-z][{_HYPHENS}]$")
+# pdfium joins a line ending in a hyphen to the next, marking the hyphen U+FFFE: 'manage\ufffement'
+# was hyphenated by the typesetter, 'Apr\ufffeJun' is a real dash.
+_MERGED_HYPHEN = re.compile(r"(?<=[^\W\d_])[\ufffe\x02](?=[a-z])")
 
 
 def _open(data: bytes):
@@ -41,14 +44,15 @@ def rejoin_hyphenated(lines: list[str]) -> list[str]:
             word, _, rest = following.partition(" ")
             out[i] = line[:-1] + word
             out[i + 1] = rest
-    return [line.replace("\ufffe", "-").replace("\x02", "-").replace("\xad", "") for line in out]
+    return [_MERGED_HYPHEN.sub("", line).replace("\ufffe", "-").replace("\x02", "-").replace("\xad", "") for line in out]
 
 
-def _page_lines(textpage, rotation: int) -> list[str]:
-    """Paragraphs as lines (blank lines between them) where the geometry reads; else visual lines."""
+def _page_lines(textpage, rotation: int, headings: list[tuple[str, int]]) -> list[str]:
+    """Paragraphs as lines (blank lines between them) where the geometry reads; else visual lines.
+    Bold standalone lines are added to `headings`."""
     geometry = page_lines(textpage) if rotation in (0, 180) else None
     if geometry:
-        return rejoin_hyphenated(paragraphs(geometry))
+        return rejoin_hyphenated(paragraphs(geometry, headings))
     text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
     return rejoin_hyphenated([line.rstrip() for line in text.split("\n")])
 
@@ -94,6 +98,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
         if n_pages > settings.max_pages:
             raise SkipFile(f"{n_pages} pages, over the {settings.max_pages}-page limit (REPORTSEARCH_MAX_PAGES)")
         raw_pages: list[list[str]] = []
+        headings: list[tuple[str, int]] = []
         textless: list[int] = []
         ocr_done: list[int] = []
         unspaced: list[int] = []
@@ -104,7 +109,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
                 print(f"\r  {path.name}: page {index + 1}/{n_pages}", end="", file=sys.stderr, flush=True)
             page = pdf[index]
             textpage = page.get_textpage()
-            lines = _page_lines(textpage, page.get_rotation())
+            lines = _page_lines(textpage, page.get_rotation(), headings)
             textpage.close()
             if _visible_chars(lines) < MIN_TEXT_CHARS:
                 textless.append(index + 1)
@@ -138,6 +143,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
             notes.append(f"text extracted without spaces between words on pages {page_ranges(unspaced)}")
         if not any(p.text.strip() for p in pages):
             raise SkipFile(notes[-1] if notes else "no text in any page")
-        return Extracted(pages=pages, paper_starts=_outline_paper_starts(pdf, n_pages), notes=notes)
+        headings = [(rejoin_hyphenated([text])[0], level) for text, level in headings]
+        return Extracted(pages=pages, headings=headings, paper_starts=_outline_paper_starts(pdf, n_pages), notes=notes)
     finally:
         pdf.close()
