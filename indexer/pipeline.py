@@ -37,7 +37,8 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # indexed, with something the user should know
     new_chunks: int = 0
-    embedded: int = 0
+    embedded: int = 0  # passages newly embedded (unchanged texts reuse their stored vectors)
+    embedded_sentences: int = 0
     totals: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -139,7 +140,7 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
 
         t0 = time.perf_counter()
         texts = list(dict.fromkeys(c.embed_text for *_, chunks, _, _ in pending for c in chunks))
-        vectors = _embed(texts, store.cached_embeddings, embedder, progress, "Embedding passages")
+        vectors, report.embedded = _embed(texts, store.cached_embeddings, embedder, progress)
         sentence_rows, sentence_texts = {}, {}  # per file, per chunk: [(start, end, key)]; key -> text
         for key, _, documents, chunks, _, _ in pending:
             by_doc = {d.id: d.text for d in documents}
@@ -150,10 +151,9 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
                     rows.append((s, e, sentence_key(text[s:e])))
                     sentence_texts.setdefault(rows[-1][2], text[s:e])
                 sentence_rows[key].append(rows)
-        sentence_vectors = _embed(list(sentence_texts), store.cached_sentence_vectors, embedder, progress,
-                                  "Embedding sentences", texts=sentence_texts)
+        sentence_vectors, report.embedded_sentences = _embed(
+            list(sentence_texts), store.cached_sentence_vectors, embedder, progress, texts=sentence_texts)
         report.embed_seconds = time.perf_counter() - t0
-        report.embedded = len(texts) + len(sentence_texts)
 
         updates = []
         for key, source, documents, chunks, root, kept_access in pending:
@@ -188,12 +188,13 @@ def open_for_writing(index_dir: Path, report: IndexReport) -> IndexStore:
         return IndexStore(index_dir, create=True)
 
 
-def _embed(keys: list[str], cached, embedder, progress: bool, desc: str, texts: dict[str, str] | None = None):
-    """Vectors by key: stored ones reused (an unchanged text keeps its vector), the rest encoded now."""
+def _embed(keys: list[str], cached, embedder, progress: bool, texts: dict[str, str] | None = None):
+    """Vectors by key, and how many were new: stored ones are reused (an unchanged text keeps its
+    vector), the rest encoded now."""
     vectors = cached(keys)
     todo = [k for k in keys if k not in vectors]
     if todo:
         inputs = [texts[k] for k in todo] if texts is not None else todo
         for key, vec in zip(todo, embedder.encode(inputs, progress=progress)):
             vectors[key] = vec
-    return vectors
+    return vectors, len(todo)

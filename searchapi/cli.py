@@ -165,7 +165,8 @@ def cmd_index(args) -> int:
     print(
         f"This run: {len(report.indexed)} indexed, {len(report.unchanged)} unchanged, "
         f"{len(report.removed)} removed, {len(report.skipped)} skipped; "
-        f"{report.new_chunks} chunks written, {report.embedded} embedded in {report.seconds:.1f}s"
+        f"{report.new_chunks} chunks written, {report.embedded} passages and {report.embedded_sentences} sentences "
+        f"embedded in {report.seconds:.1f}s"
     )
     for path in report.removed:
         print(f"  removed: {path}")
@@ -351,7 +352,16 @@ def cmd_serve(args) -> int:
 
     from .app import create_app
 
+    from indexer.settings import get_settings
+
     print(f"ReportSearch on http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr)
+    allowed = get_settings().allowed_hosts
+    if args.host not in allowed and "*" not in allowed and args.host not in ("0.0.0.0", "::"):
+        print(f"note: requests must name an allowed host {allowed}; set REPORTSEARCH_ALLOWED_HOSTS to add "
+              f"{args.host!r}", file=sys.stderr)
+    elif args.host in ("0.0.0.0", "::"):
+        print(f"note: only requests naming {allowed} are answered; set REPORTSEARCH_ALLOWED_HOSTS to the "
+              "names people will use (a JSON list)", file=sys.stderr)
     uvicorn.run(create_app(args.index_dir), host=args.host, port=args.port, log_level="warning")
     return 0
 

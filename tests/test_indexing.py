@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 from indexer.pipeline import index_paths
-from indexer.store import IndexStore
+from indexer.store import IndexReader, IndexStore
 
 REPORT = """Report to the Commissioner's Governance Board
 
@@ -64,7 +64,7 @@ def test_incremental_edit_add_delete(tmp_path):
     ids_after = {r[0]: r[1] for r in store.conn.execute("SELECT title, id FROM documents")}
     assert ids_after["Drone unit"] == ids_before["Drone unit"]
     # FAISS holds exactly the live chunks.
-    assert store.load_faiss().ntotal == store.counts()["chunks"]
+    assert IndexReader(tmp_path / "idx").load_vectors().ntotal == store.counts()["chunks"]
 
 
 def test_other_chunk_settings_rechunk_unchanged_files(tmp_path, monkeypatch):
