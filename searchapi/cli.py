@@ -28,24 +28,21 @@ def _engine(args):
         raise CLIError(str(exc)) from None
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError("must be between 1 and 65535")
-    return port
+def _whole_number(low: int, high: int):
+    """An argparse type: a whole number from low to high, or a one-line usage error."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError("must be a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return number
+    return parse
 
 
-def _k(value: str) -> int:
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number") from None
-    if not 1 <= k <= 100:
-        raise argparse.ArgumentTypeError("must be between 1 and 100")
-    return k
+_port = _whole_number(1, 65535)
+_k = _whole_number(1, 100)
 
 
 def _read_batch(path: str, field: str):
