@@ -14,7 +14,7 @@ from .formats import Extracted
 from .metadata import describe
 from .models import Document
 from .sections import parse_sections
-from .split import paper_starts, split_papers
+from .split import agenda_page_ranges, paper_starts, split_papers
 
 PageStart = tuple[int, int, str | None]
 
@@ -40,8 +40,18 @@ def _clean(raw_text: str, extracted: Extracted | None) -> tuple[str, list[PageSt
     pages = [(starts[i], page.number, page.label) for i, page in enumerate(extracted.pages) if page.number is not None]
     papers = [starts[i] for i in extracted.paper_starts] or None
     if papers is None and pages:
-        papers = [s for s in paper_starts(text) if _opens_page(text, s, starts)]
+        papers = _agenda_starts(text, pages) or [s for s in paper_starts(text) if _opens_page(text, s, starts)]
     return text, pages, papers
+
+
+def _agenda_starts(text: str, pages: list[PageStart]) -> list[int]:
+    """Paper starts from the agenda's page ranges, printed numbers mapped to physical pages by
+    their labels; only when every listed page is found."""
+    agenda = text[: pages[3][0]] if len(pages) > 3 else text  # an agenda fills the pack's first pages
+    first_pages = agenda_page_ranges(agenda)
+    by_label = {label: offset for offset, _, label in pages if label}
+    found = [by_label.get(str(n)) for n in first_pages]
+    return found if found and all(o is not None for o in found) else []
 
 
 def _opens_page(text: str, offset: int, page_starts: list[int]) -> bool:

@@ -56,6 +56,19 @@ def paper_starts(text: str) -> list[int]:
     return starts
 
 
+_PAGE_RANGE = re.compile(r"\(?\bPages?\s+(\d{1,4})\s*[-–]\s*(\d{1,4})\)?", re.IGNORECASE)
+
+
+def agenda_page_ranges(text: str) -> list[int]:
+    """Printed first pages of the papers an agenda lists with page ranges ('(Pages 43 - 48)'),
+    in order; empty unless there are at least two ranges that run forward without overlapping."""
+    ranges = [(int(m.group(1)), int(m.group(2))) for m in _PAGE_RANGE.finditer(text)]
+    ranges = [(a, b) for a, b in ranges if a <= b]
+    if len(ranges) < 2 or any(b[0] <= a[1] for a, b in zip(ranges, ranges[1:])):
+        return []
+    return [a for a, _ in ranges]
+
+
 def split_papers(text: str, starts: list[int] | None = None) -> list[tuple[int, str]]:
     """(offset of the paper's first character, paper text) for each paper in the cleaned file text.
     `starts` (offsets where papers begin, e.g. from a PDF's bookmarks) overrides the text cues."""

@@ -374,3 +374,68 @@ def test_real_docx_minutes_laid_out_in_a_table_keep_their_items():
     text = documents[0].text
     assert "\nData Requests/Benefits Cases\n" in text, "a layout table's item heading stays its own line"
     assert "1\tChair’s welcome and update\tHS" in text, "a data table's rows stay rows"
+
+
+def test_pack_without_bookmarks_splits_at_the_agendas_page_ranges(tmp_path):
+    agenda = ("AGENDA\n\nPolice and Crime Panel, 20 July 2017\n\n"
+              "B1 Minutes of the meeting held on 28 March 2017 (Pages 7 - 8)\n"
+              "B2 Budget monitoring report (Pages 9 - 10)")
+    bodies = [agenda, "Apologies and substitutes were noted by the clerk.", "Minutes of the meeting\n\n" + SENTENCES[0],
+              SENTENCES[1], "Budget monitoring report\n\n" + SENTENCES[2], SENTENCES[3]]
+    documents, _ = documents_of(make_pdf(tmp_path / "pack.pdf", bodies))  # printed numbers start at 5
+    assert [doc.pages[0][1:] for doc in documents] == [(1, "5"), (3, "7"), (5, "9")]
+    assert page_of(documents, SENTENCES[3]) == (6, "10")
+
+
+def test_text_without_spaces_is_detected():
+    from indexer.formats.pdf import missing_spaces
+
+    assert missing_spaces(["January10,2023CityCouncilRegularMeetingAgenda"] * 8 + ["PUBLICMEETINGVIEWINGOPTIONS"] * 4)
+    assert not missing_spaces([SENTENCES[0]] * 8)
+
+
+def test_index_run_keeps_good_files_skips_bad_ones_with_reasons_and_cites_pages(tmp_path, monkeypatch):
+    from indexer.pipeline import index_paths
+    from searchapi.engine import SearchEngine
+
+    _settings(monkeypatch, ocr=False)
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    filler = ("Page {n} also records routine business of the panel, item {i}, which members noted without "
+              "comment and agreed to revisit at a later meeting when officers have more information. ")
+    make_pdf(folder / "panel.pdf", [s + " " + "".join(filler.format(n=n, i=i) for i in range(8))
+                                    for n, s in enumerate(SENTENCES, start=1)])
+    make_docx(folder / "report.docx")
+    drawing_only_pdf(folder / "mixed.pdf", {0: SENTENCES[5]}, 3)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\n%%EOF")
+    (folder / "fake.docx").write_bytes(b"not a zip at all")
+    report = index_paths([folder], tmp_path / "index", progress=False)
+    reasons = {Path(p).name: why for p, why in report.skipped}
+    assert set(reasons) == {"broken.pdf", "fake.docx"}
+    assert "PDF" in reasons["broken.pdf"] and "not a zip" in reasons["fake.docx"]
+    assert sorted(Path(p).name for p in report.indexed) == ["mixed.pdf", "panel.pdf", "report.docx"]
+    assert [(Path(p).name, note) for p, note in report.notes] == [
+        ("mixed.pdf", "no text layer on pages 2–3 (install tesseract-ocr to index them)")]
+    engine = SearchEngine(tmp_path / "index")
+    hit = engine.search(SENTENCES[3], k=3).results[0]
+    assert Path(hit.document.source_path).name == "panel.pdf"
+    # The passage holding page 4's sentence starts on page 4, or on page 3 when it begins with the
+    # end of that page; its label is the printed number of the same page.
+    assert SENTENCES[3] in hit.text and hit.page in (3, 4) and hit.page_label == str(FIRST_PRINTED + hit.page - 1)
+    assert hit.page == 4 or not hit.text.startswith(SENTENCES[3])
+    hit = engine.search(SENTENCES[4], k=3).results[0]
+    assert Path(hit.document.source_path).name in {"panel.pdf", "report.docx"}
+
+
+@pytest.mark.slow
+def test_thousand_page_pdf_in_bounded_memory(tmp_path):
+    import resource
+
+    from indexer.formats.pdf import extract_pdf
+
+    path = make_pdf(tmp_path / "thousand.pdf", [" ".join(SENTENCES)] * 1000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    extracted = extract_pdf(path)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert len(extracted.pages) == 1000 and extracted.pages[999].label == str(FIRST_PRINTED + 999)
+    assert grown_mb < 300, f"peak memory grew by {grown_mb:.0f} MB"
