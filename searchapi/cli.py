@@ -140,12 +140,41 @@ def _check_settings() -> None:
 
 
 # ---- commands ----------------------------------------------------------------------------------
+def cmd_index_ray(args) -> int:
+    """`index --ray ADDRESS`: shard folders under the index folder, indexed across the cluster."""
+    from indexer.distributed import index_on_ray
+
+    try:
+        report = index_on_ray(args.ray, [Path(p) for p in args.paths], args.index_dir, shards=args.shards,
+                              access=args.access)
+    except (ValueError, ConnectionError) as exc:
+        raise CLIError(str(exc)) from None
+    totals = report.totals
+    print(f"Index: {args.index_dir} ({len(report.shards)} shards on Ray {args.ray})")
+    print(f"Documents: {totals.get('documents', 0)}  Sections: {totals.get('sections', 0)}  "
+          f"Chunks: {totals.get('chunks', 0)}  Files: {totals.get('files', 0)}")
+    for shard in report.shards:
+        print(f"  shard {shard['shard']:02d}: {len(shard['indexed'])} indexed, {len(shard['unchanged'])} unchanged, "
+              f"{len(shard['removed'])} removed, {shard['totals'].get('chunks', 0)} chunks, "
+              f"{shard['task_seconds']:.1f}s on node {shard['node'][:12]}")
+    for path, reason in report.merged("skipped"):
+        print(f"  skipped: {path}: {reason}")
+    print(f"This run: {report.seconds:.1f}s")
+    if not report.usable:
+        raise CLIError("nothing could be indexed")
+    return 0
+
+
 def cmd_index(args) -> int:
+    if getattr(args, "ray", None):
+        return cmd_index_ray(args)
     from indexer.pipeline import IndexBusy, index_paths
     from indexer.store import IndexMissing
 
     from .saved import SavedSearches, chunk_ids
 
+    if args.index_dir.exists() and not args.index_dir.is_dir():
+        raise CLIError(f"index location {args.index_dir} is a file, not a folder")
     watched = bool(SavedSearches(args.index_dir).load())
     before = chunk_ids(args.index_dir) if watched else set()  # to tell the passages this run adds
     try:
@@ -393,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--access", choices=["public", "restricted"], default=None,
                    help="mark these files' papers public or restricted whatever their markings say (kept on later runs)")
+    p.add_argument("--ray", metavar="ADDRESS", help="index on a Ray cluster (e.g. 127.0.0.1:6379, auto, local) into shard folders")
+    p.add_argument("--shards", type=int, default=None, help="with --ray: number of shards (default: one per node)")
     p.set_defaults(func=cmd_index)
 
     for name, field, k, func, help_text in [
