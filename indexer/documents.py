@@ -8,6 +8,7 @@ recording where each page starts, and every paper gets those starts rebased to i
 from __future__ import annotations
 
 import hashlib
+import re
 
 from .clean import clean_pages, clean_text
 from .formats import Extracted
@@ -62,6 +63,29 @@ def _opens_page(text: str, offset: int, page_starts: list[int]) -> bool:
     return len([line for line in text[before[-1] : offset].split("\n") if line.strip()]) <= 3
 
 
+def _substantial(title: str) -> bool:
+    """Two real words at least: not '47698', 'Metro' or a scanner's stray '®'."""
+    return len(re.findall(r"[^\W\d_]{3,}", title)) >= 2
+
+
+def _title_for(title: str, paper: str) -> str:
+    """Text cut from a PDF often opens with a page number, a reference or a logo's word: then the
+    first line of real words among the paper's opening lines."""
+    if _substantial(title):
+        return title
+    opening = [line.strip() for line in paper.split("\n") if line.strip()][:8]
+    return next((line[:160] for line in opening if _substantial(line) and len(line.split()) <= 20), title)
+
+
+def _type_for(title: str, doc_type: str) -> str:
+    """'Rivergrove City Council Meeting Minutes', 'Regular Meeting Agenda' say what they are."""
+    if doc_type == "report":
+        for word in ("minutes", "agenda"):
+            if re.search(rf"\b{word}\b", title, re.IGNORECASE):
+                return word
+    return doc_type
+
+
 def build_documents(source_path: str, raw_text: str, extracted: Extracted | None = None) -> list[Document]:
     text, pages, starts = _clean(raw_text, extracted)
     papers = split_papers(text, starts)
@@ -71,6 +95,9 @@ def build_documents(source_path: str, raw_text: str, extracted: Extracted | None
     bounds = [offset for offset, _ in papers[1:]] + [len(text)]
     for position, ((offset, paper), end) in enumerate(zip(papers, bounds)):
         info = describe(paper, fallback_date=pack_date, fallback_body=pack_body)
+        if extracted is not None:
+            info.title = _title_for(info.title, paper)
+            info.doc_type = _type_for(info.title, info.doc_type)
         if position == 0:
             pack_date, pack_body = info.date, info.body
         doc_id = document_id(source_path, position)

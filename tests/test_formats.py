@@ -349,6 +349,8 @@ def test_real_pack_split_by_its_bookmarks_and_scanned_pages_reported(monkeypatch
     assert [doc.pages[0][1] for doc in documents] == [1, 3, 5]
     assert documents[0].text.startswith("AGENDA"), "the title block comes first, whatever the content stream order"
     assert "MINUTES OF THE REGULAR MEETING" in documents[1].text[:200]
+    assert [doc.doc_type for doc in documents[:2]] == ["agenda", "minutes"]
+    assert documents[1].date == "2022-10-18", "the minutes keep their own meeting's date"
     assert "no text layer on pages 7–15 (install tesseract-ocr to index them)" in source.notes
     with pytest.raises(SkipFile, match="no text layer on pages 1–3"):
         _real("us-palmdale-measure-av-oversight-committee-agenda-2022-11-30.pdf")
