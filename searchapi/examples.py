@@ -25,21 +25,26 @@ def _topic(title: str) -> str | None:
 
 
 def example_questions(engine: SearchEngine, n: int = 4) -> list[str]:
-    """One question per paper, newest papers first, each about a substantial section of it (the
-    heading whose section is longest), so the examples cover different papers and all have answers."""
+    """One question per paper, newest papers first, about a substantial section of it (longest
+    sections first), kept only when searching it finds that very section first: an example that
+    leads somewhere else would teach the wrong thing about the tool."""
     out: list[str] = []
     seen: set[str] = set()
     docs = sorted(engine.documents.values(), key=lambda d: d.date or "", reverse=True)
     for doc in docs:
         if doc.doc_type == "agenda":  # an agenda's headings are the other papers' titles
             continue
-        options = [(s.span[1] - s.span[0], _topic(s.title)) for s in doc.sections if s.title]
-        options = sorted((o for o in options if o[1] and o[1].lower() not in seen), reverse=True)
-        if not options:
-            continue
-        topic = options[0][1]
-        seen.add(topic.lower())
-        out.append(f"What do the reports say about {topic}?")
+        options = sorted(((s.span[1] - s.span[0], _topic(s.title), s) for s in doc.sections if s.title),
+                         key=lambda o: o[0], reverse=True)
+        for _, topic, section in options:
+            if not topic or topic.lower() in seen:
+                continue
+            question = f"What do the reports say about {topic}?"
+            top = engine.search(question, k=1).results
+            if top and top[0].document.id == doc.id and topic in top[0].citation:
+                seen.add(topic.lower())
+                out.append(question)
+                break
         if len(out) == n:
             break
     return out

@@ -37,7 +37,12 @@ def add_meeting_routes(app: FastAPI, engine_for: Callable[[Request], SearchEngin
     @app.get("/api/examples", response_model=list[str])
     def examples(request: Request, n: int = 4) -> list[str]:
         """A few questions drawn from the indexed papers' headings, for the empty page."""
-        return example_questions(engine_for(request), max(1, min(n, 12)))
+        engine = engine_for(request)
+        n = max(1, min(n, 12))
+        cached = getattr(engine, "_examples", None)
+        if cached is None or len(cached) < n:  # one generation of the index, one set of examples
+            cached = engine._examples = example_questions(engine, n)
+        return cached[:n]
 
     @app.get("/api/saved", response_model=list[SavedSearchOut])
     def saved(request: Request) -> list[SavedSearchOut]:

@@ -5,11 +5,14 @@ Screenshots of each step are saved under test-artifacts/screenshots/ for a perso
 
 from __future__ import annotations
 
+import re
 import shutil
+from datetime import datetime
 
 import pytest
 
 from tests.conftest import ROOT, ServerThread
+from tests.test_saved import reindexed  # noqa: F401  (fixture: an index re-indexed after a search was saved)
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,18 +40,24 @@ def page(browser, server):
     pg = context.new_page()
     errors = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The page must live within its own Content-Security-Policy (no inline script, no eval).
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     pg.goto(server + "/")
-    pg.wait_for_function("document.querySelector('#index-stats').textContent.includes('documents')")
+    wait_ready(pg)
     yield pg
     context.close()
     assert not errors, errors
 
 
+def wait_ready(page):
+    # Selectors, not wait_for_function: the page's CSP forbids the eval that a string predicate needs.
+    page.wait_for_selector("#index-stats:has-text('documents')")
+
+
 def ask(page, question: str):
     page.fill("#question", question)
     page.press("#question", "Enter")
-    page.wait_for_selector(".message.assistant:last-child:not([aria-busy='true']) .answer-text", timeout=60000)
-    page.wait_for_function("!document.querySelector('.message.assistant:last-child').hasAttribute('aria-busy')", timeout=60000)
+    page.wait_for_selector(".message.assistant:last-child:not([aria-busy]) .answer-text", state="attached", timeout=60000)
     return page.locator(".message.assistant").last
 
 
@@ -130,13 +139,13 @@ def test_server_unreachable_and_no_index_messages(browser, server, tmp_path):
     pg.route("**/api/ask", lambda route: route.abort())
     pg.fill("#question", "What is PEQF?")
     pg.press("#question", "Enter")
-    pg.wait_for_function("document.body.innerText.toLowerCase().includes('reach')", timeout=30000)
+    pg.wait_for_selector("text=/cannot reach/i", timeout=30000)
     context.close()
     with ServerThread(create_app(tmp_path / "none")) as empty:
         context = browser.new_context()
         pg = context.new_page()
         pg.goto(empty.url + "/")
-        pg.wait_for_function("document.body.innerText.includes('reportsearch index')", timeout=30000)
+        pg.wait_for_selector("text=/reportsearch index/", timeout=30000)
         pg.screenshot(path=str(SHOTS / "05-no-index.png"))
         context.close()
 
@@ -145,7 +154,7 @@ def test_phone_width(browser, server):
     context = browser.new_context(viewport={"width": 375, "height": 780}, is_mobile=True)
     pg = context.new_page()
     pg.goto(server + "/")
-    pg.wait_for_function("document.querySelector('#index-stats').textContent.includes('documents')")
+    wait_ready(pg)
     assert pg.evaluate("document.documentElement.scrollWidth") <= 380, "horizontal scrolling at phone width"
     message = ask(pg, "What is PEQF?")
     message.locator(".citation-chip").first.click()
@@ -166,3 +175,169 @@ def test_print_view_shows_answer_and_sources_only(page):
     assert "Policing Education Qualifications Framework" in message.locator(".sources").inner_text()
     page.screenshot(path=str(SHOTS / "07-print.png"), full_page=True)
     page.emulate_media(media="screen")
+
+
+# ---- meeting preparation: precedent, saved searches, filters, brief ------------------------------
+RECORD_WORDING = "The Meeting Notes from the Governance Board were noted as a true and accurate record"
+GB_DATE = re.compile(r"^\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}$")
+
+
+def _day(text: str) -> datetime:
+    return datetime.strptime(text.strip(), "%d %b %Y")
+
+
+def test_precedent_tab_newest_first_with_diff(page):
+    page.click("#mode-precedent")
+    page.fill("#question", RECORD_WORDING)
+    page.press("#question", "Enter")
+    page.wait_for_selector(".precedent-group")
+    group = page.locator(".precedent-group.reused").first
+    assert "Same wording in" in group.inner_text() and "first used" in group.inner_text()
+    dates = [_day(t) for t in group.locator(".occurrence-date").all_inner_texts()]
+    assert len(dates) >= 2 and dates == sorted(dates, reverse=True)
+    removed, added = group.locator(".diff del").first, group.locator(".diff ins").first
+    assert removed.is_visible() and added.is_visible()
+    assert re.search(r"\d", removed.inner_text()) and re.search(r"\d", added.inner_text())
+    assert group.locator(".diff .figure").count() >= 2  # the changed dates are marked as figures
+    page.screenshot(path=str(SHOTS / "08-precedent-diff.png"))
+    group.locator(".copy-quote").first.click()
+    page.wait_for_selector("#announcer:has-text('copied')")
+
+    page.fill("#question", "firearms licensing backlog")  # a topic in several papers
+    page.press("#question", "Enter")
+    page.wait_for_selector("#precedent-results .results-summary:has-text('firearms licensing backlog')")
+    latest = [_day(t) for t in page.locator(".precedent-group .occurrence:first-child .occurrence-date").all_inner_texts()]
+    assert len(latest) >= 2 and latest == sorted(latest, reverse=True)
+    page.screenshot(path=str(SHOTS / "09-precedent-topic.png"))
+
+
+def _boxes_apart(page, selectors: list[str]) -> None:
+    boxes = {s: page.locator(s).bounding_box() for s in selectors if page.locator(s).is_visible()}
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            A, B = boxes[a], boxes[b]
+            apart = (A["x"] + A["width"] <= B["x"] + 0.5 or B["x"] + B["width"] <= A["x"] + 0.5 or
+                     A["y"] + A["height"] <= B["y"] + 0.5 or B["y"] + B["height"] <= A["y"] + 0.5)
+            assert apart, f"{a} {A} overlaps {b} {B}"
+    return boxes
+
+
+def test_phone_filters_open_nothing_overlapped(browser, server):
+    context = browser.new_context(viewport={"width": 375, "height": 780}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(server + "/")
+    wait_ready(pg)
+    parts = [".app-header", "#filters-panel", "#chat-view", "#composer"]
+    _boxes_apart(pg, parts)
+    pg.click(".filters-summary-toggle")
+    pg.wait_for_selector("#filters-panel[open] .doc-option")
+    boxes = _boxes_apart(pg, parts)
+    assert boxes["#filters-panel"]["y"] + boxes["#filters-panel"]["height"] <= 780 + 0.5  # not cut off below
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 380
+    title = pg.locator(".doc-option-title").first  # titles wrap rather than being cut
+    assert pg.evaluate("e => e.scrollWidth <= e.clientWidth + 1", title.element_handle())
+    pg.screenshot(path=str(SHOTS / "10-phone-filters-open.png"))
+    pg.locator("#close-filters").scroll_into_view_if_needed()
+    assert pg.locator("#close-filters").is_visible() and pg.locator("#clear-filters").is_visible()
+    pg.click("#close-filters")
+    assert pg.locator("#composer").is_visible()
+    _boxes_apart(pg, parts)
+    context.close()
+
+
+def test_en_gb_dates_and_filters_excluding_everything(page):
+    requests = []
+    page.on("request", lambda r: requests.append(r.post_data_json) if r.url.endswith("/api/search") else None)
+    page.click("#mode-search")
+    page.fill("#filter-date-from", "1/3/2017")
+    page.press("#filter-date-from", "Tab")
+    assert page.input_value("#filter-date-from") == "01/03/2017"
+    assert "from 1 Mar 2017" in page.inner_text("#filter-summary")
+    page.fill("#question", "collaboration with Essex")
+    page.press("#question", "Enter")
+    page.wait_for_selector("#search-results .result")
+    assert requests[-1]["filters"]["date_from"] == "2017-03-01"
+    shown = [t.split(" · ")[0] for t in page.locator("#search-results .result .source-meta").all_inner_texts()]
+    assert shown and all(GB_DATE.match(d) and _day(d) >= datetime(2017, 3, 1) for d in shown), shown
+
+    page.fill("#filter-date-from", "03/25/2017")  # the American order is refused, not misread
+    page.press("#question", "Enter")
+    assert "no such date" in page.inner_text("#question-error")
+
+    page.fill("#filter-date-from", "01/01/2030")
+    page.press("#filter-date-from", "Tab")
+    page.click("#mode-ask")
+    message = ask(page, "What is PEQF?")
+    assert "exclude every paper" in message.inner_text()
+    page.screenshot(path=str(SHOTS / "11-filters-exclude-everything.png"))
+    message.locator(".clear-and-retry").click()
+    assert page.input_value("#filter-date-from") == ""
+    page.wait_for_selector(".message.assistant:nth-last-child(1):not([aria-busy]) .answer-text", state="attached")
+    assert page.locator(".message.user").count() == 2
+
+
+def test_viewer_folds_the_filters_at_laptop_width(page):
+    page.click("#mode-search")
+    page.fill("#question", "collaboration with Essex")
+    page.press("#question", "Enter")
+    page.wait_for_selector("#search-results .result")
+    page.locator("#search-results .open-source").first.click()
+    page.wait_for_selector("#viewer:not([hidden]) mark.highlight")
+    assert page.locator("#filters-panel").get_attribute("open") is None
+    assert page.locator("#content").bounding_box()["width"] >= 560
+    assert "Open original" in page.inner_text("#viewer-original")
+    page.screenshot(path=str(SHOTS / "12-viewer-laptop.png"))
+    page.keyboard.press("Escape")
+    assert page.locator("#filters-panel").get_attribute("open") is not None
+
+
+def test_examples_and_evidence_strength_and_brief(page, client):
+    page.wait_for_selector(".example-list .example")  # fetched after the page is ready
+    examples = page.locator(".example-list .example")
+    question = examples.first.inner_text()
+
+    # The server's own answer, plus a weak calibrated confidence (the field answers carry when calibrated).
+    real = client.post("/api/ask", json={"question": question}).json()
+    page.route("**/api/ask", lambda route: route.fulfill(json={**real, "confidence": 0.31}))
+    examples.first.click()
+    page.wait_for_selector(".message.assistant:last-child:not([aria-busy]) .answer-text", state="attached")
+    assert page.locator(".message.user").first.inner_text() == question
+    message = page.locator(".message.assistant").last
+    if "abstained" not in (message.get_attribute("class") or ""):
+        assert "Evidence: weak (31%)" in message.locator(".evidence").inner_text()
+    page.screenshot(path=str(SHOTS / "13-example-answer.png"))
+
+    with page.expect_download() as download:
+        page.click("#export-markdown")
+    brief = open(download.value.path(), encoding="utf-8").read()
+    assert brief.startswith("# Meeting brief") and f"## 1. {question}" in brief
+    for quote in message.locator(".sources:not(.related) .source-quote").all_inner_texts():  # cited quotes
+        assert quote.strip().split("\n")[0] in brief
+    page.evaluate("window.print = () => {}")
+    page.click("#export-print")
+    page.emulate_media(media="print")
+    assert message.is_visible() and not page.locator("#composer").is_visible()
+    page.screenshot(path=str(SHOTS / "14-brief-print.png"), full_page=True)
+    page.emulate_media(media="screen")
+
+
+def test_saved_search_shows_new_match_after_reindex(browser, reindexed):
+    from searchapi.app import create_app
+
+    index, _ = reindexed
+    with ServerThread(create_app(index)) as srv:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        pg = context.new_page()
+        pg.goto(srv.url + "/")
+        wait_ready(pg)
+        saved = pg.locator("#saved-list .saved-open", has_text="essex")
+        saved.wait_for()
+        assert "new" in saved.inner_text()
+        saved.click()
+        pg.wait_for_selector("#search-results .saved-match")
+        assert "Collaboration Update 2023" in pg.inner_text("#search-results")
+        assert "Range Lease" not in pg.inner_text("#search-results")  # restricted: not for a public visitor
+        assert pg.locator("#saved-list .saved-feed").first.get_attribute("href") == "/api/saved/essex/feed"
+        pg.screenshot(path=str(SHOTS / "15-saved-search.png"))
+        context.close()

@@ -16,7 +16,10 @@
     docCache: new Map(),  // id -> Promise<document>
     viewerSource: null,   // what the viewer shows (for Copy citation)
     viewerOpener: null,   // element to refocus when the viewer closes
-    nearBottom: true
+    nearBottom: true,
+    documents: [],        // the papers the caller may see (for the filter list and "filters exclude all")
+    turns: [],            // [{question, answer}] of this conversation, for the meeting brief
+    filtersOpenBeforeViewer: null
   };
 
   // ---------- small helpers ----------
@@ -40,6 +43,37 @@
     var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(iso));
     if (!m) return String(iso);
     return Number(m[3]) + " " + MONTHS[Number(m[2]) - 1] + " " + m[1];
+  }
+
+  // A date typed the British way: "01/03/2017", "1/3/17", "1 March 2017" or ISO "2017-03-01".
+  // Returns {iso} or {error}; an empty box returns {iso: ""}.
+  var MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december"];
+  function parseDateInput(raw) {
+    var s = String(raw || "").trim();
+    if (!s) return { iso: "" };
+    var d, m, y, hit;
+    if ((hit = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(s))) { y = +hit[1]; m = +hit[2]; d = +hit[3]; }
+    else if ((hit = /^(\d{1,2})[\/.\-](\d{1,2})[\/.\-](\d{2}|\d{4})$/.exec(s))) { d = +hit[1]; m = +hit[2]; y = +hit[3]; }
+    else if ((hit = /^(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]+),?\s+(\d{4})$/.exec(s))) {
+      d = +hit[1]; y = +hit[3];
+      var name = hit[2].toLowerCase();
+      m = MONTH_NAMES.findIndex(function (n) { return name.length >= 3 && n.indexOf(name) === 0; }) + 1;
+    }
+    if (!hit || !m) return { error: "write it as day/month/year, e.g. 01/03/2017" };
+    if (y < 100) y += 2000;
+    var date = new Date(Date.UTC(y, m - 1, d));
+    if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) {
+      return { error: "there is no such date (day/month/year)" };
+    }
+    return { iso: y + "-" + String(m).padStart(2, "0") + "-" + String(d).padStart(2, "0") };
+  }
+
+  // "Answered in 1.4 s", "in 180 ms"; an answer served from a cache took no measurable time.
+  function fmtTook(ms) {
+    if (ms == null || !(ms >= 1)) return "Answered from cache";
+    if (ms < 1000) return "Answered in " + Math.round(ms) + " ms";
+    return "Answered in " + (ms / 1000).toFixed(1) + " s";
   }
 
   function fmtNumber(n) {
@@ -210,12 +244,14 @@
         " · " + fmtNumber(h.chunks) + " passages";
       stats.title = h.model ? "Model: " + h.model : "";
       setStatus(null, "");
-      loadDocuments();
+      loadDocuments().then(updateFilterSummary);
+      if (!examples.length) loadExamples();
+      loadSaved();
     } catch (err) {
       stats.textContent = err.kind === "no-index" ? "No index" : "Offline";
       if (!documentsLoaded) {
         $("filter-documents").textContent = "";
-        $("filter-documents").appendChild(el("option", null, "Unavailable")).disabled = true;
+        $("filter-documents").appendChild(el("p", "hint", "Unavailable"));
       }
       reportError(err);
     }
@@ -227,35 +263,56 @@
 
   async function loadDocuments() {
     if (documentsLoaded) return;
-    var sel = $("filter-documents"), types = $("filter-doc-types");
+    var list = $("filter-documents"), types = $("filter-doc-types"), bodies = $("filter-bodies");
     try {
       var docs = await api("GET", "/api/documents");
       documentsLoaded = true;
-      sel.textContent = "";
+      state.documents = docs;
+      list.textContent = "";
       docs.slice().sort(function (a, b) { return String(b.date || "").localeCompare(String(a.date || "")); })
         .forEach(function (d) {
-          var opt = el("option", null, (d.title || d.id) + " — " + fmtDate(d.date));
-          opt.value = d.id;
-          opt.title = opt.textContent;
-          sel.appendChild(opt);
+          var id = "doc-" + d.id;
+          var row = el("label", "doc-option");
+          row.htmlFor = id;
+          var box = el("input");
+          box.type = "checkbox";
+          box.id = id;
+          box.value = d.id;
+          box.className = "doc-check";
+          row.appendChild(box);
+          var text = el("span", "doc-option-text");
+          text.appendChild(el("span", "doc-option-title", d.title || d.id));
+          text.appendChild(el("span", "doc-option-meta", [fmtDate(d.date), d.doc_type, d.body].filter(Boolean).join(" · ")));
+          row.appendChild(text);
+          list.appendChild(row);
         });
-      if (!docs.length) sel.appendChild(el("option", null, "No documents indexed")).disabled = true;
-      var distinct = Array.from(new Set(docs.map(function (d) { return d.doc_type; }).filter(Boolean))).sort();
-      types.textContent = "";
-      distinct.forEach(function (t) {
-        var opt = el("option", null, t);
-        opt.value = t;
-        types.appendChild(opt);
-      });
-      types.size = Math.max(2, Math.min(distinct.length, 5));
+      if (!docs.length) list.appendChild(el("p", "hint", "No documents indexed"));
+      fillSelect(types, docs.map(function (d) { return d.doc_type; }));
+      fillSelect(bodies, docs.map(function (d) { return d.body; }));
     } catch (err) {
-      sel.textContent = "";
-      sel.appendChild(el("option", null, "Could not load documents")).disabled = true;
+      list.textContent = "";
+      list.appendChild(el("p", "hint", "Could not load documents"));
     }
+  }
+
+  function fillSelect(select, values) {
+    var distinct = Array.from(new Set(values.filter(Boolean))).sort();
+    select.textContent = "";
+    distinct.forEach(function (t) {
+      var opt = el("option", null, t);
+      opt.value = t;
+      opt.title = t;
+      select.appendChild(opt);
+    });
+    select.size = Math.max(2, Math.min(distinct.length, 5));
   }
 
   function selectedValues(select) {
     return Array.from(select.selectedOptions || []).map(function (o) { return o.value; }).filter(Boolean);
+  }
+
+  function checkedDocuments() {
+    return Array.from(document.querySelectorAll("#filter-documents .doc-check:checked")).map(function (b) { return b.value; });
   }
 
   // Adds the active filters to a request body, marks the page busy; returns its AbortController.
@@ -270,13 +327,38 @@
 
   function currentFilters() {
     var f = {};
-    var ids = selectedValues($("filter-documents"));
+    var ids = checkedDocuments();
     var types = selectedValues($("filter-doc-types"));
+    var bodies = selectedValues($("filter-bodies"));
+    var from = parseDateInput($("filter-date-from").value), to = parseDateInput($("filter-date-to").value);
     if (ids.length) f.document_ids = ids;
-    if ($("filter-date-from").value) f.date_from = $("filter-date-from").value;
-    if ($("filter-date-to").value) f.date_to = $("filter-date-to").value;
+    if (from.iso) f.date_from = from.iso;
+    if (to.iso) f.date_to = to.iso;
     if (types.length) f.doc_types = types;
+    if (bodies.length) f.bodies = bodies;
     return Object.keys(f).length ? f : null;
+  }
+
+  // How many of the caller's papers the filters let through (the page knows them all).
+  function papersAllowed(f) {
+    if (!f) return state.documents.length;
+    return state.documents.filter(function (d) {
+      if (f.document_ids && f.document_ids.indexOf(d.id) < 0) return false;
+      if (f.doc_types && f.doc_types.indexOf(d.doc_type) < 0) return false;
+      if (f.bodies && f.bodies.indexOf(d.body) < 0) return false;
+      if ((f.date_from || f.date_to) && !d.date) return false;
+      if (f.date_from && d.date < f.date_from) return false;
+      if (f.date_to && d.date > f.date_to) return false;
+      return true;
+    }).length;
+  }
+
+  function dateProblem() {
+    var from = parseDateInput($("filter-date-from").value), to = parseDateInput($("filter-date-to").value);
+    if (from.error) return "“From date”: " + from.error + ".";
+    if (to.error) return "“To date”: " + to.error + ".";
+    if (from.iso && to.iso && from.iso > to.iso) return "The “From date” filter is after the “To date”. Fix the date range first.";
+    return "";
   }
 
   function updateFilterSummary() {
@@ -286,18 +368,43 @@
     if (f && f.date_from) parts.push("from " + fmtDate(f.date_from));
     if (f && f.date_to) parts.push("to " + fmtDate(f.date_to));
     if (f && f.doc_types) parts.push("type: " + f.doc_types.join(", "));
-    $("filter-summary").textContent = parts.length ? "Filtered: " + parts.join(" · ") : "Searching all reports";
-    $("clear-filters").disabled = !parts.length;
+    if (f && f.bodies) parts.push("meeting: " + f.bodies.join(", "));
+    var text = parts.length ? "Filtered: " + parts.join(" · ") : "Searching all reports";
+    if (parts.length && documentsLoaded) {
+      var n = papersAllowed(f);
+      text += n ? " (" + n + (n === 1 ? " paper)" : " papers)") : " — no paper matches these filters";
+    }
+    if ($("filter-newest").checked) text += " · newest first";
+    $("filter-summary").textContent = text;
+    $("clear-filters").disabled = !parts.length && !$("filter-newest").checked;
     $("filters-panel").classList.toggle("has-filters", parts.length > 0);
   }
 
   function clearFilters() {
-    ["filter-documents", "filter-doc-types"].forEach(function (id) {
+    ["filter-doc-types", "filter-bodies"].forEach(function (id) {
       Array.from($(id).options).forEach(function (o) { o.selected = false; });
     });
+    document.querySelectorAll("#filter-documents .doc-check").forEach(function (b) { b.checked = false; });
     $("filter-date-from").value = "";
     $("filter-date-to").value = "";
+    $("filter-newest").checked = false;
     updateFilterSummary();
+  }
+
+  // Shown instead of an empty list when the filters let no paper (or no passage) through.
+  function excludedNotice(what, retry) {
+    var f = currentFilters();
+    var n = papersAllowed(f);
+    var box = el("div", "excluded");
+    box.setAttribute("role", "note");
+    box.appendChild(el("p", null, n === 0
+      ? "Your filters exclude every paper, so nothing was searched."
+      : "Nothing in the " + n + (n === 1 ? " paper" : " papers") + " your filters allow " + what + "."));
+    box.appendChild(button("btn btn-small clear-and-retry", "Clear filters and try again", function () {
+      clearFilters();
+      retry();
+    }));
+    return box;
   }
 
   // ---------- answer rendering ----------
@@ -387,7 +494,8 @@
         return p.document && cit.document && p.document.id === cit.document.id && Array.isArray(cit.span) &&
           p.span[0] <= cit.span[0] && cit.span[1] <= p.span[1];
       }) || passages.find(function (p) { return p.chunk_id === cit.chunk_id; });
-      openViewer({ document: cit.document, section: cit.section, page: cit.page, citation: cit.citation,
+      openViewer({ document: cit.document, section: cit.section, page: cit.page, page_label: cit.page_label,
+                   citation: cit.citation,
                    quote: cit.quote, span: cit.span || null, passage: passage || null }, opener);
     } else if (passages[n - 1]) {
       openPassage(passages[n - 1], opener);
@@ -404,14 +512,19 @@
     var text = answer.answer || "";
     renderAnswerText(this.text, text, this.openCitation.bind(this));
 
+    var citations = answer.citations || [];
+    var passages = answer.passages || this.passages || [];
     if (answer.answerable === false) {
       this.node.classList.add("abstained");
       this.header.appendChild(el("span", "badge badge-abstained", "Not found in these reports"));
+      if (!passages.length && currentFilters()) {  // "the closest passages are listed below" would list nothing
+        this.text.textContent = "";
+        this.node.appendChild(excludedNotice("answers this", function () { ask(self.question); }));
+      }
+    } else if (typeof answer.confidence === "number") {
+      this.header.appendChild(evidenceBadge(answer.confidence));
     }
-    if (answer.notice) this.node.insertBefore(el("p", "notice", answer.notice), this.text);
-
-    var citations = answer.citations || [];
-    var passages = answer.passages || this.passages || [];
+    if (answer.notice && !this.node.querySelector(".excluded")) this.node.insertBefore(el("p", "notice", answer.notice), this.text);
     var list = el("ol", "source-list");
     var heading;
     if (answer.answerable !== false && citations.length) {
@@ -433,14 +546,25 @@
     }
 
     var actions = el("div", "message-actions");
-    var meta = answer.took_ms != null ? "Answered in " + (answer.took_ms / 1000).toFixed(1) + " s" : "";
-    if (meta) actions.appendChild(el("span", "took", meta));
+    actions.appendChild(el("span", "took", fmtTook(answer.took_ms)));
     actions.appendChild(button("btn btn-small btn-ghost print-answer", "Print", function () { printMessage(self.node); }));
     this.node.appendChild(actions);
 
     var announce = (answer.answerable === false ? "Not found in these reports. " : "Answer: ") + text;
     $("announcer").textContent = announce.length > 600 ? announce.slice(0, 600) + "…" : announce;
   };
+
+  // The answer's calibrated confidence (a probability that the cited evidence answers the question)
+  // shown in three plain bands, so a weak answer does not look as certain as a strong one.
+  function evidenceBadge(confidence) {
+    var c = Math.max(0, Math.min(1, confidence));
+    var band = c >= 0.8 ? "strong" : c >= 0.6 ? "moderate" : "weak";
+    var badge = el("span", "badge evidence evidence-" + band);
+    badge.appendChild(el("span", "evidence-bar", null)).style.setProperty("--level", String(c));
+    badge.appendChild(el("span", null, "Evidence: " + band + " (" + Math.round(c * 100) + "%)"));
+    badge.title = "Calibrated confidence that the cited passages answer the question";
+    return badge;
+  }
 
   AssistantMessage.prototype.fail = function (err) {
     this.node.removeAttribute("aria-busy");
@@ -490,6 +614,8 @@
       }
       if (controller !== state.controller) return; // conversation was reset
       msg.finish(answer);
+      state.turns.push({ question: question, answer: answer });
+      updateBriefButtons();
       state.history.push({ role: "user", content: question }, { role: "assistant", content: answer.answer || "" });
       if ($("status").classList.contains("status-error") || $("status").classList.contains("status-warning")) setStatus(null, "");
     } catch (err) {
@@ -514,7 +640,15 @@
     empty.id = "chat-empty";
     empty.appendChild(el("h2", null, "Ask about your reports"));
     empty.appendChild(el("p", null, "Questions are answered only from the indexed reports, with numbered citations you can open to read the source."));
+    var ex = el("div", "examples");
+    ex.hidden = true;
+    ex.appendChild(el("h3", "examples-heading", "Try asking"));
+    ex.appendChild(el("ul", "example-list"));
+    empty.appendChild(ex);
     t.appendChild(empty);
+    state.turns = [];
+    updateBriefButtons();
+    renderExamples();
     closeViewer(false);
     setMode("ask");
     $("question").value = "";
@@ -549,7 +683,7 @@
     box.appendChild(loading);
     box.setAttribute("aria-busy", "true");
 
-    var payload = { query: query, k: 10 };
+    var payload = { query: query, k: 10, sort: $("filter-newest").checked ? "newest" : "relevance" };
     var controller = beginRequest(payload);
     try {
       var data = await api("POST", "/api/search", payload, controller.signal);
@@ -571,9 +705,15 @@
     var box = $("search-results");
     box.textContent = "";
     var results = data.results || [];
+    if (!results.length && currentFilters()) {
+      box.appendChild(excludedNotice("matches “" + query + "”", function () { search(query); }));
+      $("announcer").textContent = box.textContent;
+      return;
+    }
     var summary = results.length
-      ? results.length + (results.length === 1 ? " passage" : " passages") + " for “" + query + "”"
-      : "No passages matched “" + query + "”. Try other words or clear the filters.";
+      ? results.length + (results.length === 1 ? " passage" : " passages") + " for “" + query + "”" +
+        ($("filter-newest").checked ? ", newest first" : "")
+      : "No passages matched “" + query + "”. Try other words.";
     if (data.took_ms != null && results.length) summary += " · " + Math.round(data.took_ms) + " ms";
     box.appendChild(el("p", "results-summary", summary));
     $("announcer").textContent = summary;
@@ -595,6 +735,254 @@
     box.appendChild(list);
   }
 
+  // ---------- precedent ----------
+
+  async function precedent(query) {
+    var box = $("precedent-results");
+    box.textContent = "";
+    var loading = el("div", "loading");
+    loading.appendChild(el("span", "dots"));
+    loading.appendChild(el("span", null, "Reading the papers…"));
+    box.appendChild(loading);
+    box.setAttribute("aria-busy", "true");
+    var payload = { query: query, k: 20, sort: "newest" };
+    var controller = beginRequest(payload);
+    try {
+      var data = await api("POST", "/api/precedent", payload, controller.signal);
+      if (controller !== state.controller) return;
+      renderPrecedent(data, query);
+      if (!$("status").classList.contains("status-info")) setStatus(null, "");
+    } catch (err) {
+      if (controller !== state.controller) return;
+      box.textContent = "";
+      if (err.name !== "AbortError") box.appendChild(el("p", "message-error", err.message || "Precedent search failed."));
+      reportError(err);
+    } finally {
+      box.removeAttribute("aria-busy");
+      if (controller === state.controller) { state.controller = null; setBusy(false); }
+    }
+  }
+
+  function hasDigit(text) { return /\d/.test(text); }
+
+  // The words changed since the previous use: removed struck through, added underlined, figures marked.
+  function renderDiff(diff) {
+    var p = el("p", "diff");
+    diff.forEach(function (d) {
+      if (d.op === "equal") { p.appendChild(document.createTextNode(d.text)); return; }
+      var node = el(d.op === "insert" ? "ins" : "del", hasDigit(d.text) ? "figure" : null, d.text);
+      node.setAttribute("aria-label", (d.op === "insert" ? "added: " : "removed: ") + d.text);
+      p.appendChild(node);
+    });
+    return p;
+  }
+
+  function copyButton(label, textFn) {
+    var b = button("btn btn-small copy-quote", label, async function () {
+      var ok = await copyToClipboard(textFn());
+      b.textContent = ok ? "Copied" : "Copy failed";
+      $("announcer").textContent = ok ? "Citation and quote copied." : "Could not copy.";
+      setTimeout(function () { b.textContent = label; }, 2500);
+    });
+    return b;
+  }
+
+  function quotedCitation(citation, text) {
+    return citation + "\n“" + String(text || "").trim() + "”";
+  }
+
+  function renderPrecedent(data, query) {
+    var box = $("precedent-results");
+    box.textContent = "";
+    var groups = data.groups || [];
+    if (!groups.length) {
+      if (currentFilters()) box.appendChild(excludedNotice("speaks to “" + query + "”", function () { precedent(query); }));
+      else box.appendChild(el("p", "results-summary", "No paper speaks to “" + query + "”. Try other words."));
+      $("announcer").textContent = box.textContent;
+      return;
+    }
+    var papers = groups.reduce(function (n, g) { return n + g.occurrences.length; }, 0);
+    var summary = papers + (papers === 1 ? " paper" : " papers") + " on “" + query + "”, newest first";
+    var reused = groups.filter(function (g) { return g.papers > 1; }).length;
+    if (reused) summary += " · " + reused + (reused === 1 ? " wording" : " wordings") + " used in several papers";
+    box.appendChild(el("p", "results-summary", summary));
+    $("announcer").textContent = summary;
+    var list = el("ol", "precedent-list");
+    groups.forEach(function (g) {
+      var li = el("li", "precedent-group" + (g.papers > 1 ? " reused" : ""));
+      var head = el("div", "group-head");
+      if (g.papers > 1) {
+        head.appendChild(el("span", "badge badge-reused", "Same wording in " + g.papers + " papers"));
+        head.appendChild(el("span", "group-span", "first used " + fmtDate(g.first_used) + " · last used " + fmtDate(g.last_used)));
+      } else {
+        head.appendChild(el("span", "group-span", fmtDate(g.last_used)));
+      }
+      li.appendChild(head);
+      var occs = el("ol", "occurrence-list");
+      g.occurrences.forEach(function (o, i) {
+        var item = el("li", "occurrence");
+        var top = el("div", "occurrence-head");
+        top.appendChild(el("span", "occurrence-date", fmtDate(o.document.date)));
+        top.appendChild(el("span", "occurrence-title", o.document.title || "Untitled"));
+        item.appendChild(top);
+        item.appendChild(el("p", "source-meta", [o.document.body, o.document.doc_type].filter(Boolean).join(" · ")));
+        item.appendChild(el("blockquote", "source-quote", o.text));
+        var changed = (o.diff || []).some(function (d) { return d.op !== "equal"; });
+        var previous = g.occurrences[i + 1];
+        if (o.diff && changed) {
+          var since = el("div", "changes");
+          since.appendChild(el("p", "changes-heading", "Changed since " + fmtDate(previous && previous.document.date) + ":"));
+          since.appendChild(renderDiff(o.diff));
+          item.appendChild(since);
+        } else if (o.diff) {
+          item.appendChild(el("p", "changes-heading", "Same wording as " + fmtDate(previous && previous.document.date) + "."));
+        }
+        item.appendChild(el("p", "source-citation", o.citation));
+        var actions = el("div", "occurrence-actions");
+        actions.appendChild(copyButton("Copy citation with quote", function () { return quotedCitation(o.citation, o.text); }));
+        var open = button("btn btn-small btn-ghost open-source", "Open in document", function () {
+          openViewer({ document: o.document, section: null, page: o.page, page_label: o.page_label, citation: o.citation,
+                       quote: o.text, span: o.span, passage: null }, open);
+        });
+        actions.appendChild(open);
+        item.appendChild(actions);
+        occs.appendChild(item);
+      });
+      li.appendChild(occs);
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+  }
+
+  // ---------- saved searches ----------
+
+  async function loadSaved() {
+    var saved;
+    try { saved = await api("GET", "/api/saved"); } catch (e) { return; }
+    var list = $("saved-list");
+    list.textContent = "";
+    $("saved-panel").hidden = !saved.length;
+    saved.forEach(function (s) {
+      var li = el("li", "saved-item");
+      var n = (s.matches || []).length;
+      var open = button("btn btn-small btn-ghost saved-open", s.name + (n ? " · " + n + " new" : ""), function () { showSaved(s); });
+      open.setAttribute("aria-label", "Saved search " + s.name + ": " + (n ? n + " new passages" : "no new passages"));
+      li.appendChild(open);
+      var feed = el("a", "saved-feed", "Atom feed");
+      feed.href = "/api/saved/" + encodeURIComponent(s.name) + "/feed";
+      li.appendChild(feed);
+      list.appendChild(li);
+    });
+  }
+
+  function showSaved(saved) {
+    setMode("search");
+    var box = $("search-results");
+    box.textContent = "";
+    var matches = saved.matches || [];
+    var summary = matches.length
+      ? matches.length + (matches.length === 1 ? " new passage" : " new passages") + " for saved search “" + saved.name + "” (" + saved.query + ")"
+      : "No new passages for saved search “" + saved.name + "” (" + saved.query + ") since it was saved.";
+    box.appendChild(el("p", "results-summary", summary));
+    $("announcer").textContent = summary;
+    var list = el("ol", "result-list");
+    matches.forEach(function (m) {
+      var r = m.result;
+      var li = el("li", "result saved-match");
+      var head = el("div", "result-head");
+      head.appendChild(el("span", "result-rank", "new"));
+      head.appendChild(el("h3", "result-title", (r.document && r.document.title) || "Untitled"));
+      head.appendChild(el("span", "result-score", "found " + fmtDate(m.found)));
+      li.appendChild(head);
+      li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page)));
+      li.appendChild(el("p", "result-text", r.text || ""));
+      li.appendChild(el("p", "source-citation", citationText(r)));
+      var open = button("btn btn-small open-source", "Open in document", function () { openPassage(r, open); });
+      li.appendChild(open);
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+  }
+
+  // ---------- example questions ----------
+
+  var examples = [];
+
+  async function loadExamples() {
+    try { examples = await api("GET", "/api/examples"); } catch (e) { examples = []; }
+    renderExamples();
+  }
+
+  function renderExamples() {
+    var empty = $("chat-empty");
+    if (!empty || !examples.length) return;
+    var box = empty.querySelector(".examples"), list = empty.querySelector(".example-list");
+    list.textContent = "";
+    examples.forEach(function (q) {
+      var li = el("li");
+      li.appendChild(button("btn btn-small example", q, function () {
+        if (state.busy) return;
+        setMode("ask");
+        ask(q);
+      }));
+      list.appendChild(li);
+    });
+    box.hidden = false;
+  }
+
+  // ---------- meeting brief ----------
+
+  function updateBriefButtons() {
+    var none = !state.turns.length;
+    $("export-markdown").disabled = none;
+    $("export-print").disabled = none;
+  }
+
+  function stripMarkers(text) { return String(text || "").replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, ""); }
+
+  function briefMarkdown() {
+    var today = fmtDate(new Date().toISOString().slice(0, 10));
+    var out = ["# Meeting brief", "", "Prepared " + today + " with ReportSearch from the indexed reports.", ""];
+    state.turns.forEach(function (t, i) {
+      var a = t.answer || {};
+      out.push("## " + (i + 1) + ". " + t.question, "");
+      if (a.answerable === false) {
+        out.push("_Not found in these reports._", "");
+        return;
+      }
+      out.push(String(a.answer || "").trim(), "");
+      if (typeof a.confidence === "number") out.push("Evidence: " + Math.round(a.confidence * 100) + "%", "");
+      (a.citations || []).forEach(function (c) {
+        out.push("> [" + c.n + "] “" + String(c.quote || "").trim().replace(/\n+/g, " ") + "”  ");
+        out.push("> — " + citationText(c), "");
+      });
+    });
+    return out.join("\n").replace(/\n{3,}/g, "\n\n") + "\n";
+  }
+
+  function downloadBrief() {
+    var blob = new Blob([briefMarkdown()], { type: "text/markdown;charset=utf-8" });
+    var a = el("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = "meeting-brief-" + new Date().toISOString().slice(0, 10) + ".md";
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    $("announcer").textContent = "Meeting brief downloaded as Markdown.";
+  }
+
+  function printBrief() {
+    setMode("ask");
+    document.body.classList.add("print-brief");
+    var cleanup = function () {
+      document.body.classList.remove("print-brief");
+      window.removeEventListener("afterprint", cleanup);
+    };
+    window.addEventListener("afterprint", cleanup);
+    window.print();
+    setTimeout(cleanup, 1000);
+  }
+
   // ---------- viewer ----------
 
   function getDocument(id) {
@@ -607,8 +995,8 @@
   }
 
   function openPassage(p, opener) {
-    openViewer({ document: p.document, section: p.section, page: p.page, citation: p.citation,
-                 quote: null, passage: p }, opener);
+    openViewer({ document: p.document, section: p.section, page: p.page, page_label: p.page_label,
+                 citation: p.citation, quote: null, passage: p }, opener);
   }
 
   function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
@@ -650,7 +1038,13 @@
     var sec = sectionLabel(src.section);
     var path = src.section && Array.isArray(src.section.path) ? src.section.path.slice(0, -1) : [];
     path.push(sec ? "Section " + sec : "No section heading");
-    $("viewer-section").textContent = path.join(" › ") + (src.page != null ? " · p. " + src.page : "");
+    var pageName = src.page_label || (src.page != null ? String(src.page) : "");
+    $("viewer-section").textContent = src.section ? path.join(" › ") + (pageName ? " · p. " + pageName : "")
+      : (src.citation || "") ;
+    var original = $("viewer-original");
+    original.href = "/api/documents/" + encodeURIComponent(doc.id) + "/source" + (src.page != null ? "#page=" + src.page : "");
+    original.textContent = pageName ? "Open original at p. " + pageName : "Open original";
+    original.hidden = false;
     var quoteBox = $("viewer-quote");
     quoteBox.textContent = src.quote || "";
     quoteBox.hidden = !src.quote;
@@ -659,6 +1053,7 @@
     body.appendChild(el("p", "loading", "Loading document…"));
     viewer.hidden = false;
     document.body.classList.add("viewer-open");
+    collapseFiltersForViewer();
     $("viewer-title").focus();
 
     var full;
@@ -699,11 +1094,23 @@
     });
   }
 
+  // Beside the viewer on a laptop screen the conversation needs the room more than the filters do:
+  // they fold to a narrow strip while the viewer is open, and unfold when it closes.
+  function collapseFiltersForViewer() {
+    var panel = $("filters-panel");
+    var wide = window.matchMedia && window.matchMedia("(min-width: 901px) and (max-width: 1599px)").matches;
+    if (!wide || !panel.open) return;
+    if (state.filtersOpenBeforeViewer === null) state.filtersOpenBeforeViewer = true;
+    panel.open = false;
+  }
+
   function closeViewer(restoreFocus) {
     var viewer = $("viewer");
     if (viewer.hidden) return;
     viewer.hidden = true;
     document.body.classList.remove("viewer-open");
+    if (state.filtersOpenBeforeViewer) $("filters-panel").open = true;
+    state.filtersOpenBeforeViewer = null;
     state.viewerSource = null;
     var opener = state.viewerOpener;
     state.viewerOpener = null;
@@ -730,13 +1137,8 @@
   async function copyCitation() {
     var src = state.viewerSource;
     if (!src) return;
-    var doc = src.document || {};
-    var parts = [(doc.title || "Untitled") + " (" + fmtDate(doc.date) + ")"];
-    var sec = sectionLabel(src.section);
-    if (sec) parts.push("section " + sec);
-    if (src.page != null) parts.push("p. " + src.page);
     var quote = src.quote || (src.passage && src.passage.text) || "";
-    var text = parts.join(", ") + (quote ? "\n“" + quote.trim() + "”" : "");
+    var text = citationText(src.passage && !src.quote ? src.passage : src) + (quote ? "\n“" + quote.trim() + "”" : "");
     var btn = $("copy-citation");
     var ok = await copyToClipboard(text);
     btn.textContent = ok ? "Copied" : "Copy failed";
@@ -750,20 +1152,28 @@
   function setBusy(busy) {
     state.busy = busy;
     $("send").disabled = busy;
-    $("send").textContent = busy ? (state.mode === "ask" ? "Answering…" : "Searching…") : (state.mode === "ask" ? "Send" : "Search");
+    var labels = { ask: ["Send", "Answering…"], search: ["Search", "Searching…"], precedent: ["Find", "Reading…"] };
+    $("send").textContent = labels[state.mode][busy ? 1 : 0];
     $("content").setAttribute("aria-busy", busy ? "true" : "false");
   }
 
+  var MODES = {
+    ask: { view: "chat-view", label: "Ask a question about the reports",
+           placeholder: "e.g. What did the panel decide about the precept?", hint: "Enter to send · Shift+Enter for a new line" },
+    search: { view: "search-view", label: "Search the reports", placeholder: "e.g. precept increase 2017", hint: "Enter to search" },
+    precedent: { view: "precedent-view", label: "A topic or a wording to trace through the papers",
+                 placeholder: "e.g. firearms licensing backlog", hint: "Enter to find · newest meeting first" }
+  };
+
   function setMode(mode) {
     state.mode = mode;
-    var askMode = mode === "ask";
-    $("mode-ask").setAttribute("aria-pressed", String(askMode));
-    $("mode-search").setAttribute("aria-pressed", String(!askMode));
-    $("chat-view").hidden = !askMode;
-    $("search-view").hidden = askMode;
-    $("question-label").textContent = askMode ? "Ask a question about the reports" : "Search the reports";
-    $("question").placeholder = askMode ? "e.g. What did the panel decide about the precept?" : "e.g. precept increase 2017";
-    $("question-hint").textContent = askMode ? "Enter to send · Shift+Enter for a new line" : "Enter to search";
+    Object.keys(MODES).forEach(function (m) {
+      $("mode-" + m).setAttribute("aria-pressed", String(m === mode));
+      $(MODES[m].view).hidden = m !== mode;
+    });
+    $("question-label").textContent = MODES[mode].label;
+    $("question").placeholder = MODES[mode].placeholder;
+    $("question-hint").textContent = MODES[mode].hint;
     setBusy(state.busy);
     showValidation("");
   }
@@ -782,18 +1192,20 @@
       $("question").focus();
       return;
     }
-    var from = $("filter-date-from").value, to = $("filter-date-to").value;
-    if (from && to && from > to) {
-      showValidation("The “From date” filter is after the “To date”. Fix the date range first.");
+    var problem = dateProblem();
+    if (problem) {
+      showValidation(problem);
       return;
     }
     showValidation("");
     if (state.mode === "ask") { $("question").value = ""; ask(q); }
+    else if (state.mode === "precedent") precedent(q);
     else search(q);
   }
 
   function init() {
     $("composer").addEventListener("submit", function (e) { e.preventDefault(); submit(); });
+    $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
     $("question").addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
     });
@@ -802,11 +1214,23 @@
     });
     $("mode-ask").addEventListener("click", function () { setMode("ask"); });
     $("mode-search").addEventListener("click", function () { setMode("search"); });
+    $("mode-precedent").addEventListener("click", function () { setMode("precedent"); });
+    $("export-markdown").addEventListener("click", downloadBrief);
+    $("export-print").addEventListener("click", printBrief);
+    $("close-filters").addEventListener("click", function () { $("filters-panel").open = false; $("question").focus(); });
+    $("filter-newest").addEventListener("change", updateFilterSummary);
+    $("filter-documents").addEventListener("change", updateFilterSummary);
     $("new-conversation").addEventListener("click", newConversation);
     $("viewer-close").addEventListener("click", function () { closeViewer(); });
     $("copy-citation").addEventListener("click", copyCitation);
     $("clear-filters").addEventListener("click", clearFilters);
-    ["filter-documents", "filter-doc-types", "filter-date-from", "filter-date-to"].forEach(function (id) {
+    ["filter-date-from", "filter-date-to"].forEach(function (id) {
+      $(id).addEventListener("change", function () {  // shown back as day/month/year, whatever was typed
+        var parsed = parseDateInput($(id).value);
+        if (parsed.iso) $(id).value = parsed.iso.slice(8) + "/" + parsed.iso.slice(5, 7) + "/" + parsed.iso.slice(0, 4);
+      });
+    });
+    ["filter-doc-types", "filter-bodies", "filter-date-from", "filter-date-to"].forEach(function (id) {
       $(id).addEventListener("change", updateFilterSummary);
       $(id).addEventListener("input", updateFilterSummary);
     });
