@@ -61,9 +61,9 @@ class Settings(BaseSettings):
     answer_passages: int = 5  # top passages whose sentences are candidate evidence
     answer_place_chunks: int = 12  # a place the question names ('section 5.3') is read whole, up to this
     answer_max_sentences: int = 3
-    answer_extra_margin: float = 1.0  # a further sentence of the lead's paper within this many logits is quoted too
+    answer_extra_margin: float = 3.0  # a further sentence of the lead's paper within this many logits is quoted too
     answer_part_margin: float = 2.5  # the best sentence for one part of a two-part question, within this many logits
-    answer_target_precision: float = 0.85  # the abstention threshold is chosen for this precision (training)
+    answer_target_precision: float = 0.7  # the abstention threshold is chosen for this precision (training; see the reliability curve)
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
     same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).

@@ -18,7 +18,9 @@ from indexer.store import ChunkRecord, IndexMissing, IndexReader
 from .citations import document_ref, format_citation, section_ref
 from .fuse import rrf
 from .lexical import TermStats, concepts
-from .query import ParsedQuery, cue_match, mine_acronyms, parse_query, question_cues, respell
+from .answers.extract import matches
+from .answers.plan import QueryPlan, plan_query
+from .query import ParsedQuery, mine_acronyms, respell
 from .rerank import (
     AGENDA_FACTOR,
     BOILERPLATE_FACTOR,
@@ -238,18 +240,17 @@ class SearchEngine:
         if not head:
             return ordered
         qvec = self.embedder.encode_query(query.dense_text)[0]
-        terms = concepts(query.text, self.acronyms)
-        # Amounts, dates and names are distinctive; a 'why' cue ('in order to') is too common to help here.
-        cues = [c for c in question_cues(query.text) if c != "why"]
+        terms = query.concepts if isinstance(query, QueryPlan) else concepts(query.text, self.acronyms)
+        kind = query.answer_type if isinstance(query, QueryPlan) else None
         chunks = [self.snapshot.chunks[r] for r, _ in head]
         rescored = []
         for (rowid, fused), chunk, (spans, vectors) in zip(head, chunks, self.sentences.get(chunks)):
             best = 0.0
             if len(vectors):
                 sims = W_SENTENCE * (vectors @ qvec)
-                if cues:  # a 'how much' question wants the sentence with the amount in it
+                if kind:  # a 'how much' question wants the sentence with the amount in it
                     text = self.document_text(chunk.document_id)
-                    sims = sims + W_CUE * np.array([cue_match(cues, text[s:e]) for s, e in spans])
+                    sims = sims + W_CUE * np.array([matches(kind, text[s:e]) for s, e in spans])
                 best = float(sims.max())
             lexical = self.terms.coverage(terms, chunk.text + " " + chunk.heading)
             total = W_FUSED * fused + best + W_LEXICAL * lexical
@@ -262,10 +263,14 @@ class SearchEngine:
         """The query in the reports' spelling ('relaunching' -> 're-launching', 'summonsed' -> 'summoned')."""
         return respell(text, self.terms.knows, self.terms.correct)
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None, sort: str = "relevance",
+    def plan(self, question: str, history=None) -> QueryPlan:
+        """The question parsed once (follow-up context, spelling, acronyms, references, years, answer type)."""
+        return plan_query(question, self.acronyms, self.respell, self.terms.idf, history)
+
+    def search(self, query: str | QueryPlan, k: int = 10, filters: Filters | None = None, sort: str = "relevance",
                use_dense: bool = True, use_keyword: bool = True) -> SearchResponse:
         started = time.perf_counter()
-        parsed = parse_query(self.respell(query), self.acronyms)
+        parsed = query if isinstance(query, QueryPlan) else self.plan(query)
         allowed = self.allowed_chunks(filters)
         results: list[Result] = []
         for rowid, score in self.rank(parsed, k, allowed, use_dense, use_keyword):
@@ -278,7 +283,7 @@ class SearchEngine:
             results.sort(key=lambda r: r.document.date or "", reverse=True)
             for i, r in enumerate(results):
                 r.rank = i + 1
-        return SearchResponse(query=query, results=results, took_ms=round((time.perf_counter() - started) * 1000, 2))
+        return SearchResponse(query=parsed.question, results=results, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     # ---- results ------------------------------------------------------------------------------
     def passage_span(self, chunk: ChunkRecord) -> tuple[int, int]:

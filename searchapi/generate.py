@@ -18,8 +18,8 @@ import numpy as np
 
 from indexer.settings import Settings
 
-from .answer import Answerer, Candidate
-from .followup import rewrite_followup
+from .answer import Answerer
+from .answers.features import Candidate
 from .lexical import concepts
 from .query import STOPWORDS
 from .schemas import Answer, Citation, Filters, Result, Turn
@@ -119,7 +119,7 @@ class GenerativeAnswerer:
         kept, citations, dropped, repaired = [], [], 0, 0
         shown = passages[:MAX_PASSAGES]
         # Each passage's sentences once, however many claims cite it.
-        per_passage = [self.local.candidates([p]) for p in shown]
+        per_passage = [self.local.sentences([p]) for p in shown]
         for sentence in claims(text):
             numbers = [int(n) for n in _MARKER.findall(sentence)]
             claim = _MARKER.sub("", sentence).strip()
@@ -163,10 +163,10 @@ class GenerativeAnswerer:
     def stream(self, question: str, k: int = 8, filters: Filters | None = None,
                history: list[Turn] | None = None) -> Iterator[tuple[str, object]]:
         history = history or []
-        search_query = rewrite_followup(question, history)
-        passages = self.local.engine.search(search_query, k=k, filters=filters).results
+        plan = self.local.engine.plan(question, history)
+        passages = self.local.engine.search(plan, k=k, filters=filters).results
         yield "passages", [p.model_dump() for p in passages]
-        local = self.local.answer_from(question, search_query, passages, filters)
+        local = self.local.answer(plan, passages, filters)
         if not local.answerable:
             local.mode = "llm"
             yield "answer", local.model_dump()

@@ -24,17 +24,14 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word.lower())
 
 
-_DERIVATIONAL = re.compile(r"(?:ments?|yers?|ers?|ness|ance|ence|ity|ation)$")
-
-
-def derivational_base(word: str) -> str | None:
-    """The word a derived form is built on: 'payment' -> 'pay', 'lawyers' -> 'law', 'speaker' -> 'speak'."""
-    m = _DERIVATIONAL.search(word)
-    return word[: m.start()] if m and m.start() >= 3 else None
-
-
 def stems(text: str) -> list[str]:
     return [stem(t) for t in tokens(text)]
+
+
+@lru_cache(maxsize=50_000)
+def stem_set(text: str) -> frozenset[str]:
+    """The stems of a text, cached: the same passages are read by many questions."""
+    return frozenset(stems(text))
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ class Concept:
     stem: str
     long_form: frozenset[str] = frozenset()
 
-    def present(self, have: set[str]) -> bool:
+    def present(self, have: set[str] | frozenset[str]) -> bool:
         return self.stem in have or bool(self.long_form) and self.long_form <= have
 
 
@@ -70,12 +67,10 @@ class TermStats:
     def __init__(self, texts: Iterable[str]):
         self.df: Counter = Counter()
         self.hyphenated: set[str] = set()  # 're-launching', as the reports write it (stemmed: 're-launch')
-        self.lowercase: set[str] = set()  # stems of words the reports also write in lower case: not names
         self.n = 0
         self._spelling = SpellChecker(language=None, distance=1)
         for text in texts:
             lower = _LOWER_WORD.findall(text)
-            self.lowercase.update(stem(w) for w in lower)
             self._spelling.word_frequency.load_words(lower)
             self.df.update(set(stems(text)))
             self.hyphenated.update(_stem_hyphenated(w) for w in _HYPHENATED.findall(text))
@@ -88,7 +83,7 @@ class TermStats:
         """Share of the query concepts' IDF mass present in the text."""
         if not terms:
             return 0.0
-        have = set(stems(text))
+        have = stem_set(text)
         total = sum(self.idf(t.stem) for t in terms)
         return sum(self.idf(t.stem) for t in terms if t.present(have)) / total
 
@@ -111,17 +106,3 @@ class TermStats:
             return 1.0
         total = sum(self.idf(t) for t in terms)
         return sum(self.idf(t) for t in terms if self.df.get(t) or t in also) / total
-
-    def names_person(self, text: str) -> bool:
-        """'Wendy Phillips', 'ACC Harman', 'Mr Scott': a title or a capitalised word, then a surname, a word
-        the reports never write in lower case ('Chief Constable', 'Kent Police' and 'Eastern Region' are not)."""
-        def name(word: str) -> bool:
-            return stem(word) not in self.lowercase
-        return (any(name(m.group(1)) for m in _TITLED.finditer(text))
-                or any(name(m.group(2)) for m in _CAPITAL_PAIR.finditer(text)))
-
-
-_TITLE = r"(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Cllr|Councillor|Professor|ACC|DCC|DCS|DCI|Supt|Superintendent|Inspector|Sergeant)"
-_TITLED = re.compile(rf"\b{_TITLE}\.?\s+([A-Z][a-z]+)")
-# Overlapping pairs; not after 'the' ('the Explanatory Memorandum', 'the Eastern Region' are not people).
-_CAPITAL_PAIR = re.compile(r"(?<!\b[Tt]he )(?=\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b)")

@@ -1,7 +1,8 @@
-"""Retrieval and answer quality floors on the question set (corpus/devset.jsonl).
+"""Retrieval floors on the question sets, and the shape of the answer figures.
 
-Floors sit a little under the figures measured when the weights were tuned (dev half) and
-reported (held-back test half), so a regression fails the suite without flaking on noise.
+Retrieval floors sit a little under the figures measured when the weights were tuned (dev half)
+and reported (held-back test half). Answer figures are measured honestly by `reportsearch eval
+--cv` (nested cross-validation grouped by paper), not pinned here.
 """
 
 from __future__ import annotations
@@ -50,21 +51,26 @@ def test_hybrid_beats_single_retrievers(engine, devset):
     assert both > hit1(use_dense=False) and both > hit1(use_keyword=False)
 
 
-ANSWER_FLOORS = {  # question set: (answered, answered with a correct cited quote, abstained)
-    "devset": (0.95, 0.90, 0.85),
-    "holdout": (0.93, 0.86, 0.45),
-    "fresh": (0.88, 0.78, 0.60),
-}
-
-
-@pytest.mark.parametrize("name", ["devset", "holdout", "fresh"])
-def test_answer_quality_floor(answerer, devset, holdout, fresh, name):
-    questions = {"devset": devset, "holdout": holdout, "fresh": fresh}[name]
-    metrics = answer_metrics(answerer, [dict(q) for q in questions])
+@pytest.mark.parametrize("name", ["holdout", "fresh"])
+def test_answer_figures_are_strict_and_calibrated(answerer, holdout, fresh, name):
+    """Strict correctness (the quote itself holds the gold) never exceeds the old lenient figure (the
+    cited passage holds it), and the most confident answers are more often right than all of them."""
+    metrics = answer_metrics(answerer, [dict(q) for q in {"holdout": holdout, "fresh": fresh}[name]])
     assert metrics["citation_validity"] == 1.0
-    floors = ANSWER_FLOORS[name]
-    figures = (metrics["answer_rate"], metrics["correct_cited_rate"], metrics["abstention_rate"])
-    assert all(f >= floor for f, floor in zip(figures, floors)), (name, figures)
+    assert metrics["strict_correct_rate"] <= metrics["correct_cited_rate"]
+    curve = metrics["reliability"]
+    assert curve[-1]["coverage"] == 1.0 and curve[2]["precision"] >= curve[-1]["precision"], curve
+
+
+@pytest.mark.slow
+def test_nested_cross_validation_grouped_by_paper(answerer, devset):
+    """The evidence model's honest figure: every question decided by a model fitted without its paper."""
+    from searchapi.evaluate import cross_validated
+
+    figures = cross_validated(answerer, [dict(q) for q in devset])
+    assert figures["answerable_questions"] == sum(q["answerable"] for q in devset)
+    assert 0.4 <= figures["correct_if_all_answered"] <= 1.0
+    assert figures["strict_correct_rate"] <= figures["answer_rate"]
 
 
 def test_eval_command_reports_product_and_baselines(sample_index, capsys):
@@ -75,7 +81,7 @@ def test_eval_command_reports_product_and_baselines(sample_index, capsys):
 
     assert run_eval(DEVSET, sample_index, split="test", json_out=True) == 0
     out = capsys.readouterr().out
-    assert "hit@1" in out and "Answers" in out
+    assert "hit@1" in out and "Answers" in out and "strictly correct" in out and "lenient" in out and "reliability" in out
     figures = json.loads(out[out.index("{"):])
     rows = {r["system"]: r for r in figures["retrieval"]}
     product = rows.pop("ReportSearch (hybrid + rerank)")
@@ -86,7 +92,7 @@ def test_eval_command_reports_product_and_baselines(sample_index, capsys):
     assert figures["answers"]["citation_validity"] == 1.0
 
 
-@pytest.mark.parametrize("name", ["devset.jsonl", "holdout.jsonl", "fresh.jsonl"])
+@pytest.mark.parametrize("name", ["devset.jsonl", "holdout.jsonl", "fresh.jsonl", "regression.jsonl"])
 def test_every_gold_quote_is_verbatim_in_the_corpus(name):
     """Quotes are copied from the reports (HTML tags such as <sup> aside, which cleaning removes)."""
     import json
@@ -98,9 +104,9 @@ def test_every_gold_quote_is_verbatim_in_the_corpus(name):
     raw = " ".join(p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt")))
     corpus = normalise(re.sub(r"</?\w+>", "", raw))
     questions = [json.loads(line) for line in (CORPUS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len({q["id"] for q in questions}) == len(questions) >= 40
+    assert len({q["id"] for q in questions}) == len(questions) >= 25
     for q in questions:
-        assert q["split"] in {"dev", "test", "holdout", "fresh"} and q["question"].strip()
+        assert q["split"] in {"dev", "test", "holdout", "fresh", "regression"} and q["question"].strip()
         for gold in q["gold"]:
             assert normalise(gold) in corpus, (q["id"], gold)
         assert q["answerable"] == bool(q["gold"]), q["id"]

@@ -2,7 +2,7 @@
 
 from searchapi.lexical import concepts
 from searchapi.rerank import paper_match
-from searchapi.query import parse_query, question_cues, respell
+from searchapi.query import parse_query, respell
 
 
 def test_acronyms_are_mined_from_the_reports(engine):
@@ -26,12 +26,6 @@ def test_references_and_phrases_are_recognised():
     assert q.decision_refs == ["OPCC.D.015.17"]
     assert q.phrases == ["single procurement function"]
     assert '"single procurement function"' in q.fts_query()
-
-
-def test_question_cues():
-    assert question_cues("how much did the PCC pay Salus") == ["amount"]
-    assert question_cues("when will Athena go live") == ["date"]
-    assert "who" in question_cues("who runs the ICT convergence programme")
 
 
 def test_an_acronym_and_its_long_form_are_one_concept(engine):
@@ -143,12 +137,3 @@ def test_respell_leaves_quotes_and_unknown_compounds_alone(engine):
     knows = engine.terms.knows
     assert respell('"relaunching" relaunching', knows) == '"relaunching" re-launching'
     assert respell("interview", knows) == "interview", "only hyphenated forms the reports use"
-
-
-def test_each_day_is_also_searched_as_daily(engine):
-    """The reports write 'the daily mobilisation of in excess of 300 police officers'; users type 'each day'."""
-    assert parse_query("officers needed each day").expansions == ["daily"]
-    assert parse_query("calls per month").expansions == ["monthly"]
-    assert parse_query("the annual report").expansions == []
-    results = engine.search("how many officers would no deal have needed each day", k=5).results
-    assert any("daily mobilisation of in excess of 300 police officers" in r.text for r in results)

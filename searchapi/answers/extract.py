@@ -1,0 +1,102 @@
+"""Typed extractors: does a text state a sum, a count, a percentage, a date, a duration or a name?
+
+Sums come from price-parser, dates from the indexer's own date reader (plus month-year, a bare
+year and financial years); the rest are the few general shapes English writes them in. Each
+answers only 'is there one'; the evidence model learns how much that matters.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from price_parser import Price
+
+from indexer.dates import find_dates
+
+ANSWER_TYPES = ("money", "count", "percent", "date", "duration", "person")
+
+_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
+_NUMBER = re.compile(rf"(?<![\w/.£$€])\d[\d,]*(?:\.\d+)?(?![\w/%])|\b{_NUMBER_WORD}\b", re.I)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_PERCENT = re.compile(r"\d\s?%|\bper ?cent\b|\bpercentage points?\b", re.I)
+_SCALE = re.compile(r"\d(?:\.\d+)?\s?(?:m|bn|k|million|billion)\b", re.I)
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_LOOSE_DATE = re.compile(rf"\b{_MONTH}\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d(?:\s*[/-]\s*\d\d(?:\d\d)?)?\b"
+                         rf"|\b(?:spring|summer|autumn|winter)\b|\b(?:by|from|until|in|since|on) {_MONTH}\b", re.I)
+_DURATION = re.compile(rf"\b(?:\d+(?:\.\d+)?|an?|{_NUMBER_WORD})[\s-]+(?:working\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", re.I)
+_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Cllr|Councillor|Professor|Prof|ACC|DCC|Supt|Superintendent"
+                    r"|Inspector|Sergeant|Constable|Commissioner)\.?\s+[A-Z][a-z]+")
+# Two capitalised words after a lower-case word or a comma ('overseen by Mark Gilmartin', ', Wendy Phillips,'),
+# not the name of a body ('Kent Police', 'Medway Council').
+_BODY = r"(?:Police|Council|Board|Panel|Unit|Team|Service|Office|Plan|Strategy|Partnership|Fund|Court|Government|Association)"
+_NAME_PAIR = re.compile(rf"(?:^|[a-z]{{2,}}|[,;:(])\s+([A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?(?!{_BODY}\b)([A-Z][a-z]{{2,}})\b(?!\s+{_BODY})")
+_NOT_AFTER = {"the", "of", "and", "for", "to", "in", "on", "a", "an", "by the"}
+
+
+def has_person(text: str) -> bool:
+    if _TITLE.search(text):
+        return True
+    for m in _NAME_PAIR.finditer(text):
+        before = text[: m.start(1)].split()[-1:] or [""]
+        if before[0].lower() not in _NOT_AFTER:
+            return True
+    return False
+
+
+def has_money(text: str) -> bool:
+    price = Price.fromstring(text)
+    return (price.amount is not None and price.currency is not None) or bool(_SCALE.search(text))
+
+
+def has_count(text: str) -> bool:
+    return any(not _YEAR.match(m.group()) for m in _NUMBER.finditer(text))
+
+
+def has_date(text: str) -> bool:
+    return bool(find_dates(text)) or bool(_LOOSE_DATE.search(text))
+
+
+@lru_cache(maxsize=50_000)
+def states(text: str) -> frozenset[str]:
+    """The answer types this text states."""
+    found = set()
+    if has_money(text):
+        found.add("money")
+    if has_count(text):
+        found.add("count")
+    if _PERCENT.search(text):
+        found.add("percent")
+    if has_date(text):
+        found.add("date")
+    if _DURATION.search(text):
+        found.add("duration")
+    if has_person(text):
+        found.add("person")
+    return frozenset(found)
+
+
+# What the question's form asks for; the first that applies.
+_ASKS = [
+    ("percent", re.compile(r"%|\bpercentage\b|\bproportion\b|\bper ?cent\b|\bwhat share\b", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bnumber of\b", re.I)),
+    ("money", re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav|worth|invest|fund|budget|give|gave|contribut|grant|award|allocat)"
+                         r"|\b(?:cost|price|budget|spend|deficit|savings|funding|£)\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I)),
+    ("date", re.compile(r"^\W*(?:and\s+)?when\b|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I)),
+    ("person", re.compile(r"^\W*(?:and\s+)?who\b|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I)),
+    ("count", re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I)),
+]
+
+
+def asked_type(question: str) -> str | None:
+    """What kind of fact the question's form asks for ('how many ...' -> 'count'), if it says."""
+    return next((kind for kind, asks in _ASKS if asks.search(question)), None)
+
+
+def matches(kind: str | None, text: str) -> bool:
+    """Whether the text states the asked kind ('count' is also stated by a sum or a percentage)."""
+    if kind is None:
+        return False
+    found = states(text)
+    return kind in found or (kind == "count" and bool(found & {"money", "percent"})) or (kind == "date" and "duration" in found)

@@ -1,0 +1,212 @@
+"""General evidence features of one candidate sentence for one query plan.
+
+Nothing here knows any particular question: similarity, word overlap weighted by rarity, support
+for the question's subject, whether the sentence states the kind of fact asked for, agreement with
+the year asked about, recency and position. The evidence model weighs them (see model.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from indexer.store import ChunkRecord
+
+from ..lexical import stem, stem_set, stems
+from ..query import tokens
+from .extract import matches
+from .plan import QueryPlan
+
+FEATURES = (
+    "dense_sentence", "dense_passage", "passage_score", "passage_prior", "bm25_sentence",
+    "coverage_sentence", "coverage_context", "heading_match", "subject_sentence", "subject_context",
+    "type_match", "type_missing", "year_match", "year_mismatch", "recency", "latest_recency",
+    "position", "heading_like", "log_length", "known_share", "named_place", "boilerplate",
+    "previous_dense", "previous_coverage", "type_in_context", "dense_rank", "coverage_rank",
+    "window_dense", "window_coverage", "previous_then_type", "subject_min", "type_in_window",
+    "question_type_support",
+)
+# What the abstention model reads of a question's whole candidate set (see question_features).
+QUESTION_FEATURES = ("top_score", "type_support", "subject_and_type", "coverage_and_type", "known_share", "subject_min",
+                     "year_mismatch")
+BM25_K1, BM25_B = 1.2, 0.75
+
+
+@dataclass(eq=False)  # told apart by identity
+class Candidate:
+    """One sentence of a retrieved passage (or of a place the question names), scored as evidence."""
+
+    chunk: ChunkRecord
+    passage_rank: int
+    passage_score: float
+    start: int
+    end: int
+    text: str
+    vector: np.ndarray
+    position: float = 0.0
+    paper_date: str = ""
+    in_named_place: bool = False
+    boilerplate: bool = False
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0
+
+
+class Featurizer:
+    """Computes FEATURES for the candidates of one question. `terms` is the index's TermStats."""
+
+    def __init__(self, terms, acronyms: dict[str, str], encode_words, synonym_similarity: float):
+        self.terms = terms
+        self.acronyms = {stem(a): frozenset(stems(long)) for a, long in acronyms.items()}
+        self.long_forms = {frozenset(stems(long)): stem(a) for a, long in acronyms.items()}
+        self.encode_words = encode_words
+        self.synonym_similarity = synonym_similarity
+
+    # ---- subject support --------------------------------------------------------------------
+    def support(self, word: str, have: set[str], vocabulary: list[str]) -> float:
+        """1 when the context has the word (by stem, or its acronym's long form); else its nearest
+        word's similarity (a near-synonym: 'picked' ~ 'selected'), which the model calibrates."""
+        s = stem(word)
+        if s in have or (s in self.acronyms and self.acronyms[s] <= have):
+            return 1.0
+        if not vocabulary:
+            return 0.0
+        sims = self.encode_words(vocabulary) @ self.encode_words([word])[0]
+        return float(max(0.0, sims.max()))
+
+    def unsupported(self, plan: QueryPlan, context: str) -> list[str]:
+        """Subject words the context neither says nor says in other words."""
+        have, vocabulary = stem_set(context), _vocabulary(context)
+        return [w for w in plan.subject if self.support(w, have, vocabulary) < self.synonym_similarity]
+
+    # ---- features ---------------------------------------------------------------------------
+    def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+        if not candidates:
+            return np.zeros((0, len(FEATURES)), dtype="float32")
+        dense = np.vstack([c.vector for c in candidates]) @ qvec
+        passage_vec = {}
+        for c in candidates:
+            passage_vec.setdefault(c.chunk.id, []).append(c.vector)
+        dense_passage = {cid: float(_unit(np.mean(v, axis=0)) @ qvec) for cid, v in passage_vec.items()}
+        dates = sorted({c.paper_date for c in candidates if c.paper_date})
+        recency = {d: (i / (len(dates) - 1) if len(dates) > 1 else 1.0) for i, d in enumerate(dates)}
+        lengths = [len(tokens(c.text)) for c in candidates]
+        avg_len = max(1.0, sum(lengths) / len(lengths))
+        idf_total = sum(self.terms.idf(t.stem) for t in plan.concepts) or 1.0
+        known = self.terms.known([t.stem for t in plan.concepts])
+        contexts: dict[str, tuple[set[str], list[str], list[float]]] = {}
+        rows = []
+        for c, d, length in zip(candidates, dense, lengths):
+            context = f"{c.chunk.heading} {c.chunk.text}"
+            if c.chunk.id not in contexts:
+                have, vocabulary = stem_set(context), _vocabulary(context)
+                contexts[c.chunk.id] = (have, vocabulary, [self.support(w, have, vocabulary) for w in plan.subject])
+            have_context, _, subject_support = contexts[c.chunk.id]
+            sentence_stems = stems(c.text)
+            have_sentence = set(sentence_stems)
+            year_match = bool(plan.years) and all(y.written_in(c.text) or y.written_in(context) or
+                                                  (not y.financial and c.paper_date.startswith(str(y.start))) for y in plan.years)
+            f = {
+                "dense_sentence": float(d),
+                "dense_passage": dense_passage[c.chunk.id],
+                "passage_score": c.passage_score,
+                "passage_prior": 1.0 / (1 + c.passage_rank),
+                "bm25_sentence": self.bm25(plan, sentence_stems, length, avg_len) / idf_total,
+                "coverage_sentence": self.terms.coverage(plan.concepts, c.text),
+                "coverage_context": self.terms.coverage(plan.concepts, context),
+                "heading_match": self.terms.coverage(plan.concepts, c.chunk.heading),
+                "subject_sentence": _mean([1.0 if stem(w) in have_sentence else 0.0 for w in plan.subject]),
+                "subject_context": _mean(subject_support),
+                "type_match": float(matches(plan.answer_type, c.text)),
+                "type_missing": float(plan.answer_type is not None and not matches(plan.answer_type, c.text)),
+                "year_match": float(year_match),
+                "year_mismatch": float(bool(plan.years) and not year_match),
+                "recency": recency.get(c.paper_date, 0.0),
+                "latest_recency": recency.get(c.paper_date, 0.0) if plan.wants_latest else 0.0,
+                "position": c.position,
+                "heading_like": float(_heading_like(c.text)),
+                "log_length": math.log(1 + length),
+                "known_share": known,
+                "named_place": float(c.in_named_place),
+                "boilerplate": float(c.boilerplate),
+            }
+            c.features = f
+        # What the sentence before says ('PCSO numbers' ... 'As at March 2017, the number stood at 287'),
+        # and how the sentence ranks among the question's candidates.
+        previous: dict[tuple[str, int], Candidate] = {(c.chunk.id, c.end): c for c in candidates}
+        for name, key in (("dense_rank", "dense_sentence"), ("coverage_rank", "coverage_sentence")):
+            order = sorted(candidates, key=lambda c: -c.features[key])
+            for rank, c in enumerate(order):
+                c.features[name] = 1.0 / (1 + rank)
+        following = {id(b): c for c in candidates if (b := _preceding(c, previous)) is not None}
+        for c in candidates:
+            before, after = _preceding(c, previous), following.get(id(c))
+            window = [n for n in (before, c, after) if n is not None]
+            c.features["previous_dense"] = before.features["dense_sentence"] if before else 0.0
+            c.features["previous_coverage"] = before.features["coverage_sentence"] if before else 0.0
+            c.features["type_in_context"] = c.features["type_match"] * c.features["coverage_context"]
+            c.features["window_dense"] = float(_unit(np.mean([n.vector for n in window], axis=0)) @ qvec)
+            c.features["window_coverage"] = self.terms.coverage(plan.concepts, " ".join(n.text for n in window))
+            c.features["previous_then_type"] = c.features["previous_coverage"] * c.features["type_match"]
+            c.features["subject_min"] = min(contexts[c.chunk.id][2], default=1.0)
+            c.features["type_in_window"] = max(n.features["type_match"] for n in window)
+        # Whether anything on the subject states the kind of fact asked ('how much did the website cost':
+        # sentences about the website, none with a sum): a question-level reason to abstain.
+        support = max((c.features["type_match"] * c.features["window_coverage"] for c in candidates), default=0.0)
+        for c in candidates:
+            c.features["question_type_support"] = support if plan.answer_type else 1.0
+            rows.append([c.features[name] for name in FEATURES])
+        return np.asarray(rows, dtype="float32")
+
+    def bm25(self, plan: QueryPlan, sentence_stems: list[str], length: int, avg_len: float) -> float:
+        score = 0.0
+        for concept in plan.concepts:
+            tf = sentence_stems.count(concept.stem)
+            if tf:
+                norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / avg_len))
+                score += self.terms.idf(concept.stem) * norm
+        return score
+
+
+def question_features(plan: QueryPlan, ranked: list[Candidate]) -> list[float]:
+    """QUESTION_FEATURES of candidates ranked by the evidence model (their scores in `.probability`):
+    how strong the best is, and whether any sentence states the kind of fact asked about the subject."""
+    if not ranked:
+        return [-20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    typed = plan.answer_type is not None
+
+    def best(*names: str) -> float:
+        return max(math.prod(c.features[n] for n in names + (("type_match",) if typed else ())) for c in ranked)
+
+    lead = ranked[0].features
+    return [ranked[0].probability, lead["question_type_support"], best("subject_sentence"), best("coverage_sentence"),
+            lead["known_share"], lead["subject_min"], lead["year_mismatch"]]
+
+
+def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:
+    """The candidate sentence just before this one in its chunk, if any (a few characters of gap)."""
+    return next((by_end[(c.chunk.id, end)] for end in range(c.start, max(c.chunk.start, c.start - 8) - 1, -1)
+                 if (c.chunk.id, end) in by_end), None)
+
+
+@lru_cache(maxsize=20_000)
+def _vocabulary(text: str) -> list[str]:
+    return sorted({w for w in tokens(text) if len(w) > 2 and not w.isdigit()})
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n else v
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 1.0
+
+
+def _heading_like(text: str) -> bool:
+    """A heading or list label ('SALUS, £25,000.00 – 10 May 2017:') rather than a statement."""
+    stripped = text.rstrip()
+    return stripped.endswith(":") or not re.search(r"[.!?)'”]$", stripped) or len(stripped.split()) < 7

@@ -1,0 +1,188 @@
+"""Fitting, calibrating and cross-validating the evidence model on labelled questions.
+
+A candidate sentence is labelled evidence when it holds a gold quote (`holds_evidence`). Models are
+selected and calibrated on out-of-fold predictions of cross-validation grouped by paper, so no
+figure is ever measured on the questions it was fitted on. scikit-learn is needed only here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from difflib import SequenceMatcher
+
+import numpy as np
+
+from .features import FEATURES, QUESTION_FEATURES, Candidate, question_features
+from .model import EvidenceModel
+from .plan import QueryPlan
+
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+FOLDS = 5
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def holds_evidence(quote: str, golds: list[str]) -> bool:
+    """Whether a quoted sentence itself holds gold evidence: most of a gold quote is in it, or it is a
+    substantial sentence lying wholly inside a longer gold passage."""
+    q = normalise(quote)
+    for gold in map(normalise, golds):
+        shared = SequenceMatcher(None, q, gold, autojunk=False).find_longest_match(0, len(q), 0, len(gold)).size
+        if shared >= 0.6 * len(gold) or (len(q) >= 40 and shared >= 0.9 * len(q)):
+            return True
+    return False
+
+
+@dataclass
+class Sample:
+    """One labelled question: its plan, its scored candidates, their features and labels."""
+
+    id: str
+    group: str
+    answerable: bool
+    golds: list[str]
+    plan: QueryPlan
+    candidates: list[Candidate]
+    x: np.ndarray
+    y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def collect(answerer, questions: list[dict], k: int = 8) -> list[Sample]:
+    """Run retrieval and feature extraction once per question, as the product does."""
+    samples = []
+    for i, q in enumerate(questions):
+        plan = answerer.engine.plan(q["question"])
+        passages = answerer.engine.search(plan, k=k).results
+        candidates = answerer.evidence(plan, passages)
+        x = np.asarray([[c.features[f] for f in FEATURES] for c in candidates], dtype="float32").reshape(-1, len(FEATURES))
+        answerable = bool(q.get("answerable", True))
+        y = np.asarray([answerable and holds_evidence(c.text, q.get("gold") or []) for c in candidates], dtype=int)
+        group = q.get("file") or f"unanswerable-{i % FOLDS}"
+        samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y))
+    return samples
+
+
+def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([s.x for s in samples])
+    y = np.concatenate([s.y for s in samples])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    clf = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    return EvidenceModel(version="", features=list(FEATURES), mean=mean.tolist(), scale=scale.tolist(),
+                         coef=clf.coef_[0].tolist(), intercept=float(clf.intercept_[0]))
+
+
+def judge(sample: Sample, model: EvidenceModel, decide, settings):
+    """The decision the model makes on this question, and whether what it would quote holds the gold."""
+    for cand, logit in zip(sample.candidates, model.logits(sample.x)):
+        cand.probability = float(logit)
+    ranked = sorted(sample.candidates, key=lambda c: c.probability, reverse=True)
+    decision = decide(sample.plan, ranked, model, settings)
+    return decision, question_features(sample.plan, ranked), sample.answerable and any(
+        holds_evidence(c.text, sample.golds) for c in decision.chosen)
+
+
+def folds(samples: list[Sample], n: int = FOLDS):
+    return folds_of([s.group for s in samples], n)
+
+
+def folds_of(groups: list[str], n: int = FOLDS):
+    from sklearn.model_selection import GroupKFold
+
+    return GroupKFold(n_splits=min(n, len(set(groups)))).split(np.zeros(len(groups)), groups=groups)
+
+
+def out_of_fold(samples: list[Sample], c: float, decide, settings) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold question features (QUESTION_FEATURES), and whether each answer would hold the gold."""
+    features, correct = np.zeros((len(samples), len(QUESTION_FEATURES))), np.zeros(len(samples), dtype=bool)
+    for train, test in folds(samples):
+        model = fit_weights([samples[i] for i in train], c)
+        for i in test:
+            _, features[i], correct[i] = judge(samples[i], model, decide, settings)
+    return features, correct
+
+
+def fit_calibration(features: np.ndarray, correct: np.ndarray) -> dict:
+    """Logistic calibration of out-of-fold question features to P(the answer holds the evidence)."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = features.mean(axis=0), features.std(axis=0)
+    scale[scale == 0] = 1.0
+    if correct.all() or not correct.any():
+        return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
+                "coef": [0.0] * len(mean), "intercept": 10.0 if correct.all() else -10.0}
+    clf = LogisticRegression(C=1.0, max_iter=2000).fit((features - mean) / scale, correct.astype(int))
+    return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
+            "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}
+
+
+def calibrated_out_of_fold(features: np.ndarray, correct: np.ndarray, groups: list[str]) -> np.ndarray:
+    """Each question's calibrated probability from a calibration fitted without its paper."""
+    probabilities = np.zeros(len(correct))
+    for train, test in folds_of(groups):
+        calibration = fit_calibration(features[train], correct[train])
+        model = EvidenceModel("", [], [], [], [], 0.0, calibration=calibration)
+        probabilities[test] = [model.confidence(f) for f in features[test]]
+    return probabilities
+
+
+def threshold_for(probabilities: np.ndarray, correct: np.ndarray, precision: float) -> float:
+    """The lowest threshold at which the answered questions reach the precision (answering from
+    the most confident down); 1.0 when none does."""
+    order = np.argsort(-probabilities)
+    hits = np.cumsum(correct[order])
+    best = 1.0
+    for n in range(1, len(order) + 1):
+        if hits[n - 1] / n >= precision:
+            best = float(probabilities[order[n - 1]])
+    return best
+
+
+def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceModel:
+    """Regularisation chosen and the score calibrated by grouped CV; weights then fitted on all."""
+    from sklearn.metrics import average_precision_score
+
+    chosen, best_ap, best_oof = grid[0], -1.0, None
+    for c in grid:
+        features, correct = out_of_fold(samples, c, decide, settings)
+        ap = average_precision_score(correct, features[:, 0]) if correct.any() else 0.0
+        if ap > best_ap:
+            chosen, best_ap, best_oof = c, ap, (features, correct)
+    features, correct = best_oof
+    probabilities = calibrated_out_of_fold(features, correct, [s.group for s in samples])
+    model = fit_weights(samples, chosen)
+    model.calibration = fit_calibration(features, correct)
+    model.target_precision = settings.answer_target_precision
+    model.threshold = threshold_for(probabilities, correct, model.target_precision)
+    model.version = f"evidence-{date.today().isoformat()}-{len(samples)}q"
+    model.report = {"C": chosen, "cv_average_precision": round(best_ap, 4), "questions": len(samples),
+                    "groups": sorted({s.group for s in samples}),
+                    "cv_correct_if_all_answered": round(float(correct.mean()), 4),
+                    "cv_calibrated_auc": round(float(_auc(correct, probabilities)), 4)}
+    return model
+
+
+def _auc(correct: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(correct, scores) if 0 < correct.sum() < len(correct) else 0.5
+
+
+def cross_validate(samples: list[Sample], settings, decide) -> list[dict]:
+    """Nested grouped CV of the whole answer decision: for each held-out paper, a model fitted,
+    tuned and calibrated on the other papers decides its questions. One row per question."""
+    rows: list[dict | None] = [None] * len(samples)
+    for train, test in folds(samples):
+        model = fit_model([samples[i] for i in train], decide, settings)
+        for i in test:
+            s = samples[i]
+            decision, _, holds = judge(s, model, decide, settings)
+            rows[i] = {"id": s.id, "answerable": s.answerable, "confidence": decision.confidence,
+                       "answered": decision.answered, "holds": holds, "strict": holds and decision.answered}
+    return rows

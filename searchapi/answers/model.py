@@ -1,0 +1,70 @@
+"""The evidence model: logistic regression over FEATURES, Platt-calibrated, with one threshold.
+
+Fitted by scripts/train_evidence.py on the labelled question sets (gold = verbatim evidence),
+selected and calibrated by cross-validation grouped by paper, and stored as a small versioned
+JSON file shipped with the package (evidence_model.json), loaded once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .features import FEATURES, QUESTION_FEATURES
+
+MODEL_PATH = Path(__file__).with_name("evidence_model.json")
+
+
+@dataclass
+class EvidenceModel:
+    """Weights over standardised features, and the calibration of the lead sentence's score."""
+
+    version: str
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    # Calibration: P(the answer holds the evidence) = sigmoid(question features . weights + bias), a
+    # Platt scaling of the best score widened to a few question-level features (QUESTION_FEATURES).
+    calibration: dict = field(default_factory=dict)
+    threshold: float = 0.5  # answer when the calibrated probability is at least this
+    target_precision: float = 0.0
+    report: dict = field(default_factory=dict)  # how it was fitted and its cross-validated figures
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Raw scores of candidate sentences (rows of FEATURES), higher is better evidence."""
+        if len(x) == 0:
+            return np.zeros(0)
+        columns = [FEATURES.index(name) for name in self.features]
+        z = (x[:, columns] - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.coef) + self.intercept
+
+    def confidence(self, question_features: list[float]) -> float:
+        """Calibrated probability that an answer led by this evidence holds the answer."""
+        c = self.calibration
+        if not c:
+            return 0.0
+        z = (np.asarray(question_features) - np.asarray(c["mean"])) / np.asarray(c["scale"])
+        return float(1.0 / (1.0 + math.exp(-(float(z @ np.asarray(c["coef"])) + c["intercept"]))))
+
+    def to_json(self) -> str:
+        return json.dumps(vars(self), indent=1)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EvidenceModel":
+        return cls(**data)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
+    model = EvidenceModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    unknown = set(model.features) - set(FEATURES) or set(model.calibration.get("features", QUESTION_FEATURES)) - set(QUESTION_FEATURES)
+    if unknown:
+        raise ValueError(f"{path}: features this version does not compute: {sorted(unknown)}")
+    return model

@@ -1,0 +1,75 @@
+"""The query plan: a question parsed once into everything retrieval, ranking and answering need.
+
+No later stage reads the question's text again; each takes what it needs from the plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..followup import rewrite_followup
+from ..lexical import Concept, concepts, stem
+from ..query import ParsedQuery, parse_query, tokens
+from ..rerank import BOILERPLATE
+from .extract import asked_type
+
+_YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
+_LATEST = re.compile(r"\b(?:latest|most recent|last time|currently|current|now|still|today|up to date)\b", re.I)
+_PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
+# A name the question gives the subject: capitalised words after the question's first word, or an acronym.
+_PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
+
+
+@dataclass
+class Year:
+    """A year the question names; `financial` for '2016/17' (any spelling)."""
+
+    start: int
+    financial: bool = False
+
+    def written_in(self, text: str) -> bool:
+        if not self.financial:
+            return str(self.start) in text
+        end = (self.start + 1) % 100
+        return re.search(rf"\b{self.start}\s*[/-]\s*(?:{str(self.start)[:2]})?{end:02d}\b", text) is not None
+
+
+@dataclass
+class QueryPlan(ParsedQuery):
+    """A ParsedQuery (what retrieval reads) plus what ranking and answering read."""
+
+    question: str = ""  # as typed
+    concepts: list[Concept] = field(default_factory=list)
+    years: list[Year] = field(default_factory=list)
+    answer_type: str | None = None
+    parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
+    subject: list[str] = field(default_factory=list)  # the words naming what the question is about
+    wants_latest: bool = False
+
+
+def salient_subject(question: str, terms: list[str], idf) -> list[str]:
+    """What the question is about: the names it gives (capitalised phrases, acronyms), else its rarest word."""
+    names = [m.group() for m in _PROPER.finditer(question) if m.group().lower() not in {"i", "kent"}]
+    words = [w for name in names for w in tokens(name)]
+    if words:
+        return list(dict.fromkeys(words))
+    return [max(terms, key=lambda t: idf(stem(t)))] if terms else []
+
+
+def plan_query(question: str, acronyms: dict[str, str], respell, idf, history=None) -> QueryPlan:
+    """Parse once: follow-up context folded in, respelled as the reports spell, typed."""
+    text = respell(rewrite_followup(question, history or []))
+    asked = respell(question)
+    base = parse_query(text, acronyms)
+    plan = QueryPlan(**vars(base), question=question)
+    plan.concepts = concepts(text, acronyms)
+    plan.years = [Year(int(a), bool(b)) for a, b in _YEAR.findall(text)]
+    plan.answer_type = asked_type(asked)
+    parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
+    plan.parts = [concepts(p, acronyms) for p in parts] if len(parts) > 1 else []
+    plan.subject = salient_subject(asked, tokens(asked), idf)
+    plan.wants_latest = bool(_LATEST.search(text))
+    # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
+    plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
+    return plan

@@ -1,0 +1,217 @@
+"""Each answer mechanism on small synthetic texts with a stand-in embedder (milliseconds, no index):
+typed extractors, the query plan, evidence features, the decision (abstention, current facts),
+the stored model file, and the fitting helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from indexer.settings import Settings
+from searchapi.answer import decide
+from searchapi.answers.extract import asked_type, matches, states
+from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
+from searchapi.answers.fit import fit_calibration, holds_evidence, threshold_for
+from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
+from searchapi.answers.plan import plan_query
+from searchapi.lexical import TermStats, stem
+
+TEXTS = [
+    "The Violence Reduction Unit works with partners across the county.",
+    "In 2016/17 the annual budget for policing was £313.3m.",
+    "The appointment was extended to 30 September 2018.",
+    "Medway has 12 speed cameras, and the county has 140.",
+    "The Chief of Staff, Adrian Harper, was appointed in June 2015.",
+]
+TERMS = TermStats(TEXTS)
+
+
+def word_vector(word: str) -> np.ndarray:
+    """A stand-in embedding: a unit vector seeded by the word's stem (same stem, same vector)."""
+    seed = int(hashlib.md5(stem(word).encode()).hexdigest()[:8], 16)
+    v = np.random.default_rng(seed).normal(size=16)
+    return v / np.linalg.norm(v)
+
+
+def encode_words(words: list[str]) -> np.ndarray:
+    return np.vstack([word_vector(w) for w in words]) if words else np.zeros((0, 16))
+
+
+def sentence_vector(text: str) -> np.ndarray:
+    v = encode_words(text.split()).sum(axis=0)
+    return v / np.linalg.norm(v)
+
+
+def plan(question: str, history=None):
+    return plan_query(question, {"VRU": "Violence Reduction Unit"}, lambda t: t, TERMS.idf, history)
+
+
+@dataclass
+class FakeChunk:
+    id: str
+    document_id: str
+    text: str
+    heading: str = ""
+    start: int = 0
+    end: int = 0
+    rowid: int = 0
+
+
+def candidate(text: str, doc: str = "d1", date: str = "2017-07-20", rank: int = 0) -> Candidate:
+    chunk = FakeChunk(f"{doc}-{text[:10]}", doc, text, end=len(text))
+    return Candidate(chunk, rank, 1.0, 0, len(text), text, sentence_vector(text), paper_date=date)
+
+
+# ---- typed extractors -----------------------------------------------------------------------------
+def test_extractors_tell_sums_counts_percentages_dates_durations_and_names():
+    assert "money" in states("The PCC paid £25,000.00 to Salus.") and "money" in states("a saving of 1.2 million")
+    assert "money" not in states("There are 1706 registered sex offenders.")
+    assert "count" in states("There are 1706 registered sex offenders.") and "count" not in states("It opened in 2017.")
+    assert "percent" in states("The repeat rate was 33% in December.")
+    assert "date" in states("It was extended to 30 September 2018.") and "date" in states("in Spring 2017")
+    assert "date" not in states("The hub will use video technology.")
+    assert "duration" in states("a 12 week programme") and "duration" not in states("the programme")
+    assert "person" in states("chaired by Councillor Smith") and "person" not in states("The Chief Constable stated this.")
+
+
+def test_the_question_form_says_what_kind_of_fact_is_asked():
+    assert asked_type("how many speed cameras are there in Medway") == "count"
+    assert asked_type("How much did the PCC pay Salus?") == "money"
+    assert asked_type("What is the annual budget of the Violence Reduction Unit?") == "money"
+    assert asked_type("when does the appointment end") == "date"
+    assert asked_type("how long is the recovery toolkit") == "duration"
+    assert asked_type("who chairs the board") == "person"
+    assert asked_type("what percentage of crime was recorded") == "percent"
+    assert asked_type("why was the review closed") is None
+    assert matches("count", "It cost £12,500.") and not matches("money", "There were 12 of them.")
+
+
+# ---- the query plan ---------------------------------------------------------------------------------
+def test_the_plan_parses_a_question_once_into_typed_parts():
+    p = plan('What was the VRU budget in 2016/17 and when does "section 3.2" apply?')
+    assert p.question.startswith("What was the VRU")
+    assert "Violence Reduction Unit" in p.expansions and p.phrases == ["section 3.2"] and p.section_refs == ["3.2"]
+    assert [(y.start, y.financial) for y in p.years] == [(2016, True)]
+    assert p.years[0].written_in("the 2016-17 budget") and not p.years[0].written_in("the 2017/18 budget")
+    assert p.answer_type == "money" and len(p.parts) == 2
+    assert p.subject == ["vru"]
+    assert plan("What is the annual budget of the Violence Reduction Unit?").subject == ["violence", "reduction", "unit"]
+    assert plan("what is the latest figure").wants_latest and not plan("what is the figure").wants_latest
+
+
+def test_a_follow_up_is_planned_with_its_context():
+    from searchapi.schemas import Turn
+
+    p = plan("and the year before?", [Turn(role="user", content="What was the precept in 2016/17?")])
+    assert "2015/16" in p.text and p.question == "and the year before?"
+    assert [y.start for y in p.years] == [2015]
+
+
+def test_boilerplate_is_wanted_only_when_asked_about():
+    assert plan("who sent apologies").boilerplate_wanted
+    assert not plan("who won the election for PCC").boilerplate_wanted
+
+
+# ---- features -----------------------------------------------------------------------------------------
+def featurize(question: str, texts: list[str], dates=None):
+    p = plan(question)
+    cands = [candidate(t, doc=f"d{i}", date=(dates or ["2017-07-20"] * len(texts))[i], rank=i) for i, t in enumerate(texts)]
+    x = Featurizer(TERMS, {"VRU": "Violence Reduction Unit"}, encode_words, 0.7).compute(p, sentence_vector(question), cands)
+    return p, cands, x
+
+
+def test_features_are_general_and_complete():
+    p, cands, x = featurize("What is the annual budget of the Violence Reduction Unit?", TEXTS[:2])
+    assert x.shape == (2, len(FEATURES)) and np.isfinite(x).all()
+    vru, budget = cands
+    assert vru.features["subject_sentence"] == 1.0 and budget.features["subject_sentence"] == 0.0
+    assert budget.features["type_match"] == 1.0 and vru.features["type_missing"] == 1.0
+    assert budget.features["coverage_sentence"] > 0 and vru.features["coverage_sentence"] > budget.features["coverage_sentence"]
+
+
+def test_a_year_the_evidence_does_not_mention_is_a_mismatch():
+    _, cands, _ = featurize("what was the budget in 2016/17", [TEXTS[1], TEXTS[2]], dates=["2017-07-20", "2018-01-01"])
+    assert cands[0].features["year_match"] == 1.0 and cands[1].features["year_mismatch"] == 1.0
+    assert cands[1].features["recency"] == 1.0 and cands[0].features["recency"] == 0.0
+
+
+def test_the_subject_the_evidence_never_mentions_is_named():
+    p = plan("What is the annual budget of the Violence Reduction Unit?")
+    featurizer = Featurizer(TERMS, {}, encode_words, 0.7)
+    assert featurizer.unsupported(p, TEXTS[1]) == ["violence", "reduction", "unit"]
+    assert featurizer.unsupported(p, TEXTS[0]) == []
+
+
+# ---- the decision -------------------------------------------------------------------------------------
+def model_with(threshold: float) -> EvidenceModel:
+    """Scores are the dense similarity alone; confidence is the best score itself."""
+    n = len(QUESTION_FEATURES)
+    calibration = {"features": list(QUESTION_FEATURES), "mean": [0.0] * n, "scale": [1.0] * n,
+                   "coef": [1.0] + [0.0] * (n - 1), "intercept": 0.0}
+    return EvidenceModel("test", ["dense_sentence"], [0.0], [1.0], [1.0], 0.0, calibration=calibration, threshold=threshold)
+
+
+def ranked_by(model: EvidenceModel, cands: list[Candidate], x: np.ndarray) -> list[Candidate]:
+    for c, logit in zip(cands, model.logits(x)):
+        c.probability = float(logit)
+    return sorted(cands, key=lambda c: c.probability, reverse=True)
+
+
+def test_the_answer_abstains_below_the_threshold_and_answers_above_it():
+    p, cands, x = featurize("when was the appointment extended", TEXTS[1:3])
+    settings = Settings()
+    low, high = model_with(threshold=0.99), model_with(threshold=0.0)
+    assert not decide(p, ranked_by(low, cands, x), low, settings).answered
+    decision = decide(p, ranked_by(high, cands, x), high, settings)
+    assert decision.answered and decision.chosen[0].text == TEXTS[2]
+    assert 0.0 < decision.confidence < 1.0 and decision.confidence == pytest.approx(
+        high.confidence(question_features(p, decision.ranked)))
+
+
+def test_the_latest_paper_leads_and_the_earlier_one_is_cited():
+    texts = ["The appointment was extended to 30 September 2018.", "The appointment was extended to 30 September 2016."]
+    p, cands, x = featurize("when does the appointment end", texts, dates=["2017-07-20", "2016-03-01"])
+    model = model_with(threshold=0.0)
+    settings = Settings(same_fact_similarity=0.5)
+    older_first = sorted(ranked_by(model, cands, x), key=lambda c: c.paper_date)
+    decision = decide(p, older_first, model, settings)
+    assert decision.chosen[0].paper_date == "2017-07-20" and decision.earlier.paper_date == "2016-03-01"
+
+
+# ---- the stored model and the fitting helpers ----------------------------------------------------------
+def test_the_stored_model_loads_with_a_version_and_known_features():
+    model = load_model(MODEL_PATH)
+    assert model.version.startswith("evidence-") and set(model.features) <= set(FEATURES)
+    assert 0.0 < model.threshold < 1.0 and model.calibration["features"] == list(QUESTION_FEATURES)
+    assert model.report["questions"] >= 200 and "cv_calibrated_auc" in model.report
+    x = np.zeros((3, len(FEATURES)), dtype="float32")
+    assert model.logits(x).shape == (3,)
+
+
+def test_a_quote_holds_the_evidence_only_when_it_says_it_itself():
+    gold = ["1706 registered sex offenders (RSO) are currently managed in the community"]
+    assert holds_evidence("In total 1706 registered sex offenders (RSO) are currently managed in the community.", gold)
+    assert not holds_evidence("Registered sex offenders are managed by the Visor officer.", gold)
+    long_gold = ["The force was rated good. It was the only force to achieve this judgement in the whole region."]
+    assert holds_evidence("It was the only force to achieve this judgement in the whole region.", long_gold)
+
+
+def test_the_threshold_is_the_lowest_that_reaches_the_precision():
+    probabilities = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    correct = np.array([True, True, False, True, False])
+    assert threshold_for(probabilities, correct, 0.75) == 0.6
+    assert threshold_for(probabilities, correct, 1.0) == 0.8
+    assert threshold_for(probabilities, np.zeros(5, dtype=bool), 0.5) == 1.0
+
+
+def test_calibration_orders_questions_by_their_chance_of_being_right():
+    rng = np.random.default_rng(0)
+    top = rng.normal(size=(200, 1))
+    features = np.hstack([top, np.zeros((200, len(QUESTION_FEATURES) - 1))])
+    correct = (top[:, 0] + rng.normal(scale=0.5, size=200)) > 0
+    calibration = fit_calibration(features, correct)
+    model = EvidenceModel("t", [], [], [], [], 0.0, calibration=calibration)
+    assert model.confidence([2.0] + [0.0] * 6) > 0.8 > 0.2 > model.confidence([-2.0] + [0.0] * 6)
