@@ -12,6 +12,7 @@ import re
 from collections import Counter
 
 EDGE_LINES = 3  # lines at the top and at the bottom of a page where running heads sit
+POSITION_TOLERANCE = 6.0  # points: running heads on different pages sit at the same height
 MAX_FURNITURE_CHARS = 120
 _DIGITS = re.compile(r"\d+")
 # A printed page number stands at either end of its line, or follows 'page' ('Page 2 Printed on ...').
@@ -40,12 +41,28 @@ def _threshold(pages_with_text: int) -> int:
     return max(2, (pages_with_text + 1) // 2)
 
 
-def furniture_shapes(pages: list[list[str]]) -> set[str]:
-    counts: Counter[str] = Counter()
-    for lines in pages:
-        counts.update({_shape(lines[i]) for i in _edges(lines) if len(lines[i].strip()) <= MAX_FURNITURE_CHARS})
+def _placed_edges(lines: list[str], baselines: list[float | None] | None) -> list[tuple[int, str]]:
+    """(line index, place) for the lines at a page's top and bottom. The place is the line's rank
+    from the top or bottom and, where the geometry is known, also its height on the page (a
+    running head sits at the same height on every page, whatever the reading order did)."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    edges = [(i, f"top{r}") for r, i in enumerate(filled[:EDGE_LINES])]
+    edges += [(i, f"bottom{r}") for r, i in enumerate(reversed(filled[-EDGE_LINES:]))]
+    if baselines is not None:
+        edges += [(i, f"y{round(baselines[i] / POSITION_TOLERANCE)}") for i, _ in edges if baselines[i] is not None]
+    return edges
+
+
+def furniture_shapes(pages: list[list[str]], positions: list | None = None) -> set[str]:
+    """Shapes of lines that sit in the same place at the top or bottom of most pages; a table row
+    that happens to open many pages ('MM24 79 Paragraph') is at another height or rank each time."""
+    positions = positions or [None] * len(pages)
+    counts: Counter[tuple[str, str]] = Counter()
+    for lines, baselines in zip(pages, positions):
+        counts.update({(_shape(lines[i]), place) for i, place in _placed_edges(lines, baselines)
+                       if len(lines[i].strip()) <= MAX_FURNITURE_CHARS})
     needed = _threshold(sum(1 for lines in pages if any(l.strip() for l in lines)))
-    return {shape for shape, n in counts.items() if shape and n >= needed and len(pages) >= 2}
+    return {shape for (shape, _), n in counts.items() if shape and n >= needed and len(pages) >= 2}
 
 
 def printed_labels(pages: list[list[str]], furniture: set[str]) -> list[str | None]:
@@ -73,9 +90,10 @@ def printed_labels(pages: list[list[str]], furniture: set[str]) -> list[str | No
     return labels
 
 
-def strip_furniture(pages: list[list[str]]) -> tuple[list[list[str]], list[str | None]]:
-    """(pages without their running heads and feet, printed page label of each page or None)."""
-    furniture = furniture_shapes(pages)
+def strip_furniture(pages: list[list[str]], positions: list | None = None) -> tuple[list[list[str]], list[str | None]]:
+    """(pages without their running heads and feet, printed page label of each page or None).
+    `positions`: per page, the height of each line on the page (None where not known)."""
+    furniture = furniture_shapes(pages, positions)
     labels = printed_labels(pages, furniture)
     cleaned = []
     for lines in pages:

@@ -145,10 +145,12 @@ def reading_order(lines: list[Line]) -> list[Line]:
     return [line for block in ordered for line in block]
 
 
-def paragraphs(lines: list[Line], headings: list[tuple[str, int]] | None = None) -> list[str]:
+def paragraphs(lines: list[Line], headings: list[tuple[str, int]] | None = None,
+               baselines: list[float | None] | None = None) -> list[str]:
     """Text lines with paragraphs separated by blank lines and wrapped lines joined. Paragraphs
     set in bold on a line of their own are appended to `headings` (level 1 when larger than the
-    page's body text), as Word's heading styles would be."""
+    page's body text), as Word's heading styles would be; `baselines` gets the height on the page
+    of each line returned (None for the blank ones)."""
     lines = reading_order(lines)
     spacing = _usual_spacing(lines)
     body_size = statistics.median(l.size for l in lines)
@@ -161,22 +163,31 @@ def paragraphs(lines: list[Line], headings: list[tuple[str, int]] | None = None)
     out: list[str] = []
     for group in groups:
         right = max(l.right for l in group)
-        left = min(l.left for l in group[1:]) if len(group) > 1 else group[0].left  # first lines may indent
         texts = [group[0].text]
+        starts = [group[0].baseline]
         for prev, cur in zip(group, group[1:]):
             first_word = cur.text.split(" ", 1)[0]
             room = right - prev.right  # space left on the previous line
             wrapped = room < (len(first_word) + 2) * 0.6 * cur.size
-            aligned = abs(cur.left - left) < 2 * cur.size
+            # A continuation starts under the line before it; under a paragraph's first line it may
+            # sit a little left (an indented first line) or right (a hanging indent). A line far
+            # to the left is the next table row's first cell.
+            shift = cur.left - prev.left
+            aligned = abs(shift) < (6 if prev is group[0] else 2) * cur.size
             if wrapped and aligned and not _LIST_START.match(cur.text):
                 texts[-1] = _join(texts[-1], cur.text)
             else:
                 texts.append(cur.text)
+                starts.append(cur.baseline)
         if headings is not None and len(texts) == 1 and _bold_heading(group, texts[0]):
             headings.append((texts[0], 1 if group[0].size >= 1.2 * body_size else 2))
         if out:
             out.append("")
+            if baselines is not None:
+                baselines.append(None)
         out.extend(texts)
+        if baselines is not None:
+            baselines.extend(starts)
     return out
 
 

@@ -47,14 +47,15 @@ def rejoin_hyphenated(lines: list[str]) -> list[str]:
     return [_MERGED_HYPHEN.sub("", line).replace("\ufffe", "-").replace("\x02", "-").replace("\xad", "") for line in out]
 
 
-def _page_lines(textpage, rotation: int, headings: list[tuple[str, int]]) -> list[str]:
-    """Paragraphs as lines (blank lines between them) where the geometry reads; else visual lines.
-    Bold standalone lines are added to `headings`."""
+def _page_lines(textpage, rotation: int, headings: list[tuple[str, int]]) -> tuple[list[str], list[float | None] | None]:
+    """Paragraphs as lines (blank lines between them) where the geometry reads, with the height of
+    each on the page; else pdfium's visual lines and None. Bold standalone lines go to `headings`."""
     geometry = page_lines(textpage) if rotation in (0, 180) else None
     if geometry:
-        return rejoin_hyphenated(paragraphs(geometry, headings))
+        baselines: list[float | None] = []
+        return rejoin_hyphenated(paragraphs(geometry, headings, baselines)), baselines
     text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
-    return rejoin_hyphenated([line.rstrip() for line in text.split("\n")])
+    return rejoin_hyphenated([line.rstrip() for line in text.split("\n")]), None
 
 
 def _visible_chars(lines: list[str]) -> int:
@@ -98,6 +99,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
         if n_pages > settings.max_pages:
             raise SkipFile(f"{n_pages} pages, over the {settings.max_pages}-page limit (REPORTSEARCH_MAX_PAGES)")
         raw_pages: list[list[str]] = []
+        positions: list[list[float | None] | None] = []
         headings: list[tuple[str, int]] = []
         textless: list[int] = []
         ocr_done: list[int] = []
@@ -109,24 +111,25 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
                 print(f"\r  {path.name}: page {index + 1}/{n_pages}", end="", file=sys.stderr, flush=True)
             page = pdf[index]
             textpage = page.get_textpage()
-            lines = _page_lines(textpage, page.get_rotation(), headings)
+            lines, baselines = _page_lines(textpage, page.get_rotation(), headings)
             textpage.close()
             if _visible_chars(lines) < MIN_TEXT_CHARS:
                 textless.append(index + 1)
                 if can_ocr and len(ocr_done) < settings.ocr_max_pages:
                     image = page.render(scale=settings.ocr_dpi / 72, grayscale=True).to_pil()
-                    lines = rejoin_hyphenated(ocr_image(image, settings.ocr_timeout).split("\n"))
+                    lines, baselines = rejoin_hyphenated(ocr_image(image, settings.ocr_timeout).split("\n")), None
                     if _visible_chars(lines) >= MIN_TEXT_CHARS:
                         ocr_done.append(index + 1)
                     else:
-                        lines = []
+                        lines, baselines = [], None
             elif missing_spaces(lines):
                 unspaced.append(index + 1)
             page.close()
             raw_pages.append(lines)
+            positions.append(baselines)
         if show:
             print(file=sys.stderr)
-        pages_lines, footer_labels = strip_furniture(raw_pages)
+        pages_lines, footer_labels = strip_furniture(raw_pages, positions)
         stated = [pdf.get_page_label(i) or None for i in range(n_pages)]
         pages = [
             Page("\n".join(lines), number=i + 1, label=stated[i] or footer_labels[i], ocr=(i + 1) in ocr_done)
