@@ -1,11 +1,13 @@
 """Speed and size figures on this machine: indexing, chunk lengths, search latency under load.
 
     python scripts/benchmark.py [--corpus corpus] [--json]
+    python scripts/benchmark.py --scale N [--real-chunks R] [--json]   (see scripts/scale.py)
 
 Measures, in one run: a from-scratch index of the corpus (chunks/s next to the model's raw encode
 rate on the same texts), the chunk-length distribution (tokens, word pieces, truncated = 0), a
 no-op re-index, warm search latency (p50/p95), and a bounded load of concurrent clients against a
-real server on 127.0.0.1 (errors must be 0).
+real server on 127.0.0.1 (errors must be 0). With --scale N: an index of N chunks and what serving
+it costs (scripts/scale.py); the last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -139,7 +141,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--scale", type=int, metavar="N", help="build an index of N chunks and measure serving it")
+    parser.add_argument("--real-chunks", type=int, default=2000, help="with --scale: chunks embedded by the real model")
+    parser.add_argument("--work-dir", type=Path, help="with --scale: build here (kept) instead of a temporary folder")
+    parser.add_argument("--no-torch", action="store_true", help="with --scale: skip the ONNX-against-torch query timing")
     args = parser.parse_args()
+    if args.scale:
+        return scale_main(args)
     with tempfile.TemporaryDirectory() as tmp:
         figures = bench_index(args.corpus, Path(tmp) / "idx")
         figures.update(bench_search(Path(tmp) / "idx"))
@@ -148,6 +156,22 @@ def main() -> int:
     else:
         for key, value in figures.items():
             print(f"{key:<32} {value}")
+    return 0
+
+
+def scale_main(args) -> int:
+    from scripts.scale import bench_scale
+
+    questions = [json.loads(line)["question"] for line in (ROOT / "corpus" / "devset.jsonl").read_text().splitlines()
+                 if line.strip()][:30]
+    with tempfile.TemporaryDirectory(dir=args.work_dir.parent if args.work_dir else None) as tmp:
+        work = args.work_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        figures = bench_scale(args.scale, args.real_chunks, work, QUERIES * 3, questions, not args.no_torch)
+    if not args.json:
+        for key, value in figures.items():
+            print(f"{key:<34} {value}")
+    print(json.dumps(figures))
     return 0
 
 

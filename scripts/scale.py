@@ -1,0 +1,334 @@
+"""The scale benchmark behind `python scripts/benchmark.py --scale N`: an index of N chunks, then
+what a service on it costs (disk, start-up, memory, latency) and how good its ANN index is.
+
+How the N chunks are made: the sample reports are copied with ~15% of their lower-case words
+swapped for other corpus words of the same length (so copies are distinct text with the same
+structure), and indexed by the real pipeline. The first `real_chunks` are embedded by the real
+model (that run gives the indexing rate, next to the model's raw encode rate on the same texts);
+beyond that, vectors are synthetic: normalised blends of two real chunk vectors plus a little noise,
+chosen by a hash of the text, so the archive has the neighbourhood structure of real vectors
+without hours of encoding. Search, answers and recall then run on that index as they would on a real one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SWAP_SHARE = 0.15
+BATCH_CHUNKS = 40_000  # synthetic chunks per indexing run (bounds the pipeline's memory)
+NOISE = 0.03
+RAW_SAMPLE = 400  # chunks (and their sentences) re-encoded to time the model alone
+
+
+def say(message: str) -> None:
+    print(f"[scale] {message}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# ---- the archive ------------------------------------------------------------------------------
+class Perturber:
+    """Copies of the sample reports with some words swapped for corpus words of the same length."""
+
+    def __init__(self, corpus: Path):
+        self.sources = sorted(p for p in corpus.glob("*.txt"))
+        words = re.findall(r"\b[a-z]{4,}\b", " ".join(p.read_text(encoding="utf-8") for p in self.sources))
+        self.by_length: dict[int, list[str]] = {}
+        for word in sorted(set(words)):
+            self.by_length.setdefault(len(word), []).append(word)
+
+    def copy(self, text: str, rng: random.Random) -> str:
+        def swap(match: re.Match) -> str:
+            word = match.group(0)
+            if rng.random() >= SWAP_SHARE:
+                return word
+            return rng.choice(self.by_length.get(len(word)) or [word])
+
+        return re.sub(r"\b[a-z]{4,}\b", swap, text)
+
+    def write(self, folder: Path, first: int, count: int) -> None:
+        for n in range(first, first + count):
+            rng = random.Random(n)
+            target = folder / f"c{n // 100:04d}"
+            target.mkdir(parents=True, exist_ok=True)
+            for source in self.sources:
+                (target / f"copy{n:06d}-{source.name}").write_text(self.copy(source.read_text(encoding="utf-8"), rng),
+                                                                   encoding="utf-8")
+
+
+class SyntheticEmbedder:
+    """The real embedder for everything but the vectors, which are blends of real ones (see module doc)."""
+
+    def __init__(self, real, basis: np.ndarray):
+        self.real = real
+        self.basis = basis
+        self.model_path, self.batch_size = real.model_path, real.batch_size
+
+    def __getattr__(self, name):  # fits, count_pieces, max_pieces, dim, ...
+        return getattr(self.real, name)
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        out = np.empty((len(texts), self.basis.shape[1]), dtype="float32")
+        for row, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+            rng = np.random.default_rng(seed)
+            a, b = rng.integers(0, len(self.basis), 2)
+            w = rng.uniform(0.5, 1.0)
+            out[row] = w * self.basis[a] + (1 - w) * self.basis[b] + rng.normal(0, NOISE, self.basis.shape[1])
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def read_vectors(conn, count: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    ids, vecs = np.empty(count, "int64"), np.empty((count, dim), "float32")
+    n = 0
+    for n, (rowid, blob) in enumerate(conn.execute("SELECT rowid, embedding FROM chunks ORDER BY rowid"), 1):
+        ids[n - 1], vecs[n - 1] = rowid, np.frombuffer(blob, "float32")
+    return ids[:n], vecs[:n]
+
+
+def build_archive(n: int, real_chunks: int, work: Path, index_dir: Path) -> dict:
+    """Index n chunks into index_dir; returns the indexing figures of the real-vector part."""
+    import indexer.pipeline as pipeline
+    from indexer.embed import get_embedder
+    from indexer.pipeline import index_paths
+    from indexer.settings import get_settings
+    from indexer.store import IndexReader
+
+    settings = get_settings()
+    embedder = get_embedder(settings.model_path(), settings.embed_batch_size)
+    embedder.encode(["load the model before timing"])
+    perturber = Perturber(ROOT / "corpus")
+    real_dir = work / "real"
+    copies = max(1, math.ceil(min(n, real_chunks) / 540))
+    perturber.write(real_dir, 0, copies)
+    say(f"indexing {copies} perturbed copies of the sample with the real model ({embedder.backend})")
+    report = index_paths([real_dir], index_dir, progress=False)
+    real_total = report.totals["chunks"]
+    per_copy = real_total / copies
+    figures = {"real_vector_chunks": real_total, "index_seconds_real": round(report.seconds, 1),
+               "pipeline_chunks_per_s": round(real_total / report.seconds, 1),
+               "embed_seconds_real": round(report.embed_seconds, 1), "encoder_backend": embedder.backend}
+
+    reader = IndexReader(index_dir)
+    step = max(1, real_total // RAW_SAMPLE)  # every step-th chunk, with its sentences
+    chunk_texts = [r[0] for r in reader.execute(f"SELECT embed_text FROM chunks WHERE rowid % {step} = 0")]
+    sentence_texts = list({r[0][r[1]:r[2]] for r in reader.execute(
+        "SELECT d.text, s.start, s.end FROM sentences s JOIN chunks c ON c.rowid = s.chunk_rowid "
+        f"JOIN documents d ON d.id = c.document_id WHERE c.rowid % {step} = 0")})
+    _, basis = read_vectors(reader, real_total, embedder.dim)
+    reader.close()
+    started = time.perf_counter()
+    embedder.encode(chunk_texts)
+    chunk_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    embedder.encode(sentence_texts)
+    sentence_seconds = time.perf_counter() - started
+    figures.update({
+        "raw_encode_chunks_per_s": round(len(chunk_texts) / chunk_seconds, 1),
+        "sentences_embedded_real": len(sentence_texts),
+        "raw_encode_same_work_chunks_per_s": round(len(chunk_texts) / (chunk_seconds + sentence_seconds), 1),
+    })
+    figures["indexing_vs_raw_same_work"] = round(figures["pipeline_chunks_per_s"] / figures["raw_encode_same_work_chunks_per_s"], 2)
+
+    remaining = n - real_total
+    if remaining > 0:
+        synthetic = SyntheticEmbedder(embedder, basis)
+        real_get = pipeline.get_embedder
+        pipeline.get_embedder = lambda *a, **k: synthetic
+        batches = math.ceil(remaining / BATCH_CHUNKS)
+        per_batch = math.ceil(remaining / per_copy / batches)
+        threshold = settings.ann_min_vectors
+        started, first = time.perf_counter(), copies
+        try:
+            for b in range(batches):
+                folder = work / f"synthetic-{b:03d}"
+                perturber.write(folder, first, per_batch)
+                first += per_batch
+                # Only the last run builds the approximate index; the runs before it keep a cheap flat one.
+                settings.ann_min_vectors = threshold if b == batches - 1 else 1 << 40
+                report = index_paths([folder], index_dir, progress=False)
+                say(f"synthetic batch {b + 1}/{batches}: {report.totals['chunks']} chunks, {time.perf_counter() - started:.0f} s")
+        finally:
+            pipeline.get_embedder = real_get
+            settings.ann_min_vectors = threshold
+        figures["index_seconds_synthetic_vectors"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+# ---- the index on disk and its vectors --------------------------------------------------------
+def disk_figures(index_dir: Path) -> dict:
+    from indexer.store import IndexReader
+
+    reader = IndexReader(index_dir)
+    chunks = reader.execute("SELECT COUNT(*) FROM chunks")[0][0]
+    documents = reader.execute("SELECT COUNT(*) FROM documents")[0][0]
+    reader.close()
+    files = [p for p in index_dir.iterdir() if p.is_file()]
+    total = sum(p.stat().st_size for p in files)
+    return {"chunks": chunks, "documents": documents, "index_bytes_disk": total, "bytes_per_chunk_disk": round(total / chunks)}
+
+
+def recall_figures(index_dir: Path, query_vectors: np.ndarray) -> dict:
+    """recall@10 of the served FAISS file (and of an IVF index at this size) against exact search."""
+    from indexer.settings import get_settings
+    from indexer.store import IndexReader
+    from indexer.vectors import build_vector_index, describe, read_vector_index
+
+    reader = IndexReader(index_dir)
+    count = reader.execute("SELECT COUNT(*) FROM chunks")[0][0]
+    ids, vectors = read_vectors(reader, count, query_vectors.shape[1])
+    generation = reader.generation
+    reader.close()
+    exact = query_vectors @ vectors.T
+    # The 10th best exact score per query: a found chunk scoring at least that is a true top-10 hit
+    # (identical copies of one passage tie, and either may be returned).
+    tenth = np.partition(-exact, 9, axis=1)[:, 9] * -1
+
+    def measure(index) -> tuple[float, float]:
+        times, found = [], []
+        for q in query_vectors:
+            started = time.perf_counter()
+            found.append(index.search(q.reshape(1, -1), 10)[1][0])
+            times.append((time.perf_counter() - started) * 1000)
+        hits = [sum(1 for i in f if i != -1 and exact[q, np.searchsorted(ids, i)] >= tenth[q] - 1e-5) / 10
+                for q, f in enumerate(found)]
+        recall = float(np.mean(hits))
+        return round(recall, 4), round(pct(times, 0.95), 2)
+
+    path = index_dir / f"vectors-{generation}.faiss"
+    served = read_vector_index(path)
+    recall, p95 = measure(served)
+    out = {"vector_index": describe(served), "recall_at_10": recall, "vector_search_p95_ms": p95,
+           "vector_file_bytes_per_chunk": round(path.stat().st_size / max(1, count))}
+    if out["vector_index"] == "flat" and count >= 2000:  # what the approximate index would give at this size
+        started = time.perf_counter()
+        ivf = build_vector_index(ids, vectors, get_settings(), kind="ivf")
+        out["ivf_build_s"] = round(time.perf_counter() - started, 1)
+        out["ivf_index"] = describe(ivf)
+        out["ivf_recall_at_10"], out["ivf_search_p95_ms"] = measure(ivf)
+    return out
+
+
+# ---- the service ------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def memory_mb(pid: int) -> dict:
+    status = Path(f"/proc/{pid}/status").read_text()
+    field = lambda name: int(re.search(rf"^{name}:\s+(\d+)", status, re.M).group(1)) / 1024  # noqa: E731
+    return {"rss_mb": round(field("VmRSS")), "rss_anon_mb": round(field("RssAnon")), "rss_file_mb": round(field("RssFile")),
+            "rss_peak_mb": round(field("VmHWM"))}
+
+
+def serve_figures(index_dir: Path, queries: list[str], questions: list[str], start_timeout: float) -> dict:
+    port = free_port()
+    code = "import sys; from searchapi.cli import main; sys.exit(main())"
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--index-dir", str(index_dir), "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {proc.stderr.read()[-2000:]}")
+                if time.perf_counter() - started > start_timeout:
+                    raise TimeoutError(f"server not up after {start_timeout:.0f} s")
+                try:
+                    if client.get("/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            start_s = time.perf_counter() - started
+            at_start = memory_mb(proc.pid)
+            client.post("/api/search", json={"query": "warm up the first request", "k": 10}).raise_for_status()
+            search, ask = [], []
+            for i, q in enumerate(queries):
+                t0 = time.perf_counter()
+                client.post("/api/search", json={"query": f"{q} {i}", "k": 10}).raise_for_status()
+                search.append((time.perf_counter() - t0) * 1000)
+            for q in questions:
+                t0 = time.perf_counter()
+                client.post("/api/ask", json={"question": q}).raise_for_status()
+                ask.append((time.perf_counter() - t0) * 1000)
+            after = memory_mb(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"start_s": round(start_s, 2), "rss_start_mb": at_start["rss_mb"], **after,
+            "search_p50_ms": round(pct(search, 0.5), 1), "search_p95_ms": round(pct(search, 0.95), 1),
+            "search_requests": len(search), "ask_p50_ms": round(pct(ask, 0.5), 1), "ask_p95_ms": round(pct(ask, 0.95), 1),
+            "ask_requests": len(ask)}
+
+
+def query_encoding_figures(queries: list[str]) -> dict:
+    """ONNX against torch on the same queries: latency of one query, and cosine of their vectors."""
+    from indexer.embed import Embedder
+    from indexer.settings import get_settings
+
+    path = get_settings().model_path()
+    out = {}
+    vectors = {}
+    for name in ("onnx", "torch"):
+        embedder = Embedder(path, onnx="auto" if name == "onnx" else "off")
+        if name == "onnx" and embedder.backend != "onnx":
+            return {}
+        embedder.encode(["warm up"])
+        times, vecs = [], []
+        for q in queries:
+            t0 = time.perf_counter()
+            vecs.append(embedder.encode([q])[0])
+            times.append((time.perf_counter() - t0) * 1000)
+        vectors[name] = np.vstack(vecs)
+        out[f"query_encode_{name}_p50_ms"] = round(pct(times, 0.5), 2)
+    out["query_encode_speedup"] = round(out["query_encode_torch_p50_ms"] / out["query_encode_onnx_p50_ms"], 1)
+    out["query_onnx_torch_cosine_min"] = round(float((vectors["onnx"] * vectors["torch"]).sum(1).min()), 5)
+    return out
+
+
+def bench_scale(n: int, real_chunks: int, work: Path, queries: list[str], questions: list[str],
+                compare_torch: bool = True) -> dict:
+    from indexer.embed import get_embedder
+    from indexer.settings import get_settings
+
+    index_dir = work / "index"
+    started = time.perf_counter()
+    figures = {"requested_chunks": n}
+    figures.update(build_archive(n, real_chunks, work, index_dir))
+    figures["build_seconds"] = round(time.perf_counter() - started, 1)
+    figures.update(disk_figures(index_dir))
+    say(f"index: {figures['chunks']} chunks, {figures['bytes_per_chunk_disk']} bytes per chunk on disk")
+    settings = get_settings()
+    embedder = get_embedder(settings.model_path(), settings.embed_batch_size)
+    figures.update(recall_figures(index_dir, embedder.encode(queries + questions)))
+    say(f"recall@10 {figures['recall_at_10']} ({figures['vector_index']})")
+    figures.update(serve_figures(index_dir, queries, questions, start_timeout=max(120.0, n / 500)))
+    figures["rss_bytes_per_chunk"] = round(figures["rss_mb"] * 1024 * 1024 / figures["chunks"])
+    say(f"served: start {figures['start_s']} s, {figures['rss_mb']} MB, search p95 {figures['search_p95_ms']} ms")
+    if compare_torch:
+        figures.update(query_encoding_figures(queries))
+    return figures
