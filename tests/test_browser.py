@@ -9,6 +9,7 @@ import re
 import shutil
 from datetime import datetime
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT, ServerThread
@@ -51,7 +52,7 @@ def page(browser, server):
 
 def wait_ready(page):
     # Selectors, not wait_for_function: the page's CSP forbids the eval that a string predicate needs.
-    page.wait_for_selector("#index-stats:has-text('documents')")
+    page.wait_for_selector("#index-stats:has-text('document')")
 
 
 def ask(page, question: str):
@@ -341,3 +342,58 @@ def test_saved_search_shows_new_match_after_reindex(browser, reindexed):
         assert pg.locator("#saved-list .saved-feed").first.get_attribute("href") == "/api/saved/essex/feed"
         pg.screenshot(path=str(SHOTS / "15-saved-search.png"))
         context.close()
+
+
+LA_METRO_PDF = ROOT.parent / "shared" / "corpora" / "real-formats" / "us-la-metro-executive-management-committee-agenda-2017-06-15.pdf"
+
+
+@pytest.fixture(scope="module")
+def pdf_server(tmp_path_factory):
+    """A real 7-page agenda PDF, indexed on its own and served."""
+    from indexer.pipeline import index_paths
+    from searchapi.app import create_app
+
+    if not LA_METRO_PDF.exists():
+        pytest.skip("the shared real-format corpus is not next to the repository")
+    folder = tmp_path_factory.mktemp("pdf-docs")
+    shutil.copy(LA_METRO_PDF, folder)
+    index = tmp_path_factory.mktemp("pdf-index")
+    assert index_paths([folder], index, progress=False).usable
+    with ServerThread(create_app(index)) as srv:
+        yield srv.url
+
+
+def test_pdf_passage_shown_on_its_page_with_the_quote_highlighted(browser, pdf_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors = []
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    pg.goto(pdf_server + "/")
+    wait_ready(pg)
+    pg.click("#mode-search")
+    pg.fill("#question", "a party to a proceeding must disclose contributions over $250")
+    pg.press("#question", "Enter")
+    pg.wait_for_selector("#search-results .result")
+    first = pg.locator("#search-results .result").first
+    page_no = re.search(r"p\. (\d+)", first.locator(".source-meta").inner_text()).group(1)
+    first.locator(".open-source").click()
+    pg.wait_for_selector("#viewer-pdf canvas")
+    pg.wait_for_selector("#viewer-pdf .pdf-hit")  # the quote found on the rendered page and marked
+    assert pg.locator("#viewer-pdf .pdf-hit").count() >= 3
+    assert pg.inner_text("#viewer-original") == f"Open original at p. {page_no}"
+    href = pg.get_attribute("#viewer-original", "href")
+    assert href.endswith(f"/source#page={page_no}")
+    pg.screenshot(path=str(SHOTS / "16-pdf-page.png"))
+    pg.click("#viewer-show-text")
+    assert pg.locator("#viewer-body mark.highlight").first.is_visible() and not pg.locator("#viewer-pdf").is_visible()
+    source = httpx.get(pdf_server + href.split("#")[0], timeout=30)
+    assert source.status_code == 200 and source.content[:5] == b"%PDF-"
+    assert not errors, errors
+    context.close()
+
+
+def test_vendored_pdfjs_is_only_what_the_viewer_loads():
+    vendored = sorted(p.name for p in (ROOT / "web" / "vendor" / "pdfjs").iterdir())
+    assert vendored == ["LICENSE", "README.md", "pdf.min.mjs", "pdf.worker.min.mjs"]
+    assert "Apache License" in (ROOT / "web" / "vendor" / "pdfjs" / "LICENSE").read_text()
+    assert "/static/vendor/pdfjs/pdf.min.mjs" in (ROOT / "web" / "app.js").read_text()

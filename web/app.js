@@ -1054,6 +1054,10 @@
     viewer.hidden = false;
     document.body.classList.add("viewer-open");
     collapseFiltersForViewer();
+    var paged = isPdf(doc) && src.page != null;
+    document.querySelector(".viewer-tabs").hidden = !paged;
+    showViewerTab(paged ? "page" : "text");
+    if (paged) showPdfPage(src, doc);
     $("viewer-title").focus();
 
     var full;
@@ -1092,6 +1096,118 @@
       var top = mark.getBoundingClientRect().top - body.getBoundingClientRect().top + body.scrollTop;
       body.scrollTop = Math.max(0, top - body.clientHeight / 3);
     });
+  }
+
+  // ---------- PDF pages (pdf.js, vendored under /static/vendor/pdfjs, loaded on first use) ----------
+
+  var pdfjs = null;          // Promise of the pdf.js module
+  var pdfDocuments = new Map();  // document id -> Promise of the loaded PDF
+
+  function isPdf(doc) { return /\.pdf$/i.test(String((doc && doc.source_path) || "")); }
+
+  function loadPdfjs() {
+    if (!pdfjs) {
+      pdfjs = import("/static/vendor/pdfjs/pdf.min.mjs").then(function (lib) {
+        lib.GlobalWorkerOptions.workerSrc = "/static/vendor/pdfjs/pdf.worker.min.mjs";
+        return lib;
+      });
+      pdfjs.catch(function () { pdfjs = null; });
+    }
+    return pdfjs;
+  }
+
+  function pdfOf(lib, id) {
+    if (!pdfDocuments.has(id)) {
+      var task = lib.getDocument({ url: "/api/documents/" + encodeURIComponent(id) + "/source", isEvalSupported: false });
+      pdfDocuments.set(id, task.promise);
+      task.promise.catch(function () { pdfDocuments.delete(id); });
+    }
+    return pdfDocuments.get(id);
+  }
+
+  function words(text) { return String(text || "").toLowerCase().match(/[a-z0-9£$%]+/g) || []; }
+
+  // The page's text items that spell the quote: the longest run of the quote's words, in order.
+  function quoteItems(items, quote) {
+    var want = words(quote);
+    if (!want.length) return [];
+    var flat = [];
+    items.forEach(function (item, i) { words(item.str).forEach(function (w) { flat.push([w, i]); }); });
+    var best = { start: -1, length: 0 };
+    for (var skip = 0; skip < Math.min(3, want.length); skip++) {  // the quote may open on a stripped marker
+      for (var i = 0; i < flat.length; i++) {
+        var n = 0;
+        while (i + n < flat.length && skip + n < want.length && flat[i + n][0] === want[skip + n]) n++;
+        if (n > best.length) best = { start: i, length: n };
+      }
+    }
+    if (best.length < Math.min(4, want.length)) return [];
+    var hit = new Set();
+    for (var k = best.start; k < best.start + best.length; k++) hit.add(flat[k][1]);
+    return Array.from(hit).map(function (i) { return items[i]; });
+  }
+
+  async function showPdfPage(src, doc) {
+    var box = $("viewer-pdf");
+    box.textContent = "";
+    box.appendChild(el("p", "loading", "Loading page " + src.page + "…"));
+    try {
+      var lib = await loadPdfjs();
+      var pdf = await pdfOf(lib, doc.id);
+      var page = await pdf.getPage(src.page);
+      if (state.viewerSource !== src) return;
+      var width = Math.max(240, box.clientWidth - 24);
+      var viewport = page.getViewport({ scale: Math.min(2, width / page.getViewport({ scale: 1 }).width) });
+      var ratio = window.devicePixelRatio || 1;
+      var holder = el("div", "pdf-page");
+      holder.style.width = viewport.width + "px";
+      holder.style.height = viewport.height + "px";
+      var canvas = el("canvas");
+      canvas.width = Math.floor(viewport.width * ratio);
+      canvas.height = Math.floor(viewport.height * ratio);
+      canvas.style.width = viewport.width + "px";
+      canvas.style.height = viewport.height + "px";
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", "Page " + (src.page_label || src.page) + " of " + (doc.title || "the document") +
+        " (the Text view reads it aloud)");
+      holder.appendChild(canvas);
+      await page.render({ canvasContext: canvas.getContext("2d"), viewport: viewport,
+                          transform: ratio !== 1 ? [ratio, 0, 0, ratio, 0, 0] : null }).promise;
+      if (state.viewerSource !== src) return;
+      var quote = src.quote || (src.passage && src.passage.text) || "";
+      var content = await page.getTextContent();
+      var first = null;
+      quoteItems(content.items, quote).forEach(function (item) {
+        var tx = lib.Util.transform(viewport.transform, item.transform);
+        var height = Math.hypot(tx[2], tx[3]);
+        var mark = el("div", "pdf-hit");
+        mark.style.left = tx[4] + "px";
+        mark.style.top = (tx[5] - height) + "px";
+        mark.style.width = (item.width * viewport.scale) + "px";
+        mark.style.height = (height * 1.15) + "px";
+        holder.appendChild(mark);
+        if (!first || tx[5] < first) first = tx[5];
+      });
+      box.textContent = "";
+      box.appendChild(holder);
+      if (first !== null) box.scrollTop = Math.max(0, first - box.clientHeight / 3);
+    } catch (err) {
+      if (state.viewerSource !== src) return;
+      showViewerTab("text");
+      box.textContent = "";
+      setStatus("info", "The original page could not be shown (" + ((err && err.message) || "unknown error") +
+        "); the text of the document is shown instead.");
+    }
+  }
+
+  function showViewerTab(which) {
+    var page = which === "page";
+    $("viewer-show-page").setAttribute("aria-pressed", String(page));
+    $("viewer-show-text").setAttribute("aria-pressed", String(!page));
+    $("viewer-pdf").hidden = !page;
+    $("viewer-body").hidden = page;
+    var mark = !page && $("viewer-body").querySelector("mark.highlight");
+    if (mark) mark.scrollIntoView({ block: "center" });
   }
 
   // Beside the viewer on a laptop screen the conversation needs the room more than the filters do:
@@ -1223,6 +1339,8 @@
     $("new-conversation").addEventListener("click", newConversation);
     $("viewer-close").addEventListener("click", function () { closeViewer(); });
     $("copy-citation").addEventListener("click", copyCitation);
+    $("viewer-show-page").addEventListener("click", function () { showViewerTab("page"); });
+    $("viewer-show-text").addEventListener("click", function () { showViewerTab("text"); });
     $("clear-filters").addEventListener("click", clearFilters);
     ["filter-date-from", "filter-date-to"].forEach(function (id) {
       $(id).addEventListener("change", function () {  // shown back as day/month/year, whatever was typed
