@@ -38,6 +38,11 @@ def _settings(monkeypatch, **overrides):
     return settings
 
 
+def without_tesseract(monkeypatch):
+    """As on a machine without Debian's tesseract-ocr (and quick: no OCR of the real scans)."""
+    monkeypatch.setattr("indexer.formats.pdf.tesseract_available", lambda: False)
+
+
 def make_pdf(path: Path, pages: list[str], header: str | None = HEADER, first_printed: int | None = FIRST_PRINTED,
              bookmarks: dict[int, str] | None = None, password: str | None = None) -> Path:
     pdf = fpdf.FPDF(format="A4")
@@ -157,6 +162,12 @@ def test_encrypted_corrupt_and_truncated_pdfs_are_skipped_with_a_reason(tmp_path
         assert any(SENTENCES[0] in doc.text for doc in documents)
 
 
+def test_ocr_switched_off_is_reported(tmp_path, monkeypatch):
+    _settings(monkeypatch, ocr=False)
+    _, source = documents_of(drawing_only_pdf(tmp_path / "mixed.pdf", {0: SENTENCES[0]}, 2))
+    assert source.notes == ["no text layer on pages 2 (OCR is off, REPORTSEARCH_OCR=0)"]
+
+
 def test_page_limit_gives_a_reason(tmp_path, monkeypatch):
     _settings(monkeypatch, max_pages=4)
     with pytest.raises(SkipFile, match="over the 4-page limit"):
@@ -179,7 +190,7 @@ def drawing_only_pdf(path: Path, text_pages: dict[int, str], n_pages: int) -> Pa
 
 
 def test_pages_without_text_layer_are_reported_not_silently_empty(tmp_path, monkeypatch):
-    _settings(monkeypatch, ocr=False)
+    without_tesseract(monkeypatch)
     path = drawing_only_pdf(tmp_path / "mixed.pdf", {0: SENTENCES[0], 1: SENTENCES[1]}, 5)
     documents, source = documents_of(path)
     assert "no text layer on pages 3–5 (install tesseract-ocr to index them)" in source.notes
@@ -309,7 +320,7 @@ def _real(name: str):
 @needs_real
 def test_real_pdfs_put_verbatim_sentences_on_their_pages(monkeypatch):
     """Ground truth from pdfium's raw text of each physical page (scripts/page_accuracy.py)."""
-    _settings(monkeypatch, ocr=False)
+    without_tesseract(monkeypatch)
     spec = importlib.util.spec_from_file_location("page_accuracy", Path(__file__).resolve().parents[1] / "scripts" / "page_accuracy.py")
     accuracy = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(accuracy)
@@ -344,7 +355,7 @@ def test_real_running_heads_removed_and_printed_numbers_read():
 
 @needs_real
 def test_real_pack_split_by_its_bookmarks_and_scanned_pages_reported(monkeypatch):
-    _settings(monkeypatch, ocr=False)
+    without_tesseract(monkeypatch)
     documents, source = _real("us-norwalk-housing-authority-agenda-packet-2022-11-15.pdf")
     assert [doc.pages[0][1] for doc in documents] == [1, 3, 5]
     assert documents[0].text.startswith("AGENDA"), "the title block comes first, whatever the content stream order"
@@ -400,7 +411,7 @@ def test_index_run_keeps_good_files_skips_bad_ones_with_reasons_and_cites_pages(
     from indexer.pipeline import index_paths
     from searchapi.engine import SearchEngine
 
-    _settings(monkeypatch, ocr=False)
+    without_tesseract(monkeypatch)
     folder = tmp_path / "reports"
     folder.mkdir()
     filler = ("Page {n} also records routine business of the panel, item {i}, which members noted without "

@@ -103,6 +103,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
         headings: list[tuple[str, int]] = []
         textless: list[int] = []
         ocr_done: list[int] = []
+        ocr_tried: list[int] = []
         unspaced: list[int] = []
         can_ocr = settings.ocr and tesseract_available()
         show = n_pages >= 100 and sys.stderr.isatty()
@@ -115,7 +116,8 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
             textpage.close()
             if _visible_chars(lines) < MIN_TEXT_CHARS:
                 textless.append(index + 1)
-                if can_ocr and len(ocr_done) < settings.ocr_max_pages:
+                if can_ocr and len(ocr_tried) < settings.ocr_max_pages:
+                    ocr_tried.append(index + 1)
                     image = page.render(scale=settings.ocr_dpi / 72, grayscale=True).to_pil()
                     lines, baselines = rejoin_hyphenated(ocr_image(image, settings.ocr_timeout).split("\n")), None
                     if _visible_chars(lines) >= MIN_TEXT_CHARS:
@@ -138,10 +140,17 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
         notes = []
         if ocr_done:
             notes.append(f"OCR text on pages {page_ranges(ocr_done)}")
-        unread = [n for n in textless if n not in ocr_done]
-        if unread:
-            hint = "install tesseract-ocr to index them" if not can_ocr else "OCR found no text"
-            notes.append(f"no text layer on pages {page_ranges(unread)} ({hint})")
+        if not can_ocr:
+            hint = ("install tesseract-ocr to index them" if settings.ocr
+                    else "OCR is off, REPORTSEARCH_OCR=0")
+            reasons = {hint: textless}
+        else:
+            reasons = {"OCR found no text": [n for n in ocr_tried if n not in ocr_done],
+                       f"over the {settings.ocr_max_pages}-page OCR limit, REPORTSEARCH_OCR_MAX_PAGES":
+                           [n for n in textless if n not in ocr_tried]}
+        for hint, numbers in reasons.items():
+            if numbers:
+                notes.append(f"no text layer on pages {page_ranges(numbers)} ({hint})")
         if unspaced:
             notes.append(f"text extracted without spaces between words on pages {page_ranges(unspaced)}")
         if not any(p.text.strip() for p in pages):
