@@ -242,6 +242,8 @@ def make_docx(path: Path) -> Path:
             table.cell(r, c).text = value
     document.add_heading("Finance", level=2)
     document.add_paragraph(SENTENCES[4])
+    document.add_paragraph("Publish the survey results", style="List Number")
+    document.add_paragraph("Review the reserve in March", style="List Number")
     document.save(str(path))
     return path
 
@@ -250,6 +252,7 @@ def test_docx_headings_from_styles_tables_as_rows_and_no_headers_or_footers(tmp_
     documents, _ = documents_of(make_docx(tmp_path / "report.docx"))
     doc = documents[0]
     assert "Answered 999 calls\t90%\t92%" in doc.text
+    assert "1. Publish the survey results\n\n2. Review the reserve in March" in doc.text, "Word's list numbers are written out"
     assert "running header" not in doc.text and "Footer page furniture" not in doc.text
     paths = {tuple(part.lower() for part in s.path) for s in doc.sections}
     assert ("performance report", "victims and witnesses") in paths

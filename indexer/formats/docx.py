@@ -70,6 +70,10 @@ class _Numbering:
     def prefix(self, paragraph) -> str:
         ns = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
         num_pr = paragraph._p.find(f"{ns}pPr/{ns}numPr")
+        style = paragraph.style
+        while num_pr is None and style is not None:  # 'List Number', numbered heading styles
+            num_pr = style.element.find(f"{ns}pPr/{ns}numPr")
+            style = style.base_style
         if num_pr is None:
             return ""
         num_id_node, ilvl_node = num_pr.find(f"{ns}numId"), num_pr.find(f"{ns}ilvl")
