@@ -82,20 +82,31 @@ def _running_headers(lines: list[str]) -> set[str]:
 _Line = tuple[str, list[tuple[int, int]]]
 
 
-def _continues(previous: list[_Line], para: list[_Line]) -> bool:
-    """A paragraph cut by a page break ends without punctuation and resumes in lower case."""
-    last = previous[-1][0]
-    return para[0][0][:1].islower() and not last.endswith(_TERMINAL) and "\t" not in last
+_HYPHENATED = re.compile(r"[^\W\d_]-$")
 
 
-def _join_broken_paragraphs(paragraphs: list[list[_Line]]) -> list[list[_Line]]:
+def _continues(previous: list[_Line], para: list[_Line], hyphens: bool) -> bool:
+    """A paragraph cut by a page break ends without punctuation and resumes in lower case; with
+    `hyphens`, a word hyphenated across the break ('Soekarno-' / 'Hatta') continues too."""
+    last, first = previous[-1][0], para[0][0].lstrip()
+    if hyphens and _HYPHENATED.search(last) and first[:1].isalpha():
+        return True
+    return first[:1].islower() and not last.endswith(_TERMINAL) and "\t" not in last
+
+
+def _join_broken_paragraphs(paragraphs: list[list[_Line]], hyphens: bool = False) -> list[list[_Line]]:
     out: list[list[_Line]] = []
     for para in paragraphs:
-        if out and _continues(out[-1], para):
+        if out and _continues(out[-1], para, hyphens):
             last_text, last_marks = out[-1][-1]
-            head = last_text.rstrip() + " "
             first_text, first_marks = para[0]
             lead = len(first_text) - len(first_text.lstrip())
+            head = last_text.rstrip()
+            if hyphens and _HYPHENATED.search(head):
+                # 'manage-' + 'ment' is one word; 'Soekarno-' + 'Hatta' keeps its hyphen.
+                head = head[:-1] if first_text.lstrip()[:1].islower() else head
+            else:
+                head += " "
             joined = head + first_text.lstrip()
             marks = last_marks + [(len(head) + max(0, pos - lead), page) for pos, page in first_marks]
             out[-1] = out[-1][:-1] + [(joined, marks)] + para[1:]
@@ -132,7 +143,7 @@ def clean_pages(pages: list[str], markup: bool = True) -> tuple[str, list[int]]:
     starts: list[int | None] = [None] * len(pages)
     parts: list[str] = []
     offset = 0
-    for para in _join_broken_paragraphs(paragraphs):
+    for para in _join_broken_paragraphs(paragraphs, hyphens=not markup):
         if parts:
             parts.append("\n\n")
             offset += 2
