@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     rrf_k: int = 10
     # Answers (searchapi/answer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.
+    # Second-stage rerank of the first rerank_depth fused passages (weights tuned on the dev half):
+    # fused score, best sentence's similarity, rare-word overlap, a sentence stating the asked answer type.
+    rerank_depth: int = 25
+    rerank_fused: float = 0.5
+    rerank_sentence: float = 1.0
+    rerank_lexical: float = 1.0
+    rerank_answer_type: float = 0.25
+    boilerplate_factor: float = 0.55  # apologies, declarations, agenda furniture, unless asked about
+    agenda_factor: float = 0.8
+    reference_bonus: float = 1.0  # a referenced place ('section 3.2'), in units of a first-place RRF vote
+    reference_elsewhere: float = 0.3  # share of the bonus for a paper the query describes less well than another
     answer_passages: int = 5  # top passages whose sentences are candidate evidence
     answer_place_chunks: int = 12  # a place the question names ('section 5.3') is read whole, up to this
     answer_max_sentences: int = 3

@@ -22,10 +22,6 @@ from .answers.extract import matches
 from .answers.plan import QueryPlan, plan_query
 from .query import ParsedQuery, mine_acronyms, respell
 from .rerank import (
-    AGENDA_FACTOR,
-    BOILERPLATE_FACTOR,
-    REFERENCE_BONUS,
-    REFERENCE_ELSEWHERE,
     diversify,
     is_boilerplate,
     near_duplicate,
@@ -39,9 +35,6 @@ from .sentences import SentenceStore
 
 MIN_PASSAGE_CHARS = 600
 MAX_PASSAGE_CHARS = 1100
-# Second-stage rerank of the first RERANK_DEPTH fused candidates (weights tuned on the dev half).
-RERANK_DEPTH = 25
-W_FUSED, W_SENTENCE, W_LEXICAL, W_CUE = 0.5, 1.0, 1.0, 0.25
 
 
 class UnknownDocument(KeyError):
@@ -176,12 +169,12 @@ class SearchEngine:
         chunks, docs = self.snapshot.chunks, self.documents
         referenced, named = self.named_place(query, allowed)
         for rowid, weight in referenced.items():
-            fused[rowid] = fused.get(rowid, 0.0) + REFERENCE_BONUS * first_place * weight
+            fused[rowid] = fused.get(rowid, 0.0) + self.settings.reference_bonus * first_place * weight
         for rowid in list(fused):
             chunk = chunks[rowid]
             doc = docs[chunk.document_id]
             if not query.boilerplate_wanted and is_boilerplate(chunk, doc):
-                fused[rowid] *= AGENDA_FACTOR if doc.doc_type == "agenda" else BOILERPLATE_FACTOR
+                fused[rowid] *= self.settings.agenda_factor if doc.doc_type == "agenda" else self.settings.boilerplate_factor
             for phrase in query.phrases:
                 if phrase.lower() in chunk.text.lower():
                     fused[rowid] += first_place
@@ -226,7 +219,7 @@ class SearchEngine:
             match[d] = max(match.get(d, 0.0), paper_match(query, docs[d], chunks[r].heading))
         best = max(match.values(), default=0.0)
         chosen = {d for d, m in match.items() if m == best}
-        weights = {d: 1 + m if d in chosen else REFERENCE_ELSEWHERE for d, m in match.items()}
+        weights = {d: 1 + m if d in chosen else self.settings.reference_elsewhere for d, m in match.items()}
         named = {r for r in hits if chunks[r].document_id in chosen} if len(chosen) == 1 else set()
         return {r: weights[chunks[r].document_id] for r in hits}, named
 
@@ -236,7 +229,9 @@ class SearchEngine:
         Passages are long; the answer is usually one sentence. Sentence-level similarity and
         IDF-weighted overlap separate the passage that says it from the ones that are merely about it.
         """
-        head, tail = ordered[:RERANK_DEPTH], ordered[RERANK_DEPTH:]
+        head, tail = ordered[: self.settings.rerank_depth], ordered[self.settings.rerank_depth :]
+        w_fused, w_sentence, w_lexical, w_type = (self.settings.rerank_fused, self.settings.rerank_sentence,
+                                                  self.settings.rerank_lexical, self.settings.rerank_answer_type)
         if not head:
             return ordered
         qvec = self.embedder.encode_query(query.dense_text)[0]
@@ -247,14 +242,14 @@ class SearchEngine:
         for (rowid, fused), chunk, (spans, vectors) in zip(head, chunks, self.sentences.get(chunks)):
             best = 0.0
             if len(vectors):
-                sims = W_SENTENCE * (vectors @ qvec)
+                sims = w_sentence * (vectors @ qvec)
                 if kind:  # a 'how much' question wants the sentence with the amount in it
                     text = self.document_text(chunk.document_id)
-                    sims = sims + W_CUE * np.array([matches(kind, text[s:e]) for s, e in spans])
+                    sims = sims + w_type * np.array([matches(kind, text[s:e]) for s, e in spans])
                 best = float(sims.max())
             lexical = self.terms.coverage(terms, chunk.text + " " + chunk.heading)
-            total = W_FUSED * fused + best + W_LEXICAL * lexical
-            rescored.append((rowid, total / (W_FUSED + W_SENTENCE + W_LEXICAL)))
+            total = w_fused * fused + best + w_lexical * lexical
+            rescored.append((rowid, total / (w_fused + w_sentence + w_lexical)))
         rescored.sort(key=lambda kv: kv[1], reverse=True)
         floor = rescored[-1][1]
         return rescored + [(r, min(s, floor)) for r, s in tail]

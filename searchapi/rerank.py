@@ -21,10 +21,6 @@ BOILERPLATE = re.compile(
     r"|intentionally left blank",
     re.IGNORECASE,
 )
-BOILERPLATE_FACTOR = 0.55
-AGENDA_FACTOR = 0.8
-REFERENCE_BONUS = 1.0  # in units of a first-place RRF vote
-REFERENCE_ELSEWHERE = 0.3  # share of the bonus for a paper the query does not describe as well as another
 
 
 def is_boilerplate(chunk: ChunkRecord, doc: Document) -> bool:
