@@ -165,5 +165,7 @@ def read_source(path: Path, max_bytes: int) -> SourceFile:
     except OSError as exc:
         raise SkipFile(f"cannot read file: {exc.strerror or exc}") from exc
     if path.suffix.lower() in {".pdf", ".docx", ".html", ".htm"}:
+        if not data.strip():
+            raise SkipFile("empty file")
         return SourceFile(path=path, sha256=file_hash(data), text="", data=data)
     return SourceFile(path=path, sha256=file_hash(data), text=decode(data))
