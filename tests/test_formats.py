@@ -432,6 +432,8 @@ def test_index_run_keeps_good_files_skips_bad_ones_with_reasons_and_cites_pages(
     assert sorted(Path(p).name for p in report.indexed) == ["mixed.pdf", "panel.pdf", "report.docx"]
     assert [(Path(p).name, note) for p, note in report.notes] == [
         ("mixed.pdf", "no text layer on pages 2–3 (install tesseract-ocr to index them)")]
+    again = index_paths([folder], tmp_path / "index", progress=False)
+    assert again.indexed == [] and len(again.unchanged) == 3 and again.notes == [], "unchanged files are not read again"
     engine = SearchEngine(tmp_path / "index")
     hit = engine.search(SENTENCES[3], k=3).results[0]
     assert Path(hit.document.source_path).name == "panel.pdf"
