@@ -42,7 +42,8 @@ class UnknownDocument(KeyError):
 
 
 def _enclosing_numbers(documents) -> dict[str, str]:
-    """For each unnumbered section, the number of its nearest numbered ancestor."""
+    """For each section under a numbered ancestor, that ancestor's number (an unnumbered heading is
+    placed by it; a paragraph numbered afresh inside a numbered minute is cited with the minute's)."""
     out: dict[str, str] = {}
     for doc in documents:
         stack: list[tuple[int, str | None]] = []  # (level, number) of open ancestors
@@ -50,7 +51,7 @@ def _enclosing_numbers(documents) -> dict[str, str]:
             while stack and stack[-1][0] >= section.level:
                 stack.pop()
             inherited = next((num for _, num in reversed(stack) if num), None)
-            if not section.number and inherited:
+            if inherited and not (section.number or "").startswith(inherited + "."):
                 out[section.id] = inherited
             stack.append((section.level, section.number))
     return out

@@ -116,3 +116,18 @@ def test_cli_precedent_and_filter_flags(sample_index):
     assert out.returncode != 0 and "after" in out.stderr and "Traceback" not in out.stderr
     out = run("search", "PEQF", "--doc", "no-such-id", index=sample_index)
     assert out.returncode != 0 and "no-such-id" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_minute_paragraphs_are_cited_as_the_minutes_number_them(engine):
+    from searchapi.schemas import Filters
+
+    minutes = next(d for d in engine.documents.values()
+                   if d.doc_type == "minutes" and any((s.number or "").isdigit() and int(s.number) > 200 for s in d.sections))
+    results = engine.search("mental health verbal update", k=10, filters=Filters(document_ids=[minutes.id])).results
+    paragraphs = [r for r in results if r.section.number and len(r.section.path) > 2]
+    assert paragraphs, [r.citation for r in results]
+    for r in paragraphs:
+        assert re.search(rf"minute \d{{3}}, paragraph {r.section.number}\b", r.citation), r.citation
+    numbered = [r for r in engine.search("Firearms Licensing Update", k=10, filters=Filters(doc_types=["report"])).results
+                if r.section.number]
+    assert numbered and all("minute" not in r.citation for r in numbered)  # reports keep 'section 3.2'

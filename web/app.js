@@ -93,12 +93,26 @@
     return sec ? s + ", section " + sec : s;
   }
 
-  function metaLine(doc, section, page) {
+  // Where in the paper, as the server's citation words it ("Minute 219, paragraph 13 …",
+  // "Section 3.2 Revenue"), else from the section itself.
+  function placeLabel(src) {
+    var doc = src.document || {}, c = src.citation || "";
+    var head = (doc.title || "") + " (";
+    var close = c.indexOf("), ", head.length - 2);
+    if (doc.title && c.indexOf(head) === 0 && close > 0) {
+      var place = c.slice(close + 3).replace(/,?\s*p\. \S+$/, "");
+      if (place) return place.charAt(0).toUpperCase() + place.slice(1);
+    }
+    var sec = sectionLabel(src.section);
+    return sec ? "Section " + sec : "";
+  }
+
+  function metaLine(doc, section, page, citation) {
     var parts = [fmtDate(doc.date)];
     if (doc.doc_type) parts.push(doc.doc_type);
     if (doc.body) parts.push(doc.body);
-    var sec = sectionLabel(section);
-    if (sec) parts.push("Section " + sec);
+    var place = placeLabel({ document: doc, section: section, citation: citation });
+    if (place) parts.push(place);
     if (page != null) parts.push("p. " + page);
     return parts.join(" · ");
   }
@@ -434,7 +448,7 @@
     if (n != null) head.appendChild(el("span", "source-n", n));
     head.appendChild(el("span", "source-title", (src.document && src.document.title) || "Untitled"));
     li.appendChild(head);
-    li.appendChild(el("p", "source-meta", metaLine(src.document || {}, src.section, src.page)));
+    li.appendChild(el("p", "source-meta", metaLine(src.document || {}, src.section, src.page_label || src.page, src.citation)));
     var quote = src.quote != null ? src.quote : src.text;
     if (quote) li.appendChild(el("blockquote", "source-quote", quote));
     li.appendChild(el("p", "source-citation", citationText(src)));
@@ -725,7 +739,7 @@
       head.appendChild(el("h3", "result-title", (r.document && r.document.title) || "Untitled"));
       if (typeof r.score === "number") head.appendChild(el("span", "result-score", "score " + r.score.toFixed(3)));
       li.appendChild(head);
-      li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page)));
+      li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page_label || r.page, r.citation)));
       li.appendChild(el("p", "result-text", r.text || ""));
       li.appendChild(el("p", "source-citation", citationText(r)));
       var open = button("btn btn-small open-source", "Open in document", function () { openPassage(r, open); });
@@ -894,7 +908,7 @@
       head.appendChild(el("h3", "result-title", (r.document && r.document.title) || "Untitled"));
       head.appendChild(el("span", "result-score", "found " + fmtDate(m.found)));
       li.appendChild(head);
-      li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page)));
+      li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page_label || r.page, r.citation)));
       li.appendChild(el("p", "result-text", r.text || ""));
       li.appendChild(el("p", "source-citation", citationText(r)));
       var open = button("btn btn-small open-source", "Open in document", function () { openPassage(r, open); });
@@ -1035,9 +1049,10 @@
     state.viewerOpener = opener || document.activeElement;
     $("viewer-title").textContent = doc.title || "Source";
     $("viewer-meta").textContent = [fmtDate(doc.date), doc.doc_type, doc.body].filter(Boolean).join(" · ");
-    var sec = sectionLabel(src.section);
+    var place = placeLabel(src);
     var path = src.section && Array.isArray(src.section.path) ? src.section.path.slice(0, -1) : [];
-    path.push(sec ? "Section " + sec : "No section heading");
+    if (/^Minute /.test(place)) path = [];  // the minute's own title is in the label
+    path.push(place || "No section heading");
     var pageName = src.page_label || (src.page != null ? String(src.page) : "");
     $("viewer-section").textContent = src.section ? path.join(" › ") + (pageName ? " · p. " + pageName : "")
       : (src.citation || "") ;
