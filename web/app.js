@@ -825,13 +825,11 @@
     groups.forEach(function (g) {
       var li = el("li", "precedent-group" + (g.papers > 1 ? " reused" : ""));
       var head = el("div", "group-head");
-      if (g.papers > 1) {
+      if (g.papers > 1) {  // a single paper's date is on its own line below
         head.appendChild(el("span", "badge badge-reused", "Same wording in " + g.papers + " papers"));
         head.appendChild(el("span", "group-span", "first used " + fmtDate(g.first_used) + " · last used " + fmtDate(g.last_used)));
-      } else {
-        head.appendChild(el("span", "group-span", fmtDate(g.last_used)));
+        li.appendChild(head);
       }
-      li.appendChild(head);
       var occs = el("ol", "occurrence-list");
       g.occurrences.forEach(function (o, i) {
         var item = el("li", "occurrence");
