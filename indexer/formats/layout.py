@@ -199,3 +199,35 @@ def _bold_heading(group: list[Line], text: str) -> bool:
         and len(text.split()) <= 15
         and not text.endswith((".", ",", ";"))
     )
+
+
+def reflow_plain(lines: list[str]) -> list[str]:
+    """Paragraphs of text without geometry (OCR output): within a run of non-blank lines, a line
+    long enough that the next line's first word would not have fitted after it was wrapped, and
+    is joined to it."""
+    out: list[str] = []
+    block: list[str] = []
+
+    def flush():
+        if not block:
+            return
+        width = max(len(line) for line in block)
+        texts = [block[0]]
+        for prev, cur in zip(block, block[1:]):
+            first_word = cur.split(" ", 1)[0]
+            if len(prev) + 1 + len(first_word) > width and not _LIST_START.match(cur):
+                texts[-1] = _join(texts[-1], cur)
+            else:
+                texts.append(cur)
+        out.extend(texts)
+        block.clear()
+
+    for line in lines:
+        line = line.strip()
+        if line:
+            block.append(line)
+        else:
+            flush()
+            out.append("")
+    flush()
+    return out

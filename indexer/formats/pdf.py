@@ -11,7 +11,7 @@ from ..load import SkipFile
 from ..settings import get_settings
 from . import Extracted, Page, page_ranges
 from .furniture import strip_furniture
-from .layout import page_lines, paragraphs
+from .layout import page_lines, paragraphs, reflow_plain
 from .ocr import ocr_image, tesseract_available
 
 MIN_TEXT_CHARS = 20  # fewer visible characters than this: the page has no usable text layer
@@ -119,7 +119,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
                 if can_ocr and len(ocr_tried) < settings.ocr_max_pages:
                     ocr_tried.append(index + 1)
                     image = page.render(scale=settings.ocr_dpi / 72, grayscale=True).to_pil()
-                    lines, baselines = rejoin_hyphenated(ocr_image(image, settings.ocr_timeout).split("\n")), None
+                    lines, baselines = reflow_plain(ocr_image(image, settings.ocr_timeout).split("\n")), None
                     if _visible_chars(lines) >= MIN_TEXT_CHARS:
                         ocr_done.append(index + 1)
                     else:
