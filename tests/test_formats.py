@@ -457,3 +457,14 @@ def test_thousand_page_pdf_in_bounded_memory(tmp_path):
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert len(extracted.pages) == 1000 and extracted.pages[999].label == str(FIRST_PRINTED + 999)
     assert grown_mb < 300, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_ocr_lines_reflowed_into_paragraphs_lists_kept():
+    from indexer.formats.layout import reflow_plain
+
+    lines = ["Verbal comments must be limited to three minutes. Public comments",
+             "submitted will become part of the official meeting record.", "",
+             "1. Call to order", "2. Roll call"]
+    assert reflow_plain(lines) == [
+        "Verbal comments must be limited to three minutes. Public comments submitted will become part of "
+        "the official meeting record.", "", "1. Call to order", "2. Roll call"]
