@@ -322,6 +322,11 @@ def test_examples_and_evidence_strength_and_brief(page, client):
     page.screenshot(path=str(SHOTS / "14-brief-print.png"), full_page=True)
     page.emulate_media(media="screen")
 
+    message.locator(".trace-precedent").click()  # the same words, paper by paper, newest first
+    page.wait_for_selector("#precedent-results .precedent-group")
+    assert page.locator("#mode-precedent").get_attribute("aria-pressed") == "true"
+    assert question in page.inner_text("#precedent-results .results-summary")
+
 
 def test_saved_search_shows_new_match_after_reindex(browser, reindexed):
     from searchapi.app import create_app

@@ -561,6 +561,12 @@
 
     var actions = el("div", "message-actions");
     actions.appendChild(el("span", "took", fmtTook(answer.took_ms)));
+    // "What did we say before?": the same words through every paper, newest meeting first.
+    actions.appendChild(button("btn btn-small btn-ghost trace-precedent", "Earlier wording", function () {
+      setMode("precedent");
+      $("question").value = self.question;
+      precedent(self.question);
+    }));
     actions.appendChild(button("btn btn-small btn-ghost print-answer", "Print", function () { printMessage(self.node); }));
     this.node.appendChild(actions);
 
