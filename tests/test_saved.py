@@ -117,3 +117,10 @@ def test_feed_and_listing_respect_access(reindexed):
         assert all(m["result"]["document"]["date"] >= "2023-01-01" for m in essex["matches"])
         assert not any("Range Lease" in m["result"]["citation"] for m in essex["matches"])
         assert client.get("/api/saved/nothing-saved/feed").status_code == 404
+
+        # Precedent reads through the same per-caller view.
+        body = {"query": "lease of the Boxley firearms range"}
+        seen = client.post("/api/precedent", json=body).json()
+        assert not any("Range Lease" in o["citation"] for g in seen["groups"] for o in g["occurrences"])
+        seen = client.post("/api/precedent", json=body, headers={"Authorization": f"Bearer {member}"}).json()
+        assert any("Range Lease" in o["citation"] for g in seen["groups"] for o in g["occurrences"])
