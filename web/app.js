@@ -530,8 +530,9 @@
     var passages = answer.passages || this.passages || [];
     if (answer.answerable === false) {
       this.node.classList.add("abstained");
-      this.header.appendChild(el("span", "badge badge-abstained", "Not found in these reports"));
-      if (!passages.length && currentFilters()) {  // "the closest passages are listed below" would list nothing
+      var excluded = !passages.length && currentFilters();
+      this.header.appendChild(el("span", "badge badge-abstained", excluded ? "Nothing searched" : "Not found in these reports"));
+      if (excluded) {  // "the closest passages are listed below" would list nothing
         this.text.textContent = "";
         this.node.appendChild(excludedNotice("answers this", function () { ask(self.question); }));
       }
