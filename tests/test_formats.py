@@ -468,3 +468,17 @@ def test_ocr_lines_reflowed_into_paragraphs_lists_kept():
     assert reflow_plain(lines) == [
         "Verbal comments must be limited to three minutes. Public comments submitted will become part of "
         "the official meeting record.", "", "1. Call to order", "2. Roll call"]
+
+
+def test_blank_separator_page_is_not_reported(tmp_path, monkeypatch):
+    without_tesseract(monkeypatch)
+    pdf = fpdf.FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(170, 6, SENTENCES[0])
+    pdf.add_page()  # draws nothing
+    pdf.add_page()
+    pdf.rect(20, 30, 100, 5, style="F")  # draws something without text: a scan or an outline drawing
+    pdf.output(str(tmp_path / "separator.pdf"))
+    _, source = documents_of(tmp_path / "separator.pdf")
+    assert source.notes == ["no text layer on pages 3 (install tesseract-ocr to index them)"]

@@ -69,6 +69,11 @@ def missing_spaces(lines: list[str]) -> bool:
     return letters >= 200 and letters / len(words) > 10
 
 
+def _blank(page) -> bool:
+    """A page that draws nothing at all (a separator sheet) needs no OCR and no warning."""
+    return next(iter(page.get_objects(max_depth=1)), None) is None
+
+
 def _outline_paper_starts(pdf, n_pages: int) -> list[int]:
     """Pages where the papers of a bundled pack begin, from top-level bookmarks that name papers
     ('Minutes 10/18/22'), not pages ('Pg 2') or headings of one report (several per page)."""
@@ -114,7 +119,7 @@ def extract_pdf(path: Path, data: bytes | None = None) -> Extracted:
             textpage = page.get_textpage()
             lines, baselines = _page_lines(textpage, page.get_rotation(), headings)
             textpage.close()
-            if _visible_chars(lines) < MIN_TEXT_CHARS:
+            if _visible_chars(lines) < MIN_TEXT_CHARS and not _blank(page):
                 textless.append(index + 1)
                 if can_ocr and len(ocr_tried) < settings.ocr_max_pages:
                     ocr_tried.append(index + 1)
