@@ -86,7 +86,9 @@ def test_the_question_form_says_what_kind_of_fact_is_asked():
     assert asked_type("who chairs the board") == "person"
     assert asked_type("what percentage of crime was recorded") == "percent"
     assert asked_type("why was the review closed") is None
-    assert matches("count", "It cost £12,500.") and not matches("money", "There were 12 of them.")
+    assert asked_type("how much has the precept gone up") == "amount"
+    assert matches("amount", "It cost £12,500.") and matches("amount", "up by 30%") and not matches("money", "There were 12 of them.")
+    assert not matches("count", "One third of searches led to an arrest.") and not matches("date", "It will operate 7 days a week.")
 
 
 # ---- the query plan ---------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from price_parser import Price
 
 from indexer.dates import find_dates
 
-ANSWER_TYPES = ("money", "count", "percent", "date", "duration", "person")
+ANSWER_TYPES = ("money", "count", "percent", "date", "duration", "person", "amount")
 
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
-_NUMBER = re.compile(rf"(?<![\w/.£$€])\d[\d,]*(?:\.\d+)?(?![\w/%])|\b{_NUMBER_WORD}\b", re.I)
+_FRACTION = r"(?:half|halves|thirds?|quarters?|fifths?|tenths?)"
+_NUMBER = re.compile(rf"(?<![\w/.£$€])\d[\d,]*(?:\.\d+)?(?![\w/%])(?!\s+{_FRACTION}\b)|\b{_NUMBER_WORD}\b(?![\s-]+{_FRACTION}\b)", re.I)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
-_PERCENT = re.compile(r"\d\s?%|\bper ?cent\b|\bpercentage points?\b", re.I)
+_PERCENT = re.compile(rf"\d\s?%|\bper ?cent\b|\bpercentage points?\b|\b{_FRACTION}\b", re.I)
 _SCALE = re.compile(r"\d(?:\.\d+)?\s?(?:m|bn|k|million|billion)\b", re.I)
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _LOOSE_DATE = re.compile(rf"\b{_MONTH}\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d(?:\s*[/-]\s*\d\d(?:\d\d)?)?\b"
@@ -85,7 +86,7 @@ _ASKS = [
     ("duration", re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I)),
     ("date", re.compile(r"^\W*(?:and\s+)?when\b|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I)),
     ("person", re.compile(r"^\W*(?:and\s+)?who\b|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I)),
-    ("count", re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I)),
+    ("amount", re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I)),
 ]
 
 
@@ -95,8 +96,8 @@ def asked_type(question: str) -> str | None:
 
 
 def matches(kind: str | None, text: str) -> bool:
-    """Whether the text states the asked kind ('count' is also stated by a sum or a percentage)."""
+    """Whether the text states the asked kind (an 'amount' is a sum, a count or a percentage)."""
     if kind is None:
         return False
     found = states(text)
-    return kind in found or (kind == "count" and bool(found & {"money", "percent"})) or (kind == "date" and "duration" in found)
+    return kind in found or (kind == "amount" and bool(found & {"money", "count", "percent"}))
