@@ -342,3 +342,34 @@ def test_reindexing_edited_papers_under_load(tmp_path):
         for citation in body.get("citations", []):
             assert any(citation["quote"] in t for t in set().union(*texts.values()))
     assert checked > 20
+
+
+@pytest.mark.browser
+def test_web_page_shows_restricted_papers_only_with_a_members_key(access_server):
+    """The page is public by default; a member who enters a key sees the restricted paper too."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    base, keys = access_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.wait_for_selector(".doc-option")
+        assert page.locator(".doc-option").count() == 1
+        assert "Aviation" not in page.content()
+        page.click(".access-key-panel summary")
+        page.fill("#access-key", keys["member"])
+        page.click("#access-key-form button[type=submit]")
+        page.wait_for_selector(".doc-option >> nth=1")
+        assert page.locator(".doc-option").count() == 2
+        assert "restricted papers" in page.locator("#access-key-status").text_content()
+        page.click("#access-key-forget")
+        page.wait_for_selector(".doc-option")
+        page.wait_for_timeout(300)
+        assert page.locator(".doc-option").count() == 1
+        browser.close()

@@ -24,6 +24,20 @@
 
   // ---------- small helpers ----------
 
+  // A member's or officer's key (reportsearch keys add NAME --role member) lets this tab see restricted
+  // papers; it is kept in sessionStorage only, so it goes when the tab closes.
+  var KEY_STORE = "reportsearch-key";
+
+  function accessKey() {
+    try { return sessionStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; }
+  }
+
+  function withKey(headers) {
+    var key = accessKey();
+    if (key) headers.Authorization = "Bearer " + key;
+    return headers;
+  }
+
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -164,7 +178,7 @@
     try {
       res = await fetch(path, {
         method: method,
-        headers: payload ? { "Content-Type": "application/json", "Accept": "application/json" } : { "Accept": "application/json" },
+        headers: withKey(payload ? { "Content-Type": "application/json", "Accept": "application/json" } : { "Accept": "application/json" }),
         body: payload ? JSON.stringify(payload) : undefined,
         signal: signal
       });
@@ -193,7 +207,7 @@
     try {
       res = await fetch("/api/ask", {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+        headers: withKey({ "Content-Type": "application/json", "Accept": "text/event-stream" }),
         body: JSON.stringify(payload),
         signal: signal
       });
@@ -1065,6 +1079,7 @@
     original.href = "/api/documents/" + encodeURIComponent(doc.id) + "/source" + (src.page != null ? "#page=" + src.page : "");
     original.textContent = pageName ? "Open original at p. " + pageName : "Open original";
     original.hidden = false;
+    original.onclick = accessKey() ? openWithKey : null;
     var quoteBox = $("viewer-quote");
     quoteBox.textContent = src.quote || "";
     quoteBox.hidden = !src.quote;
@@ -1136,9 +1151,43 @@
     return pdfjs;
   }
 
+  // A link cannot carry the key: fetch the original with it and open the file the browser received.
+  async function openWithKey(event) {
+    event.preventDefault();
+    var link = event.currentTarget, url = link.href.split("#");
+    try {
+      var res = await fetch(url[0], { headers: withKey({}) });
+      if (!res.ok) throw await errorFromResponse(res);
+      var blobUrl = URL.createObjectURL(await res.blob());
+      window.open(blobUrl + (url[1] ? "#" + url[1] : ""), "_blank", "noopener");
+      setTimeout(function () { URL.revokeObjectURL(blobUrl); }, 60000);
+    } catch (err) { reportError(err); }
+  }
+
+  function setupAccessKey() {
+    var input = $("access-key"), status = $("access-key-status");
+    function show() {
+      status.textContent = accessKey() ? "Using a key: restricted papers your role may see are included."
+        : "Public papers only.";
+      $("access-key-forget").hidden = !accessKey();
+    }
+    $("access-key-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      try { sessionStorage.setItem(KEY_STORE, input.value.trim()); } catch (e) { /* storage off: nothing kept */ }
+      input.value = "";
+      location.reload();
+    });
+    $("access-key-forget").addEventListener("click", function () {
+      try { sessionStorage.removeItem(KEY_STORE); } catch (e) { /* nothing kept */ }
+      location.reload();
+    });
+    show();
+  }
+
   function pdfOf(lib, id) {
     if (!pdfDocuments.has(id)) {
-      var task = lib.getDocument({ url: "/api/documents/" + encodeURIComponent(id) + "/source", isEvalSupported: false });
+      var task = lib.getDocument({ url: "/api/documents/" + encodeURIComponent(id) + "/source", isEvalSupported: false,
+                                   httpHeaders: withKey({}) });
       pdfDocuments.set(id, task.promise);
       task.promise.catch(function () { pdfDocuments.delete(id); });
     }
@@ -1340,6 +1389,7 @@
   }
 
   function init() {
+    setupAccessKey();
     $("composer").addEventListener("submit", function (e) { e.preventDefault(); submit(); });
     $("filters").addEventListener("submit", function (e) { e.preventDefault(); });
     $("question").addEventListener("keydown", function (e) {
