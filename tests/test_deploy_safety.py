@@ -368,6 +368,7 @@ def test_web_page_shows_restricted_papers_only_with_a_members_key(access_server)
         page.wait_for_selector(".doc-option >> nth=1")
         assert page.locator(".doc-option").count() == 2
         assert "restricted papers" in page.locator("#access-key-status").text_content()
+        page.click(".access-key-panel summary")
         page.click("#access-key-forget")
         page.wait_for_selector(".doc-option")
         page.wait_for_timeout(300)
