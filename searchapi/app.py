@@ -182,7 +182,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
     def answerer(request: Request) -> Answerer:
         engine = engine_for(request)
         if not hasattr(engine, "_answerer"):
-            engine._answerer = Answerer(engine)
+            engine._answerer = Answerer(engine, warm=True)
         return engine._answerer
 
     @app.get("/api/health", response_model=Health)
