@@ -68,9 +68,24 @@ def sentences_of(text: str) -> list[str]:
     return out
 
 
+def _without_repeated_lines(pages: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
+    """Drop lines that recur (numbers aside) on a third of the pages or more: running heads and
+    footers are not body sentences, and gluing them to one would make a sentence nobody reads."""
+    if len(pages) < 3:
+        return pages
+    blur = lambda line: re.sub(r"\d+", "#", " ".join(line.split()))
+    counts: dict[str, int] = {}
+    for _, text in pages:
+        for shape in {blur(line) for line in text.replace("\r", "").split("\n") if line.strip()}:
+            counts[shape] = counts.get(shape, 0) + 1
+    limit = max(2, len(pages) // 3)
+    return [(n, "\n".join("" if counts.get(blur(line), 0) >= limit else line for line in text.replace("\r", "").split("\n")))
+            for n, text in pages]
+
+
 def truth(path: Path) -> list[tuple[str, int | None]]:
     """(sentence, page it is on) for sentences that occur on exactly one page."""
-    pages = raw_pages(path)
+    pages = _without_repeated_lines(raw_pages(path))
     seen: dict[str, set] = {}
     for number, text in pages:
         for sentence in sentences_of(text):
@@ -161,6 +176,8 @@ def main() -> int:
 
         engine = SearchEngine(args.index_dir)
     totals = {"sentences": 0, "hit": 0, "paged": 0, "page_right": 0, "strict": 0}
+    stems = [p.stem for p in files]
+    single = {"sentences": 0, "hit": 0, "paged": 0, "page_right": 0, "strict": 0}  # files without a twin
     started = time.perf_counter()
     for path in files:
         row = offline(path, args.n, rng) if engine is None else online(path, engine, args.n, rng)
@@ -173,6 +190,10 @@ def main() -> int:
         totals["paged"] += row["paged"]
         totals["page_right"] += row["page_right"]
         totals["strict"] += row.get("strict", 0)
+        if stems.count(path.stem) == 1:
+            for key, value in (("sentences", row["sentences"]), ("hit", hit), ("paged", row["paged"]),
+                               ("page_right", row["page_right"]), ("strict", row.get("strict", 0))):
+                single[key] += value
         print(f"{row['file'][:60]:60}  {row['sentences']:4d} sentences  {'found' if engine is None else 'top-3'} {hit:4d}  "
               f"page right {row['page_right']}/{row['paged']}" + (f" (sentence's own page {row['strict']})" if engine else ""))
         for why, sentence in row.get("misses", [])[:3]:
@@ -183,6 +204,10 @@ def main() -> int:
           f"page right: {t['page_right'] / max(1, t['paged']):.1%} of {t['paged']} paged"
           + (f" (the sentence's own page: {t['strict'] / max(1, t['paged']):.1%})" if engine else "")
           + f"; {time.perf_counter() - started:.1f}s")
+    u = single
+    print(f"Files without a twin in another format: {u['sentences']} sentences; {label}: {u['hit'] / max(1, u['sentences']):.1%}; "
+          f"page right: {u['page_right'] / max(1, u['paged']):.1%} of {u['paged']} paged"
+          + (f" (the sentence's own page: {u['strict'] / max(1, u['paged']):.1%})" if engine else ""))
     return 0
 
 
