@@ -9,7 +9,7 @@ constant distance from the physical page (Federal Register 47699 on physical pag
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 
 EDGE_LINES = 3  # lines at the top and at the bottom of a page where running heads sit
 POSITION_TOLERANCE = 6.0  # points: running heads on different pages sit at the same height
@@ -41,39 +41,47 @@ def _threshold(pages_with_text: int) -> int:
     return max(2, (pages_with_text + 1) // 2)
 
 
-def _placed_edges(lines: list[str], baselines: list[float | None] | None) -> list[tuple[int, str]]:
-    """(line index, place) for the lines at a page's top and bottom. The place is the line's rank
-    from the top or bottom and, where the geometry is known, also its height on the page (a
-    running head sits at the same height on every page, whatever the reading order did)."""
-    filled = [i for i, line in enumerate(lines) if line.strip()]
-    edges = [(i, f"top{r}") for r, i in enumerate(filled[:EDGE_LINES])]
-    edges += [(i, f"bottom{r}") for r, i in enumerate(reversed(filled[-EDGE_LINES:]))]
+def _places(lines: list[str], baselines: list[float | None] | None) -> dict[int, list[str]]:
+    """Where each line sits: its rank from the top or bottom for the lines at the page's edges,
+    and, where the geometry is known, its height on the page for every line (a running head sits
+    at the same height on each page, wherever the reading order put it)."""
+    places: dict[int, list[str]] = defaultdict(list)
+    filled = [i for i, line in enumerate(lines) if line.strip() and len(line.strip()) <= MAX_FURNITURE_CHARS]
+    nonblank = [i for i, line in enumerate(lines) if line.strip()]
+    for rank, i in enumerate(nonblank[:EDGE_LINES]):
+        places[i].append(f"top{rank}")
+    for rank, i in enumerate(reversed(nonblank[-EDGE_LINES:])):
+        places[i].append(f"bottom{rank}")
     if baselines is not None:
-        edges += [(i, f"y{round(baselines[i] / POSITION_TOLERANCE)}") for i, _ in edges if baselines[i] is not None]
-    return edges
+        for i in filled:
+            if baselines[i] is not None:
+                places[i].append(f"y{round(baselines[i] / POSITION_TOLERANCE)}")
+    return {i: p for i, p in places.items() if len(lines[i].strip()) <= MAX_FURNITURE_CHARS}
 
 
-def furniture_shapes(pages: list[list[str]], positions: list | None = None) -> set[str]:
-    """Shapes of lines that sit in the same place at the top or bottom of most pages; a table row
-    that happens to open many pages ('MM24 79 Paragraph') is at another height or rank each time."""
+def furniture_keys(pages: list[list[str]], positions: list | None = None) -> set[tuple[str, str]]:
+    """(shape, place) of lines found in the same place on most pages; a table row that happens
+    to open many pages ('MM24 79 Paragraph') is at another height or rank each time."""
     positions = positions or [None] * len(pages)
     counts: Counter[tuple[str, str]] = Counter()
     for lines, baselines in zip(pages, positions):
-        counts.update({(_shape(lines[i]), place) for i, place in _placed_edges(lines, baselines)
-                       if len(lines[i].strip()) <= MAX_FURNITURE_CHARS})
+        counts.update({(_shape(lines[i]), place) for i, found in _places(lines, baselines).items() for place in found})
     needed = _threshold(sum(1 for lines in pages if any(l.strip() for l in lines)))
-    return {shape for (shape, _), n in counts.items() if shape and n >= needed and len(pages) >= 2}
+    return {key for key, n in counts.items() if key[0] and n >= needed and len(pages) >= 2}
 
 
-def printed_labels(pages: list[list[str]], furniture: set[str]) -> list[str | None]:
+def _furniture_lines(lines: list[str], baselines, keys: set[tuple[str, str]]) -> set[int]:
+    return {i for i, found in _places(lines, baselines).items() if any((_shape(lines[i]), p) in keys for p in found)}
+
+
+def _numbers(line: str) -> set[int]:
+    return {int(n) for m in _PAGE_NUMBER.finditer(line.strip()) for n in m.groups() if n}
+
+
+def printed_labels(pages: list[list[str]], furniture: list[set[int]]) -> list[str | None]:
     """The printed page number of each page, read from its running head or foot."""
-    candidates: list[set[int]] = []
-    for lines in pages:
-        numbers: set[int] = set()
-        for i in _edges(lines):
-            if _shape(lines[i]) in furniture:
-                numbers.update(int(n) for m in _PAGE_NUMBER.finditer(lines[i].strip()) for n in m.groups() if n)
-        candidates.append(numbers)
+    candidates = [set().union(*(_numbers(lines[i]) for i in found)) if found else set()
+                  for lines, found in zip(pages, furniture)]
     shifts = Counter(n - index for index, numbers in enumerate(candidates) for n in numbers)
     if not shifts:
         return [None] * len(pages)
@@ -84,8 +92,7 @@ def printed_labels(pages: list[list[str]], furniture: set[str]) -> list[str | No
     for index, numbers in enumerate(candidates):
         expected = index + shift
         if expected not in numbers:  # a first page's head is often laid out differently
-            edge_numbers = {int(n) for i in _edges(pages[index]) for m in _PAGE_NUMBER.finditer(pages[index][i].strip()) for n in m.groups() if n}
-            numbers = edge_numbers
+            numbers = set().union(*(_numbers(pages[index][i]) for i in _edges(pages[index]))) if pages[index] else set()
         labels.append(str(expected) if expected in numbers else None)
     return labels
 
@@ -93,10 +100,9 @@ def printed_labels(pages: list[list[str]], furniture: set[str]) -> list[str | No
 def strip_furniture(pages: list[list[str]], positions: list | None = None) -> tuple[list[list[str]], list[str | None]]:
     """(pages without their running heads and feet, printed page label of each page or None).
     `positions`: per page, the height of each line on the page (None where not known)."""
-    furniture = furniture_shapes(pages, positions)
+    positions = positions or [None] * len(pages)
+    keys = furniture_keys(pages, positions)
+    furniture = [_furniture_lines(lines, baselines, keys) for lines, baselines in zip(pages, positions)]
     labels = printed_labels(pages, furniture)
-    cleaned = []
-    for lines in pages:
-        edges = set(_edges(lines))
-        cleaned.append([line for i, line in enumerate(lines) if not (i in edges and _shape(line) in furniture)])
+    cleaned = [[line for i, line in enumerate(lines) if i not in found] for lines, found in zip(pages, furniture)]
     return cleaned, labels
