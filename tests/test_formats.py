@@ -485,3 +485,14 @@ def test_blank_separator_page_is_not_reported(tmp_path, monkeypatch):
     pdf.output(str(tmp_path / "separator.pdf"))
     _, source = documents_of(tmp_path / "separator.pdf")
     assert source.notes == ["no text layer on pages 3 (install tesseract-ocr to index them)"]
+
+
+@needs_real
+def test_real_hard_wrapped_html_is_read_as_paragraphs_with_page_locators():
+    documents, _ = _real("us-congressional-record-senate-2005-05-20-S5551-S5578.htm")
+    doc = documents[0]
+    sentence = "Mr. ISAKSON. Mr. President, I ask unanimous consent that the order for the quorum call be rescinded."
+    assert sentence in doc.text
+    assert doc.page_at(doc.text.find(sentence)) == (2, "S5552")
+    assert [label for _, _, label in doc.pages][:3] == ["S5551", "S5552", "S5553"] and len(doc.pages) == 28
+    assert "Keyboard" not in doc.text and "[[Page" not in doc.text

@@ -8,6 +8,7 @@ import re
 
 from ..load import SkipFile, decode
 from . import Extracted, Page
+from .layout import reflow_plain
 
 CHROME_TAGS = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
                "button", "input", "select", "textarea", "svg", "iframe", "object", "embed", "head"]
@@ -45,7 +46,10 @@ class _Writer:
                     self.block()
             elif tag == "pre":
                 self.block()
-                self.walk(child, in_pre=True)
+                inner = _Writer()
+                inner.walk(child, in_pre=True)
+                self.headings.extend(inner.headings)
+                self.parts.append(_reflow_pre("".join(inner.parts)))
                 self.block()
             elif tag in ("td", "th"):
                 self.parts.append("\t")
@@ -63,6 +67,19 @@ class _Writer:
         # Row cells were written as '\tA\tB': the leading tab is the row's start, not a cell.
         lines = [line[1:] if line.startswith("\t") else line for line in lines]
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _reflow_pre(text: str) -> str:
+    """Preformatted text hard-wrapped at a fixed width (the Congressional Record) as paragraphs:
+    wrapped lines joined, short lines, blank lines and page locators kept as they are."""
+    segments = PAGE_MARKER.split(text)  # text, locator, text, ...
+    out = []
+    for i, segment in enumerate(segments):
+        if i % 2:
+            out.append(f"\n\n[[Page {segment}]]\n\n")
+        else:
+            out.append("\n".join(reflow_plain(segment.split("\n"))))
+    return "".join(out)
 
 
 def _pages(text: str) -> list[Page]:

@@ -202,29 +202,31 @@ def _bold_heading(group: list[Line], text: str) -> bool:
 
 
 def reflow_plain(lines: list[str]) -> list[str]:
-    """Paragraphs of text without geometry (OCR output): within a run of non-blank lines, a line
-    long enough that the next line's first word would not have fitted after it was wrapped, and
-    is joined to it."""
+    """Paragraphs of text without geometry (OCR output, hard-wrapped preformatted text): within a
+    run of non-blank lines, a line is joined to the next when the next one's first word would not
+    have fitted after it (it was wrapped). Lengths count the indentation, which the text keeps
+    out of the result."""
     out: list[str] = []
     block: list[str] = []
 
     def flush():
         if not block:
             return
-        width = max(len(line) for line in block)
-        texts = [block[0]]
+        lengths = sorted(len(line) for line in block)
+        width = lengths[int(0.8 * (len(lengths) - 1))]  # the wrap width; a few lines run longer
+        texts = [block[0].strip()]
         for prev, cur in zip(block, block[1:]):
-            first_word = cur.split(" ", 1)[0]
-            if len(prev) + 1 + len(first_word) > width and not _LIST_START.match(cur):
-                texts[-1] = _join(texts[-1], cur)
+            first_word = cur.split()[0]
+            if len(prev) + 1 + len(first_word) > width and not _LIST_START.match(cur.strip()):
+                texts[-1] = _join(texts[-1], cur.strip())
             else:
-                texts.append(cur)
+                texts.append(cur.strip())
         out.extend(texts)
         block.clear()
 
     for line in lines:
-        line = line.strip()
-        if line:
+        line = line.rstrip()
+        if line.strip():
             block.append(line)
         else:
             flush()
