@@ -248,7 +248,8 @@ def run_eval(qa_file: Path, index_dir: Path, split: str = "test", k: int = 10, b
     clear_query_cache()
     answerer = Answerer(engine)
     answers = answer_metrics(answerer, questions)
-    print_answers(f"Answers (stored model {answerer.model.version}; fitted on the labelled sets, so in-sample for them)", answers)
+    print_answers(f"Answers (stored model {answerer.model.version}; in-sample for the questions it was fitted on: "
+                  f"{', '.join(answerer.model.report.get('sets', []))})", answers)
     report = {"split": split, "retrieval": rows, "answers": answers}
     if cv:
         report["answers_cv"] = cross_validated(answerer, questions)
