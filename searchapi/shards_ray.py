@@ -1,0 +1,94 @@
+"""The sharded service on Ray Serve: one deployment per shard folder, and a router deployment that
+serves the HTTP API, fans each request out to every shard and merges (see searchapi/shards.py).
+
+Defined at module level so Ray pickles them by reference; importing this module needs Ray
+(`pip install 'reportsearch[ray]'`).
+"""
+
+
+import asyncio
+import time
+from pathlib import Path
+
+from fastapi import FastAPI
+from ray import serve
+
+from indexer.distributed import shard_dirs
+from indexer.settings import model_display_name
+
+from .schemas import AskRequest, SearchRequest
+from .shards import ShardSearcher, merge_answers, merge_results
+
+api = FastAPI(title="ReportSearch (sharded)")
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.5})
+class Shard:
+    def __init__(self, path: str):
+        self.searcher = ShardSearcher(path)
+
+    def search(self, query: str, k: int, filters: dict | None) -> list[dict]:
+        return self.searcher.search(query, k, filters)
+
+    def ask(self, question: str, k: int, filters: dict | None) -> dict:
+        return self.searcher.ask(question, k, filters)
+
+    def documents(self) -> list[dict]:
+        return self.searcher.documents()
+
+    def counts(self) -> dict:
+        return self.searcher.counts()
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.25})
+@serve.ingress(api)
+class Router:
+    def __init__(self, *shards):
+        self.shards = shards
+
+    async def _all(self, method: str, *args) -> list:
+        return await asyncio.gather(*[getattr(s, method).remote(*args) for s in self.shards])
+
+    @api.get("/api/health")
+    async def health(self) -> dict:
+        counts = await self._all("counts")
+        return {"status": "ok", "documents": sum(c["documents"] for c in counts),
+                "chunks": sum(c["chunks"] for c in counts), "model": model_display_name(counts[0]["model"]),
+                "shards": len(counts)}
+
+    @api.post("/api/search")
+    async def search(self, request: SearchRequest) -> dict:
+        started = time.perf_counter()
+        raw = request.filters.model_dump(mode="json") if request.filters else None
+        results = merge_results(await self._all("search", request.query, request.k, raw), request.k)
+        if request.sort == "newest":
+            results.sort(key=lambda r: r["document"]["date"] or "", reverse=True)
+            results = [{**r, "rank": i + 1} for i, r in enumerate(results)]
+        return {"query": request.query, "results": results, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+    @api.post("/api/ask")
+    async def ask(self, request: AskRequest) -> dict:
+        started = time.perf_counter()
+        raw = request.filters.model_dump(mode="json") if request.filters else None
+        answers = await self._all("ask", request.question, request.k, raw)
+        return merge_answers(request.question, answers, request.k, started)
+
+    @api.get("/api/documents")
+    async def documents(self) -> list[dict]:
+        return [d for docs in await self._all("documents") for d in docs]
+
+
+def build_app(index_dir: Path):
+    dirs = [d for d in shard_dirs(index_dir) if (d / "index.sqlite").exists()]
+    if not dirs:
+        raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
+    return Router.bind(*[Shard.options(name=d.name).bind(str(d)) for d in dirs])
+
+
+def serve_on_ray(address: str, index_dir: Path, host: str = "127.0.0.1", port: int = 8000, blocking: bool = True):
+    """Deploy the sharded service on the cluster at `address`; its HTTP proxy listens on host:port."""
+    import ray
+
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(build_app(Path(index_dir)), name="reportsearch", route_prefix="/", blocking=blocking)
