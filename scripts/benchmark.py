@@ -145,6 +145,8 @@ def main() -> int:
     parser.add_argument("--real-chunks", type=int, default=2000, help="with --scale: chunks embedded by the real model")
     parser.add_argument("--work-dir", type=Path, help="with --scale: build here (kept) instead of a temporary folder")
     parser.add_argument("--no-torch", action="store_true", help="with --scale: skip the ONNX-against-torch query timing")
+    parser.add_argument("--vectors-only", action="store_true",
+                        help="with --scale: the vector index alone (build, open, RSS, latency, recall@10)")
     args = parser.parse_args()
     if args.scale:
         return scale_main(args)
@@ -167,7 +169,15 @@ def scale_main(args) -> int:
     with tempfile.TemporaryDirectory(dir=args.work_dir.parent if args.work_dir else None) as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        figures = bench_scale(args.scale, args.real_chunks, work, QUERIES * 3, questions, not args.no_torch)
+        if args.vectors_only:
+            from indexer.embed import get_embedder
+            from indexer.settings import get_settings
+            from scripts.scale import bench_vectors
+
+            embedder = get_embedder(get_settings().model_path())
+            figures = bench_vectors(args.scale, work, embedder.encode(QUERIES + questions))
+        else:
+            figures = bench_scale(args.scale, args.real_chunks, work, QUERIES * 3, questions, not args.no_torch)
     if not args.json:
         for key, value in figures.items():
             print(f"{key:<34} {value}")

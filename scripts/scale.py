@@ -332,3 +332,77 @@ def bench_scale(n: int, real_chunks: int, work: Path, queries: list[str], questi
     if compare_torch:
         figures.update(query_encoding_figures(queries))
     return figures
+
+
+# ---- the vector index alone, at sizes the rest of the engine cannot yet hold -----------------
+VECTOR_PROBE = """
+import json, sys, time
+import numpy as np
+from indexer.vectors import read_vector_index
+started = time.perf_counter()
+index = read_vector_index(sys.argv[1])
+opened = time.perf_counter() - started
+queries = np.load(sys.argv[2])
+times = []
+for q in queries:
+    t0 = time.perf_counter()
+    index.search(q.reshape(1, -1), 10)
+    times.append((time.perf_counter() - t0) * 1000)
+status = open("/proc/self/status").read()
+rss = lambda name: int(status.split(name + ":")[1].split()[0]) / 1024
+print(json.dumps({"open_s": opened, "times": times, "rss_mb": rss("VmRSS"), "rss_anon_mb": rss("RssAnon"),
+                  "rss_file_mb": rss("RssFile")}))
+"""
+
+
+def corpus_vectors(limit: int = 600) -> np.ndarray:
+    """Real vectors: the sample reports' paragraphs through the model."""
+    from indexer.embed import get_embedder
+    from indexer.settings import get_settings
+
+    texts = []
+    for path in sorted((ROOT / "corpus").glob("*.txt")):
+        texts += [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if len(p.split()) >= 5]
+    settings = get_settings()
+    return get_embedder(settings.model_path(), settings.embed_batch_size).encode(texts[:limit])
+
+
+def bench_vectors(n: int, work: Path, query_vectors: np.ndarray) -> dict:
+    """The vector index alone at n vectors (blends of real ones): build, file, open, RSS, latency, recall."""
+    from indexer.vectors import build_vector_index, describe, write_vector_index
+
+    basis = corpus_vectors()
+    rng = np.random.default_rng(0)
+    vectors = np.empty((n, basis.shape[1]), dtype="float32")
+    for start in range(0, n, 100_000):
+        m = min(100_000, n - start)
+        a, b = rng.integers(0, len(basis), m), rng.integers(0, len(basis), m)
+        w = rng.uniform(0.5, 1.0, (m, 1)).astype("float32")
+        block = w * basis[a] + (1 - w) * basis[b] + rng.normal(0, NOISE, (m, basis.shape[1])).astype("float32")
+        vectors[start:start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    ids = np.arange(n, dtype="int64") + 1
+    started = time.perf_counter()
+    index = build_vector_index(ids, vectors)
+    build_s = time.perf_counter() - started
+    path = work / "vectors.faiss"
+    write_vector_index(index, path)
+    kind = describe(index)
+    del index
+    say(f"{kind} over {n} vectors built in {build_s:.0f} s")
+    exact = query_vectors @ vectors.T
+    tenth = -np.partition(-exact, 9, axis=1)[:, 9]
+    np.save(work / "queries.npy", query_vectors)
+    out = subprocess.run([sys.executable, "-c", VECTOR_PROBE, str(path), str(work / "queries.npy")], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    from indexer.vectors import read_vector_index
+
+    found = read_vector_index(path).search(query_vectors, 10)[1]
+    recall = float(np.mean([sum(1 for i in f if i != -1 and exact[q, i - 1] >= tenth[q] - 1e-5) / 10
+                            for q, f in enumerate(found)]))
+    return {"mode": "vector index only", "chunks": n, "vector_index": kind, "build_s": round(build_s, 1),
+            "bytes_per_chunk_disk": round(path.stat().st_size / n), "start_s": round(probe["open_s"], 3),
+            "rss_mb": round(probe["rss_mb"]), "rss_anon_mb": round(probe["rss_anon_mb"]),
+            "rss_file_mb": round(probe["rss_file_mb"]),
+            "search_p50_ms": round(pct(probe["times"], 0.5), 2), "search_p95_ms": round(pct(probe["times"], 0.95), 2),
+            "recall_at_10": round(recall, 4)}
