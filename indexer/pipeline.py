@@ -16,13 +16,13 @@ from .documents import build_documents
 from .embed import get_embedder
 from .access import apply_access, folder_override
 from .load import SkipFile, discover, display_path, read_source
-from .sentences import sentence_key, sentences_of
+from .sentences import sentence_key, sentences_of, vocabulary
 from .settings import Settings, get_settings
 from .store import DB_NAME, FileUpdate, IndexCorrupt, IndexMissing, IndexStore
 
 # Bump when cleaning, splitting, sectioning or chunking changes, so existing indexes are rebuilt
 # (unchanged chunk texts reuse their stored embeddings, so a rebuild costs little).
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 
 
 class IndexBusy(Exception):
@@ -153,6 +153,10 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
                 sentence_rows[key].append(rows)
         sentence_vectors, report.embedded_sentences = _embed(
             list(sentence_texts), store.cached_sentence_vectors, embedder, progress, texts=sentence_texts)
+        words = sorted({w for *_, chunks, _, _ in pending for c in chunks for w in vocabulary(c.context + " " + c.text)})
+        known_words = store.cached_word_vectors(words)
+        new_words = [w for w in words if w not in known_words]
+        word_vectors = dict(zip(new_words, embedder.encode(new_words))) if new_words else {}
         report.embed_seconds = time.perf_counter() - t0
 
         updates = []
@@ -165,7 +169,8 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
             report.new_chunks += len(chunks)
         if updates or report.removed:
             dim = embedder.dim
-            store.apply(updates, report.removed, meta={"model": embedder.model_path, "dim": dim, "recipe": recipe})
+            store.apply(updates, report.removed, meta={"model": embedder.model_path, "dim": dim, "recipe": recipe},
+                        word_vectors=word_vectors)
         else:
             store.ensure_vectors()
         report.totals = store.counts()

@@ -30,3 +30,12 @@ def sentences_of(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def sentence_key(sentence: str) -> str:
     """Identifies a sentence's text, so an unchanged sentence keeps its stored vector across re-indexing."""
     return hashlib.sha1(sentence.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
+
+
+def vocabulary(text: str) -> set[str]:
+    """The words of a text whose vectors are stored with the index (answers compare question words
+    with the words of their evidence): lower-cased, three letters or more, not numbers."""
+    return {w for w in (t.lower().replace("’", "'") for t in _WORD.findall(text)) if len(w) > 2 and not w.isdigit()}

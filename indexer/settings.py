@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     max_request_bytes: int = 64 * 1024
+    word_vector_cache: int = 200_000  # word vectors an engine keeps in memory (read from the index)
     # Optional generative answers through an OpenAI-compatible chat endpoint.
     llm_url: str = ""
     llm_model: str = ""

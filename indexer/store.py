@@ -47,6 +47,7 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(document_id);
 CREATE INDEX IF NOT EXISTS chunks_embed_text ON chunks(embed_text);
 CREATE INDEX IF NOT EXISTS sentences_chunk ON sentences(chunk_rowid);
 CREATE INDEX IF NOT EXISTS sentences_key ON sentences(text_key);
+CREATE TABLE IF NOT EXISTS words(word TEXT PRIMARY KEY, embedding BLOB);
 CREATE INDEX IF NOT EXISTS sections_doc ON sections(document_id);
 CREATE INDEX IF NOT EXISTS documents_file ON documents(file_path);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, heading, tokenize='porter unicode61');
@@ -196,6 +197,9 @@ class IndexStore:
         """Embeddings already computed for identical input text (re-indexing an edited file)."""
         return self._cached("SELECT embed_text, embedding FROM chunks WHERE embed_text IN ({})", embed_texts)
 
+    def cached_word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        return self._cached("SELECT word, embedding FROM words WHERE word IN ({})", words)
+
     def cached_sentence_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
         return self._cached("SELECT text_key, embedding FROM sentences WHERE text_key IN ({})", keys)
 
@@ -241,11 +245,15 @@ class IndexStore:
             stale.unlink(missing_ok=True)
 
     # ---- writing -------------------------------------------------------------------------
-    def apply(self, updates: list[FileUpdate], removed: list[str], meta: dict[str, object]) -> int:
-        """Replace changed files and drop vanished ones in one transaction; returns the new generation."""
+    def apply(self, updates: list[FileUpdate], removed: list[str], meta: dict[str, object],
+              word_vectors: dict[str, np.ndarray] | None = None) -> int:
+        """Replace changed files and drop vanished ones in one transaction; returns the new generation.
+        `word_vectors`: vectors of words the reports use, new to the index (kept for answers)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         conn = self.conn
         with conn:  # BEGIN ... COMMIT, or ROLLBACK on any error
+            conn.executemany("INSERT OR IGNORE INTO words(word, embedding) VALUES (?,?)",
+                             [(w, np.asarray(v, dtype="float32").tobytes()) for w, v in (word_vectors or {}).items()])
             for path in [u.path for u in updates] + removed:
                 self._delete_file(path)
             for update in updates:
@@ -334,7 +342,7 @@ class IndexReader:
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"the index at {self.dir} is damaged or not an index ({exc}); "
                                "run `reportsearch index PATH` to rebuild it") from None
-        if not {"documents", "chunks", "sentences", "chunks_fts"} <= tables or "generation" not in meta:
+        if not {"documents", "chunks", "sentences", "words", "chunks_fts"} <= tables or "generation" not in meta:
             raise IndexMissing(f"the index at {self.dir} is empty or was made by an older version "
                                "(run `reportsearch index PATH` to build or upgrade it)")
         self.generation = int(meta["generation"])
@@ -375,6 +383,16 @@ class IndexReader:
     def document_text(self, doc_id: str) -> str | None:
         row = self.execute("SELECT text FROM documents WHERE id=?", (doc_id,)).fetchone()
         return row[0] if row else None
+
+    def word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these words (those the reports use)."""
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(words), 500):
+            batch = words[i : i + 500]
+            for word, blob in self.execute(f"SELECT word, embedding FROM words WHERE word IN ({','.join('?' * len(batch))})",
+                                           batch):
+                out[word] = np.frombuffer(blob, dtype="float32")
+        return out
 
     def sentences(self, rowids: list[int]) -> dict[int, tuple[list[tuple[int, int]], np.ndarray]]:
         """Sentence spans and stored vectors of the given chunks."""

@@ -10,7 +10,6 @@ When papers of different dates state the same fact, the latest leads and the ear
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass
 
@@ -38,17 +37,14 @@ class Decision:
 
 
 class Answerer:
-    def __init__(self, engine: SearchEngine, model: EvidenceModel | None = None, warm: bool = False):
-        """`warm`: embed the reports' vocabulary in the background (a few seconds), so that checking a
-        question's subject against the words of its evidence never waits for the model (the service)."""
+    def __init__(self, engine: SearchEngine, model: EvidenceModel | None = None):
         self.engine = engine
         self.settings = engine.settings
         self.model = model or load_model()
-        self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.embedder.encode_words,
+        # Word vectors of the reports' vocabulary are stored with the index: checking a question's
+        # subject against the words of its evidence never waits for the model.
+        self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.encode_words,
                                      self.settings.synonym_similarity)
-        if warm:
-            threading.Thread(target=self.featurizer.warm, args=([f"{c.heading} {c.text}" for c in engine.snapshot.chunks.values()],),
-                             daemon=True, name="vocabulary-warmup").start()
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
         started = time.perf_counter()

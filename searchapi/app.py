@@ -10,7 +10,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -49,8 +49,11 @@ class EngineHolder:
     first need and replaced whole when a re-index commits. Both views of one generation share a
     pinned reader, so a request never sees a half-swapped state or texts of another generation."""
 
-    def __init__(self, index_dir: Path, engine: SearchEngine | None = None, check_every: float = 2.0):
+    def __init__(self, index_dir: Path, engine: SearchEngine | None = None, check_every: float = 2.0,
+                 prepare: Callable[[SearchEngine], None] = lambda engine: engine.warm(sentences=True)):
+        """`prepare` readies a freshly loaded engine before it serves (model, sentence vectors, answerer)."""
         self.index_dir = index_dir
+        self.prepare = prepare
         self._engines: dict[str, SearchEngine] = {}
         if engine is not None:
             self._engines = {engine.audience: engine}
@@ -82,7 +85,7 @@ class EngineHolder:
                 if audience not in engines:
                     current = next(iter(engines.values()), None)
                     try:
-                        self._load(engines, audience, current.store if current else None)
+                        self.prepare(self._load(engines, audience, current.store if current else None))
                     except IndexMissing as exc:
                         raise HTTPException(status_code=503, detail=str(exc)) from None
                 return engines[audience]
@@ -94,7 +97,7 @@ class EngineHolder:
                     fresh: dict[str, SearchEngine] = {}
                     reader = IndexReader(self.index_dir)
                     for name in [audience] + [a for a in engines if a != audience]:
-                        self._load(fresh, name, reader).warm(sentences=True)
+                        self.prepare(self._load(fresh, name, reader))
                     self._engines = fresh
             except IndexMissing as exc:  # the new generation is unreadable: keep serving the loaded one
                 log.info(json.dumps({"event": "reload-failed", "detail": str(exc)}))
@@ -125,14 +128,25 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
                engine: SearchEngine | None = None) -> FastAPI:
     """The service; pass an already loaded `engine` to share it (tests, embedding in another app)."""
     _setup_logging()
-    holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir(), engine)
     settings = settings or get_settings()
+
+    def answerer_of(engine: SearchEngine) -> Answerer:
+        if not hasattr(engine, "_answerer"):
+            engine._answerer = Answerer(engine)
+        return engine._answerer
+
+    def prepare(engine: SearchEngine) -> None:
+        """Fully warm before serving: model, sentence vectors and the answerer's fitted model loaded."""
+        engine.warm(sentences=True)
+        answerer_of(engine)
+
+    holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir(), engine, prepare=prepare)
     keys = KeyStore(holder.index_dir)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         try:  # load the model, the index and its sentence vectors before the first request
-            await run_in_threadpool(lambda: holder.get().warm(sentences=True))
+            await run_in_threadpool(lambda: prepare(holder.get()))
         except HTTPException as exc:
             log.info(json.dumps({"event": "no-index", "index": str(holder.index_dir), "detail": exc.detail}))
         yield
@@ -180,10 +194,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
         return response
 
     def answerer(request: Request) -> Answerer:
-        engine = engine_for(request)
-        if not hasattr(engine, "_answerer"):
-            engine._answerer = Answerer(engine, warm=True)
-        return engine._answerer
+        return answerer_of(engine_for(request))
 
     @app.get("/api/health", response_model=Health)
     def health(request: Request) -> Health:

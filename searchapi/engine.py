@@ -99,6 +99,22 @@ class SearchEngine:
         self.terms = TermStats(c.text + " " + c.heading for c in snap.chunks.values())
         self.enclosing_number = _enclosing_numbers(snap.documents.values())
         self.sentences = SentenceStore(self.store)
+        self._word_vectors: dict[str, np.ndarray] = {}
+
+    def encode_words(self, words: list[str]) -> np.ndarray:
+        """Vectors of single words: those the reports use were stored at index time; only words new
+        to the index (a question's own) are encoded now, once each."""
+        missing = [w for w in dict.fromkeys(words) if w not in self._word_vectors]
+        if missing:
+            found = self.store.word_vectors(missing)
+            unseen = [w for w in missing if w not in found]
+            if unseen:
+                found.update(zip(unseen, self.embedder.encode_words(unseen)))
+            if len(self._word_vectors) + len(found) > self.settings.word_vector_cache:
+                self._word_vectors = {}
+            self._word_vectors.update(found)
+        vectors = self._word_vectors
+        return np.vstack([vectors[w] for w in words]) if words else np.zeros((0, self.embedder.dim), "float32")
 
     def is_stale(self) -> bool:
         """Whether a re-index has committed a newer generation than the one loaded."""

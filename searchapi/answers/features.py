@@ -65,12 +65,6 @@ class Featurizer:
         self.encode_words = encode_words
         self.synonym_similarity = synonym_similarity
 
-    def warm(self, texts: list[str], batch: int = 256) -> None:
-        """Embed the words of these texts now, in batches (they are cached by the embedder)."""
-        words = sorted({w for text in texts for w in _vocabulary(text)})
-        for i in range(0, len(words), batch):
-            self.encode_words(words[i : i + batch])
-
     # ---- subject support --------------------------------------------------------------------
     def support(self, word: str, have: set[str], vocabulary: list[str]) -> float:
         """1 when the context has the word (by stem, or its acronym's long form); else its nearest
