@@ -14,7 +14,6 @@ from price_parser import Price
 
 from indexer.dates import find_dates
 
-ANSWER_TYPES = ("money", "count", "percent", "date", "duration", "person", "amount")
 
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
 _FRACTION = r"(?:half|halves|thirds?|quarters?|fifths?|tenths?)"
