@@ -130,7 +130,10 @@ def index_on_ray(address: str, paths: list[Path], index_dir: Path, shards: int |
     `address`: a running cluster ('127.0.0.1:6379', 'auto'), or 'local' for a cluster in this process.
     `shards`: fixed at the first run (default: one per node with CPUs); later runs reuse the manifest.
     """
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("Ray is not installed here: pip install 'reportsearch[ray]'") from None
 
     from .load import discover
 

@@ -92,3 +92,21 @@ def serve_on_ray(address: str, index_dir: Path, host: str = "127.0.0.1", port: i
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     serve.start(http_options={"host": host, "port": port})
     serve.run(build_app(Path(index_dir)), name="reportsearch", route_prefix="/", blocking=blocking)
+
+
+def main() -> int:
+    """python -m searchapi.shards_ray --address HEAD:6379 --index-dir INDEX [--host H] [--port P]"""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve a sharded index (reportsearch index --ray) on Ray Serve")
+    parser.add_argument("--address", required=True, help="the Ray cluster, e.g. 127.0.0.1:6379")
+    parser.add_argument("--index-dir", type=Path, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    serve_on_ray(args.address, args.index_dir, args.host, args.port, blocking=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
