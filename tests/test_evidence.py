@@ -85,7 +85,8 @@ def test_the_question_form_says_what_kind_of_fact_is_asked():
     assert asked_type("how long is the recovery toolkit") == "duration"
     assert asked_type("who chairs the board") == "person"
     assert asked_type("what percentage of crime was recorded") == "percent"
-    assert asked_type("why was the review closed") is None
+    assert asked_type("why was the review closed") == "reason" and asked_type("what is Op Locality") is None
+    assert matches("reason", "It closed due to the high level of risk.") and not matches("reason", "It closed in May.")
     assert asked_type("how much has the precept gone up") == "amount"
     assert matches("amount", "It cost £12,500.") and matches("amount", "up by 30%") and not matches("money", "There were 12 of them.")
     assert not matches("count", "One third of searches led to an arrest.") and not matches("date", "It will operate 7 days a week.")

@@ -44,6 +44,10 @@ def has_person(text: str) -> bool:
     return False
 
 
+_REASON = re.compile(r"\b(?:because|due to|owing to|in order to|so that|as a result|to ensure|aims? to|the reason|"
+                     r"following|given that|since the)\b", re.I)
+
+
 def has_money(text: str) -> bool:
     price = Price.fromstring(text)
     return (price.amount is not None and price.currency is not None) or bool(_SCALE.search(text))
@@ -73,6 +77,8 @@ def states(text: str) -> frozenset[str]:
         found.add("duration")
     if has_person(text):
         found.add("person")
+    if _REASON.search(text):
+        found.add("reason")
     return frozenset(found)
 
 
@@ -85,6 +91,7 @@ _ASKS = [
     ("duration", re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I)),
     ("date", re.compile(r"^\W*(?:and\s+)?when\b|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I)),
     ("person", re.compile(r"^\W*(?:and\s+)?who\b|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I)),
+    ("reason", re.compile(r"^\W*(?:and\s+)?why\b|\bwhat for\b|\b(?:reason|purpose)\b", re.I)),
     ("amount", re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I)),
 ]
 
