@@ -162,6 +162,13 @@ def _header_length(nonblank: list[str]) -> int:
     return HEADER_SKIP_LINES
 
 
+def _mostly_figures(line: str) -> bool:
+    """'DCLG 96 847', a table row cut out of a PDF, is data, not a heading."""
+    words = line.split()
+    figures = sum(1 for w in words if re.fullmatch(r"[£$€]?[\d.,%]+", w))
+    return figures >= 2 and figures > len(words) - figures
+
+
 def _stated_key(line: str) -> str:
     return " ".join(line.split()).lower()
 
@@ -200,7 +207,7 @@ def find_headings(text: str, stated: list[tuple[str, int]] | None = None) -> lis
             rank = (RANK_TITLED if titled else RANK_PARAGRAPH) + depth
             headings.append(Heading(start, end, rank, number, _clean_title(title) if title else ""))
             continue
-        if nonblank_seen <= header_lines:
+        if nonblank_seen <= header_lines or _mostly_figures(stripped):
             continue
         lettered = _LETTERED.match(stripped)
         if lettered and not stripped.endswith("."):
