@@ -12,7 +12,7 @@ from .layout import reflow_plain
 
 CHROME_TAGS = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
                "button", "input", "select", "textarea", "svg", "iframe", "object", "embed", "head"]
-BLOCK_TAGS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table",
+BLOCK_TAGS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "table",
               "blockquote", "figure", "figcaption", "address", "hr", "center", "caption", "tbody", "thead"}
 HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 PAGE_MARKER = re.compile(r"^[ \t]*\[\[Page ([^\]\n]{1,20})\]\][ \t]*$", re.MULTILINE)
@@ -51,6 +51,9 @@ class _Writer:
                 self.headings.extend(inner.headings)
                 self.parts.append(_reflow_pre("".join(inner.parts)))
                 self.block()
+            elif tag == "tr":  # a table's rows are consecutive lines of one block
+                self.parts.append("\n")
+                self.walk(child, in_pre)
             elif tag in ("td", "th"):
                 self.parts.append("\t")
                 self.walk(child, in_pre)
