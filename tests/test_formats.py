@@ -357,6 +357,7 @@ def test_real_running_heads_removed_and_printed_numbers_read():
     assert "Inspector’s Report February 2025" not in documents[0].text
     assert len(documents[0].pages) == 61
     assert "MM24 79 Paragraph" in documents[0].text, "a table row opening many landscape pages is not a running head"
+    assert "Ref Number\tPage Number\tPolicy/ Paragraph\tMain Modification" in documents[0].text, "a table's header row is a row"
     documents, _ = _real("uk-cabinet-office-open-data-qwms-q2-2013-14.pdf")
     assert "UNCLASSIFIED" not in documents[0].text, "the marking at the head and foot of every page"
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LIST_START = re.compile(r"^(?:[•▪◦●■\-–*]\s|\(?[0-9ivxlcA-Za-z]{1,4}[.)]\s)")
 _HYPHENS = "-\ufffe\x02\xad"
+_TERMINAL = tuple(".!?:;)]\"'”’")
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Line:
     baseline: float
     size: float
     bold: bool = False
+    row: bool = False  # a table row rebuilt from its cells: never joined to another line
 
 
 def _line_spans(text: str, textpage) -> list[tuple[int, int]]:
@@ -145,13 +147,62 @@ def reading_order(lines: list[Line]) -> list[Line]:
     return [line for block in ordered for line in block]
 
 
+ROW_HEIGHT_LINES = 8  # a cell starts at most this many lines above where the cell before it ended
+
+
+def _next_cell(prev: Line, cur: Line) -> bool:
+    """pdfium gives a table cell by cell: after one cell's last line the next cell starts back up,
+    to the right (at the row's top, checked by the caller). A jump up by a whole column's height
+    is a new column instead."""
+    rise = cur.baseline - prev.baseline
+    return 0.5 * cur.size < rise < ROW_HEIGHT_LINES * cur.size and cur.left > prev.left + cur.size
+
+
+def _same_cell(prev: Line, cur: Line) -> bool:
+    drop = prev.baseline - cur.baseline
+    return 0.5 * cur.size < drop < 2 * cur.size and abs(cur.left - prev.left) < 2 * cur.size
+
+
+def table_rows(lines: list[Line]) -> list[Line]:
+    """Rows of tables rebuilt from pdfium's cell-by-cell order: cells joined by tabs, each cell's
+    lines by spaces. Lines that are no table's cells pass through unchanged."""
+    out: list[Line] = []
+    i = 0
+    while i < len(lines):
+        cells = [[lines[i]]]
+        j = i + 1
+        while j < len(lines):
+            prev, cur = cells[-1][-1], lines[j]
+            if _same_cell(prev, cur):
+                cells[-1].append(cur)
+            elif (_next_cell(prev, cur) and abs(cur.baseline - cells[0][0].baseline) < 0.5 * cur.size
+                  and not (cur.text[:1].islower() and not prev.text.endswith(_TERMINAL))):  # a sentence runs on: columns
+                cells.append([cur])
+            else:
+                break
+            j += 1
+        if len(cells) > 1:
+            texts = [cell[0].text for cell in cells]
+            for k, cell in enumerate(cells):
+                for line in cell[1:]:
+                    texts[k] = _join(texts[k], line.text)
+            first = cells[0][0]
+            out.append(Line("\t".join(texts), first.left, max(l.right for c in cells for l in c), first.baseline,
+                            max(l.size for c in cells for l in c), all(l.bold for c in cells for l in c), row=True))
+            i = j
+        else:
+            out.append(lines[i])
+            i += 1
+    return out
+
+
 def paragraphs(lines: list[Line], headings: list[tuple[str, int]] | None = None,
                baselines: list[float | None] | None = None) -> list[str]:
     """Text lines with paragraphs separated by blank lines and wrapped lines joined. Paragraphs
     set in bold on a line of their own are appended to `headings` (level 1 when larger than the
     page's body text), as Word's heading styles would be; `baselines` gets the height on the page
     of each line returned (None for the blank ones)."""
-    lines = reading_order(lines)
+    lines = reading_order(table_rows(lines))
     spacing = _usual_spacing(lines)
     body_size = statistics.median(l.size for l in lines)
     groups: list[list[Line]] = []
@@ -174,7 +225,7 @@ def paragraphs(lines: list[Line], headings: list[tuple[str, int]] | None = None,
             # to the left is the next table row's first cell.
             shift = cur.left - prev.left
             aligned = abs(shift) < (6 if prev is group[0] else 2) * cur.size
-            if wrapped and aligned and not _LIST_START.match(cur.text):
+            if wrapped and aligned and not _LIST_START.match(cur.text) and not (prev.row or cur.row):
                 texts[-1] = _join(texts[-1], cur.text)
             else:
                 texts.append(cur.text)
