@@ -281,7 +281,7 @@ HTML = """<!doctype html><html><head><title>Senate</title><script>var tracking =
 <style>body {color: red}</style></head><body>
 <nav><a href="/">Home</a> <a href="/search">Search the site navigation</a></nav>
 <h1>Congressional Record</h1><h2>Executive Session</h2>
-<table><tr><th>Vote</th><th>Yeas</th><th>Nays</th></tr><tr><td>Cloture</td><td>81</td><td>18</td></tr></table>
+<table><tr><th>Vote</th><th>Yeas</th><th>Nays</th></tr><tr><td><p>Cloture</p><p>on the nomination</p></td><td>81</td><td>18</td></tr></table>
 <pre>The clerk read the nomination of the judge to the Fifth Circuit court.
 The presiding officer said the Senate would resume debate in the afternoon.
 
@@ -303,7 +303,7 @@ def test_html_headings_boilerplate_dropped_and_page_markers_become_pages(tmp_pat
     for junk in ("never indexed", "color: red", "Search the site navigation", "Site footer", "[[Page"):
         assert junk not in doc.text
     assert [s.title for s in doc.sections[1:3]] == ["Congressional Record", "Executive Session"]
-    assert "Vote\tYeas\tNays\nCloture\t81\t18" in doc.text, "table rows as rows"
+    assert "Vote\tYeas\tNays\nCloture on the nomination\t81\t18" in doc.text, "table rows as rows"
     assert page_of(documents, "The clerk read the nomination") == (1, "S5551")
     assert page_of(documents, "I suggest the absence of a quorum") == (2, "S5552")
     assert page_of(documents, "I rise to continue the debate") == (3, "S5553")

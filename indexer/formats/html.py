@@ -29,12 +29,17 @@ class _Writer:
     def block(self):
         self.parts.append("\n\n")
 
-    def walk(self, node, in_pre: bool = False):
+    def walk(self, node, in_pre: bool = False, in_cell: bool = False):
+        """`in_cell`: inside a table cell, whose paragraphs and line breaks stay on the row's line."""
         for child in node.iter(include_text=True):
             tag = child.tag
             if tag == "-text":
                 text = child.text_content or ""
-                self.parts.append(text if in_pre else re.sub(r"\s+", " ", text))
+                self.parts.append(text if in_pre and not in_cell else re.sub(r"\s+", " ", text))
+            elif in_cell and tag not in ("td", "th", "tr"):
+                self.parts.append(" ")
+                self.walk(child, in_pre, in_cell)
+                self.parts.append(" ")
             elif tag == "br":
                 self.parts.append("\n")
             elif tag in HEADING_TAGS:
@@ -53,10 +58,10 @@ class _Writer:
                 self.block()
             elif tag == "tr":  # a table's rows are consecutive lines of one block
                 self.parts.append("\n")
-                self.walk(child, in_pre)
+                self.walk(child, in_pre, in_cell=False)
             elif tag in ("td", "th"):
                 self.parts.append("\t")
-                self.walk(child, in_pre)
+                self.walk(child, in_pre, in_cell=True)
             elif tag in BLOCK_TAGS:
                 self.block()
                 self.walk(child, in_pre)
@@ -66,7 +71,7 @@ class _Writer:
 
     def text(self) -> str:
         raw = "".join(self.parts)
-        lines = [line.strip(" ") for line in raw.split("\n")]
+        lines = [re.sub(r" *\t *", "\t", re.sub(r" {2,}", " ", line)).strip(" ") for line in raw.split("\n")]
         # Row cells were written as '\tA\tB': the leading tab is the row's start, not a cell.
         lines = [line[1:] if line.startswith("\t") else line for line in lines]
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
