@@ -113,3 +113,14 @@ def test_an_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="REPORTSEARCH_ONNX"):
         Embedder(bundled_model_path(), onnx="fast")
 
+
+
+@pytest.mark.slow
+def test_int8_option_runs_and_its_loss_is_what_the_readme_says(onnx_embedder, onnx_cache):
+    """int8 is an option, off by default, because its vectors move (README: mean cosine ~0.96)."""
+    int8 = Embedder(bundled_model_path(), onnx="int8", onnx_cache=onnx_cache)
+    assert int8.backend == "onnx-int8"
+    assert export_path(Path(bundled_model_path()), onnx_cache, quantized=True).is_file()
+    texts = corpus_passages(100)
+    cosine = (int8.encode(texts) * onnx_embedder.encode(texts)).sum(axis=1)
+    assert 0.9 <= float(cosine.mean()) < 0.99
