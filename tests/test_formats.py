@@ -356,7 +356,7 @@ def test_real_running_heads_removed_and_printed_numbers_read():
     documents, _ = _real("uk-pins-kent-minerals-waste-local-plan-inspectors-report-2025-02.pdf")
     assert "Inspector’s Report February 2025" not in documents[0].text
     assert len(documents[0].pages) == 61
-    assert "MM24 79 Paragraph" in documents[0].text, "a table row opening many landscape pages is not a running head"
+    assert "MM24\t79\tParagraph" in documents[0].text, "a table row opening many landscape pages is not a running head"
     assert "Ref Number\tPage Number\tPolicy/ Paragraph\tMain Modification" in documents[0].text, "a table's header row is a row"
     documents, _ = _real("uk-cabinet-office-open-data-qwms-q2-2013-14.pdf")
     assert "UNCLASSIFIED" not in documents[0].text, "the marking at the head and foot of every page"
@@ -499,3 +499,21 @@ def test_real_hard_wrapped_html_is_read_as_paragraphs_with_page_locators():
     assert doc.page_at(doc.text.find(sentence)) == (2, "S5552")
     assert [label for _, _, label in doc.pages][:3] == ["S5551", "S5552", "S5553"] and len(doc.pages) == 28
     assert "Keyboard" not in doc.text and "[[Page" not in doc.text
+
+
+def test_table_cells_on_one_line_are_separated_by_tabs(tmp_path):
+    pdf = fpdf.FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.multi_cell(170, 6, "1. The table below lists the measures reported to the panel this quarter.")
+    pdf.ln(4)
+    with pdf.table(col_widths=(30, 60, 80)) as table:
+        for cells in [("Ref", "Measure", "Comment"), ("M2", "Burglary solved", "Below target and under review")]:
+            row = table.row()
+            for text in cells:
+                row.cell(text)
+    pdf.output(str(tmp_path / "table.pdf"))
+    documents, _ = documents_of(tmp_path / "table.pdf")
+    text = documents[0].text
+    assert "Ref\tMeasure\tComment" in text and "M2\tBurglary solved\tBelow target and under review" in text
+    assert text.startswith("1. The table below"), "a list number is not a table cell"

@@ -57,6 +57,25 @@ def _line_spans(text: str, textpage) -> list[tuple[int, int]]:
     return spans
 
 
+_MARKER = re.compile(r"^[•▪◦●■\-–*]$|^\(?(?:\d{1,3}(?:\.\d{1,3})*|[A-Za-z]|[ivxlcIVXLC]{1,5})[.)]?$")
+CELL_GAP_EMS = 2.0  # a space wider than this many font sizes separates table cells, not words
+
+
+def _tab_wide_gaps(textpage, text: str, first: int, last: int, size: float) -> str:
+    """The line's text with each space that spans a wide horizontal gap written as a tab: pdfium
+    joins the cells of a table row that sit on one baseline into one line of words."""
+    chars = list(text[first : last + 1])
+    for k, ch in enumerate(chars):
+        if ch == " " and 0 < k < len(chars) - 1 and chars[k - 1] != " " and chars[k + 1] != " ":
+            if _MARKER.match("".join(chars[:k])):
+                continue  # '1.', 'a)', '6.230' set off from their text by a tab stop: a numbered line
+            before = textpage.get_charbox(first + k - 1)[2]
+            after = textpage.get_charbox(first + k + 1)[0]
+            if after - before > CELL_GAP_EMS * size:
+                chars[k] = "\t"
+    return "".join(chars)
+
+
 def page_lines(textpage) -> list[Line] | None:
     """The page's visual lines with their position, or None when the geometry cannot be read."""
     import pypdfium2.raw as pdfium_c
@@ -87,7 +106,7 @@ def page_lines(textpage) -> list[Line] | None:
         bold = bool(weights) and min(weights) >= 600
         left = textpage.get_charbox(first)[0]
         right = textpage.get_charbox(last)[2]
-        lines.append(Line(stripped, left, right, y.value, size, bold))
+        lines.append(Line(_tab_wide_gaps(textpage, text, first, last, size), left, right, y.value, size, bold))
     return lines
 
 
@@ -225,7 +244,8 @@ def paragraphs(lines: list[Line], headings: list[tuple[str, int]] | None = None,
             # to the left is the next table row's first cell.
             shift = cur.left - prev.left
             aligned = abs(shift) < (6 if prev is group[0] else 2) * cur.size
-            if wrapped and aligned and not _LIST_START.match(cur.text) and not (prev.row or cur.row):
+            if (wrapped and aligned and not _LIST_START.match(cur.text) and not (prev.row or cur.row)
+                    and "\t" not in prev.text and "\t" not in cur.text):
                 texts[-1] = _join(texts[-1], cur.text)
             else:
                 texts.append(cur.text)
