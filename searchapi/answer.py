@@ -101,13 +101,18 @@ class Answerer:
         return self.respond(plan, passages, filters)[0]
 
     def respond(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> tuple[Answer, Decision]:
-        """The answer, and the decision behind it (for evaluation)."""
+        """The answer, with the calibrated confidence of its evidence, and the decision behind it (for evaluation)."""
         decision = self.decide(plan, self.evidence(plan, passages, filters))
+        answer = self.compose(plan, passages, filters, decision)
+        answer.confidence = round(decision.confidence, 3) if decision.ranked else None
+        return answer, decision
+
+    def compose(self, plan: QueryPlan, passages: list[Result], filters: Filters | None, decision: Decision) -> Answer:
         if not passages:
             empty = self.engine.allowed_chunks(filters) == set()
-            return self.abstain(plan.question, passages, "No paper matches the filters, so nothing was searched." if empty else None), decision
+            return self.abstain(plan.question, passages, "No paper matches the filters, so nothing was searched." if empty else None)
         if not decision.answered:
-            return self.abstain(plan.question, passages, notice=self.why_not(plan, decision)), decision
+            return self.abstain(plan.question, passages, notice=self.why_not(plan, decision))
         citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(decision.chosen, 1)]
         text = " ".join(f"{c.text} [{n}]" for n, c in enumerate(decision.chosen, 1))
         if decision.earlier is not None:
@@ -115,7 +120,7 @@ class Answerer:
             citations.append(self.engine.citation(n, decision.earlier.chunk, decision.earlier.start, decision.earlier.end))
             text += f" Earlier ({format_date(decision.earlier.paper_date or None)}): {decision.earlier.text} [{n}]"
         return Answer(question=plan.question, answer=text, answerable=True, citations=citations,
-                      passages=passages, took_ms=0.0, mode="local"), decision
+                      passages=passages, took_ms=0.0, mode="local")
 
     def why_not(self, plan: QueryPlan, decision: Decision) -> str | None:
         """Name the subject the reports never mention, when the closest evidence lacks it."""

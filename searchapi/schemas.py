@@ -134,6 +134,8 @@ class Answer(BaseModel):
     took_ms: float
     mode: str = "local"
     notice: str | None = None
+    # Calibrated probability that the cited evidence answers the question (None when nothing was found).
+    confidence: float | None = None
 
 
 class DocumentMeta(DocumentRef):
