@@ -124,7 +124,13 @@ def main() -> int:
     import indexer.formats.html  # noqa: F401
     import indexer.formats.pdf  # noqa: F401
 
-    rows = [file_row(p) for p in sorted(args.folder.iterdir()) if p.suffix.lower() in SUFFIXES]
+    files = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in SUFFIXES)
+    first_pdf = next((p for p in files if p.suffix.lower() == ".pdf"), None)
+    if first_pdf is not None:
+        from indexer.formats.pdf import extract_pdf
+
+        extract_pdf(first_pdf)  # pdfium's one-off start-up, paid once per indexing run
+    rows = [file_row(p) for p in files]
     print_table(rows)
     for r in rows:
         for note in r.get("notes", []):
