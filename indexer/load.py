@@ -156,7 +156,15 @@ def _check_controls(text: str) -> str:
     return text
 
 
-def read_source(path: Path, max_bytes: int) -> SourceFile:
+DOCUMENT_SUFFIXES = {".pdf", ".docx", ".html", ".htm"}  # read by indexer/formats, bounded by pages, not bytes
+
+
+def read_source(path: Path, max_bytes: int, max_document_bytes: int | None = None) -> SourceFile:
+    """The file's bytes and text; `max_bytes` bounds plain text, `max_document_bytes` PDF/DOCX/HTML
+    (an agenda pack of scanned pages is large, and its work is bounded by the page limit instead)."""
+    document = path.suffix.lower() in DOCUMENT_SUFFIXES
+    if document and max_document_bytes is not None:
+        max_bytes = max_document_bytes
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -164,7 +172,7 @@ def read_source(path: Path, max_bytes: int) -> SourceFile:
         data = path.read_bytes()
     except OSError as exc:
         raise SkipFile(f"cannot read file: {exc.strerror or exc}") from exc
-    if path.suffix.lower() in {".pdf", ".docx", ".html", ".htm"}:
+    if document:
         if not data.strip():
             raise SkipFile("empty file")
         return SourceFile(path=path, sha256=file_hash(data), text="", data=data)

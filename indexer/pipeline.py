@@ -104,7 +104,7 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
             root = found.root_of.get(path, path.parent)
             override = access or overrides.get(key) or folder_override(path, found.roots)
             try:
-                source = read_source(path, settings.max_file_bytes)
+                source = read_source(path, settings.max_file_bytes, settings.max_document_bytes)
             except SkipFile as exc:
                 report.skipped.append((key, str(exc)))
                 continue

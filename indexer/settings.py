@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     # Sections whose own text is below this many tokens merge into the next chunk (heading-only).
     chunk_merge_below: int = 24
     max_file_bytes: int = 10 * 1024 * 1024
+    max_document_bytes: int = 512 * 1024 * 1024  # PDF/DOCX/HTML: bounded by max_pages rather than size
     # A file yielding more passages than this is skipped with the reason (a runaway or generated file).
     max_chunks_per_file: int = 20000
     # PDF/DOCX/HTML: page limit per file; OCR of pages without a text layer (when tesseract is installed).
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     answer_extra_margin: float = 3.0  # a further sentence of the lead's paper within this many logits is quoted too
     answer_part_margin: float = 2.5  # the best sentence for one part of a two-part question, within this many logits
     answer_target_precision: float = 0.7  # the abstention threshold is chosen for this precision (training; see the reliability curve)
+    # Training: the abstention threshold gets most labelled and mined near-miss questions right (answered with the
+    # evidence, or abstained when unanswerable) while answering at least this share of answerable ones (0: the precision above).
+    answer_min_rate: float = 0.85
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
     same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).
