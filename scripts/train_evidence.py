@@ -3,8 +3,9 @@
     python scripts/train_evidence.py --index-dir /tmp/ans-index
 
 Reproducible: the index is built from corpus/ (`reportsearch index corpus/`), the questions are
-corpus/devset.jsonl, holdout.jsonl and fresh.jsonl (all splits), the folds are grouped by paper
-and deterministic, and logistic regression (lbfgs) has no randomness.
+corpus/devset.jsonl, holdout.jsonl and fresh.jsonl (all splits), the near-miss unanswerable copies
+mined from them (searchapi/answers/nearmiss.py) are drawn by a hash of each question's id, the folds
+are grouped by paper and deterministic, and logistic regression (lbfgs) has no randomness.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def main() -> int:
     model.report["sets"] = list(SETS)
     args.out.write_text(model.to_json() + "\n", encoding="utf-8")
     print(json.dumps(model.report, indent=1))
-    print(f"threshold {model.threshold:.3f} for precision {model.target_precision}; wrote {args.out}")
+    print(f"{model.report['near_misses']} near-miss unanswerable copies mined for the abstention; threshold "
+          f"{model.threshold:.3f} (most questions right answering >= {model.report['min_answer_rate']} of answerable); wrote {args.out}")
     return 0
 
 

@@ -13,8 +13,9 @@ import pytest
 from indexer.settings import Settings
 from searchapi.answer import decide
 from searchapi.answers.extract import asked_type, matches, states
-from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
-from searchapi.answers.fit import fit_calibration, holds_evidence, threshold_for
+from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features, question_values
+from searchapi.answers.nearmiss import Corpus, near_misses, swap_subject, swap_year
+from searchapi.answers.fit import Sample, fit_calibration, fit_weights, holds_evidence, threshold_for, threshold_for_balance
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
 from searchapi.lexical import TermStats, stem
@@ -217,4 +218,80 @@ def test_calibration_orders_questions_by_their_chance_of_being_right():
     correct = (top[:, 0] + rng.normal(scale=0.5, size=200)) > 0
     calibration = fit_calibration(features, correct)
     model = EvidenceModel("t", [], [], [], [], 0.0, calibration=calibration)
-    assert model.confidence([2.0] + [0.0] * 6) > 0.8 > 0.2 > model.confidence([-2.0] + [0.0] * 6)
+    rest = [0.0] * (len(QUESTION_FEATURES) - 1)
+    assert model.confidence([2.0] + rest) > 0.8 > 0.2 > model.confidence([-2.0] + rest)
+
+
+# ---- near-miss unanswerable questions and the abstention's objective ----------------------------------
+PAPERS = {
+    "a.txt": ["The annual budget of the Violence Reduction Unit is £1.2m, agreed with Kent Police.",
+              "The Violence Reduction Unit reported in 2017 on knife crime."],
+    "b.txt": ["Medway has 12 speed cameras, checked by the Safer Roads Partnership each year.",
+              "The unit was praised by the Safer Roads Partnership in 2016."],
+}
+
+
+def test_a_near_miss_asks_about_a_name_only_another_paper_uses():
+    corpus = Corpus.from_texts(PAPERS)
+    assert "Safer Roads Partnership" in corpus.names["b.txt"] and "Violence Reduction Unit" in corpus.names["a.txt"]
+    question = "What is the annual budget of the Violence Reduction Unit?"
+    swapped = swap_subject(question, plan(question).subject, "a.txt", TERMS.idf, corpus, "q1")
+    assert swapped == "What is the annual budget of the Safer Roads Partnership?"
+    # A name never swapped in when the corpus states it beside the question's rarest other word.
+    corpus.passages["b.txt"].append({stem(w) for w in "safer roads partnership annual budget".split()})
+    assert swap_subject(question, plan(question).subject, "a.txt", TERMS.idf, corpus, "q1") is None
+
+
+def test_a_near_miss_asks_about_a_year_no_paper_writes():
+    corpus = Corpus.from_texts(PAPERS)
+    assert corpus.years == {2016, 2017}
+    assert swap_year("knife crime in 2017", corpus) == "knife crime in 2018"
+    assert swap_year("budget for 2016/17", corpus) == "budget for 2014/15"
+    assert swap_year("how many speed cameras?", corpus) is None
+    assert swap_year("how many speed cameras?", corpus, append=True) == "how many speed cameras in 2018"
+
+
+def test_near_misses_keep_their_source_paper_and_skip_unanswerable_questions():
+    corpus = Corpus.from_texts(PAPERS)
+    questions = [{"id": "q1", "question": "What did the Violence Reduction Unit report in 2017?", "file": "a.txt", "gold": ["x"]},
+                 {"id": "q2", "question": "who is the deputy PCC", "answerable": False, "file": None}]
+    mined = near_misses(questions, [plan(q["question"]) for q in questions], TERMS.idf, corpus)
+    assert [m["id"] for m in mined] == ["q1~subject", "q1~year"]
+    assert all(m["file"] == "a.txt" and not m["answerable"] and m["synthetic"] and not m["gold"] for m in mined)
+    assert "Safer Roads Partnership" in mined[0]["question"] and "2018" in mined[1]["question"]
+
+
+def test_the_best_sentence_itself_must_name_the_subject():
+    question = "What is the annual budget of the Violence Reduction Unit?"
+    p, cands, x = featurize(question, TEXTS[:2])
+    vru, budget = cands
+    vru.probability, budget.probability = 0.0, 1.0
+    nearby = question_values(p, [budget, vru])
+    budget.probability, vru.probability = 0.0, 1.0
+    named = question_values(p, [vru, budget])
+    assert nearby["lead_subject"] == 0.0 and named["lead_subject"] == 1.0
+    assert named["lead_window_coverage"] > nearby["lead_window_coverage"]
+    assert set(QUESTION_FEATURES) <= set(named) and question_values(p, [])["top_score"] < 0
+
+
+def test_the_balanced_threshold_keeps_the_answer_rate_and_abstains_on_the_rest():
+    probabilities = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    answerable = np.array([True, True, False, True, False, True])
+    correct = np.array([True, True, False, False, False, True])
+    # At 0.8 two answers are right and both unanswerable questions abstained (4 right), answering half
+    # the answerable ones; answering all of them (0.4) gets only 3 right.
+    assert threshold_for_balance(probabilities, correct, answerable, 0.5) == 0.8
+    assert threshold_for_balance(probabilities, correct, answerable, 0.0) == 0.8
+    assert threshold_for_balance(probabilities, correct, answerable, 1.0) == 0.4
+
+
+def test_mined_near_misses_never_train_the_sentence_weights():
+    rng = np.random.default_rng(1)
+    p = plan("when was the appointment extended")
+
+    def sample(synthetic: bool) -> Sample:
+        x = rng.normal(size=(6, len(FEATURES))).astype("float32")
+        return Sample("s", "a.txt", not synthetic, [], p, [], x, np.array([1, 0, 0, 1, 0, 0]) * (not synthetic), synthetic=synthetic)
+
+    real = [sample(False) for _ in range(4)]
+    assert fit_weights(real + [sample(True)], 1.0).coef == fit_weights(real, 1.0).coef

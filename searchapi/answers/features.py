@@ -32,7 +32,7 @@ FEATURES = (
 )
 # What the abstention model reads of a question's whole candidate set (see question_features).
 QUESTION_FEATURES = ("top_score", "type_support", "subject_and_type", "coverage_and_type", "known_share", "subject_min",
-                     "year_mismatch")
+                     "year_mismatch", "lead_subject", "lead_window_coverage")
 BM25_K1, BM25_B = 1.2, 0.75
 
 
@@ -172,18 +172,29 @@ class Featurizer:
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> list[float]:
-    """QUESTION_FEATURES of candidates ranked by the evidence model (their scores in `.probability`):
-    how strong the best is, and whether any sentence states the kind of fact asked about the subject."""
+    """QUESTION_FEATURES of candidates ranked by the evidence model (their scores in `.probability`)."""
+    values = question_values(plan, ranked)
+    return [values[name] for name in QUESTION_FEATURES]
+
+
+def question_values(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
+    """How strong the best sentence is, whether any sentence states the kind of fact asked about the
+    subject, and whether the best sentence itself speaks of what was asked (not only its passage)."""
     if not ranked:
-        return [-20.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+        return {"top_score": -20.0, "type_support": 0.0, "subject_and_type": 0.0, "coverage_and_type": 0.0,
+                "known_share": 0.0, "subject_min": 0.0, "year_mismatch": 1.0, "lead_subject": 0.0, "lead_window_coverage": 0.0}
     typed = plan.answer_type is not None
 
     def best(*names: str) -> float:
         return max(math.prod(c.features[n] for n in names + (("type_match",) if typed else ())) for c in ranked)
 
     lead = ranked[0].features
-    return [ranked[0].probability, lead["question_type_support"], best("subject_sentence"), best("coverage_sentence"),
-            lead["known_share"], lead["subject_min"], lead["year_mismatch"]]
+    return {"top_score": ranked[0].probability, "type_support": lead["question_type_support"],
+            "subject_and_type": best("subject_sentence"), "coverage_and_type": best("coverage_sentence"),
+            "known_share": lead["known_share"], "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
+            # The best sentence itself (not only its passage): does it name the subject, and do it and
+            # its neighbours hold the question's rare words ('a sentence about something nearby' does not).
+            "lead_subject": lead["subject_sentence"], "lead_window_coverage": lead["window_coverage"]}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:

@@ -2,7 +2,9 @@
 
 A candidate sentence is labelled evidence when it holds a gold quote (`holds_evidence`). Models are
 selected and calibrated on out-of-fold predictions of cross-validation grouped by paper, so no
-figure is ever measured on the questions it was fitted on. scikit-learn is needed only here.
+figure is ever measured on the questions it was fitted on. Near-miss unanswerable copies mined from
+the answerable questions (nearmiss.py) join the calibration and the threshold's choice, never the
+sentence weights or a reported figure. scikit-learn is needed only here.
 """
 
 from __future__ import annotations
@@ -49,28 +51,39 @@ class Sample:
     candidates: list[Candidate]
     x: np.ndarray
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    synthetic: bool = False  # a mined near-miss (nearmiss.py): trains the abstention, never scored
 
 
-def collect(answerer, questions: list[dict], k: int = 8) -> list[Sample]:
-    """Run retrieval and feature extraction once per question, as the product does."""
+def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True) -> list[Sample]:
+    """Run retrieval and feature extraction once per question, as the product does; with `near_miss`,
+    also on unanswerable copies mined from the answerable ones (nearmiss.py), marked synthetic."""
+    from .nearmiss import Corpus, near_misses
+
+    engine = answerer.engine
+    plans = [engine.plan(q["question"]) for q in questions]
+    if near_miss:
+        mined = near_misses(questions, plans, engine.terms.idf, Corpus.of(engine))
+        questions, plans = questions + mined, plans + [engine.plan(q["question"]) for q in mined]
     samples = []
-    for i, q in enumerate(questions):
-        plan = answerer.engine.plan(q["question"])
+    for i, (q, plan) in enumerate(zip(questions, plans)):
         passages = answerer.engine.search(plan, k=k).results
         candidates = answerer.evidence(plan, passages)
         x = np.asarray([[c.features[f] for f in FEATURES] for c in candidates], dtype="float32").reshape(-1, len(FEATURES))
         answerable = bool(q.get("answerable", True))
         y = np.asarray([answerable and holds_evidence(c.text, q.get("gold") or []) for c in candidates], dtype=int)
         group = q.get("file") or f"unanswerable-{i % FOLDS}"
-        samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y))
+        samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y,
+                              synthetic=bool(q.get("synthetic"))))
     return samples
 
 
 def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
     from sklearn.linear_model import LogisticRegression
 
-    x = np.vstack([s.x for s in samples])
-    y = np.concatenate([s.y for s in samples])
+    # The sentence weights learn from real questions only; mined near-misses teach the abstention.
+    real = [s for s in samples if not s.synthetic]
+    x = np.vstack([s.x for s in real])
+    y = np.concatenate([s.y for s in real])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     clf = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
@@ -144,6 +157,30 @@ def threshold_for(probabilities: np.ndarray, correct: np.ndarray, precision: flo
     return best
 
 
+def threshold_for_balance(probabilities: np.ndarray, correct: np.ndarray, answerable: np.ndarray, min_answer_rate: float) -> float:
+    """The threshold that gets most questions right (answered with the evidence, or unanswerable and
+    abstained) while answering at least `min_answer_rate` of the answerable questions; 0 when none can."""
+    answerable = answerable.astype(bool)
+    best, best_score = 0.0, -1
+    for t in np.unique(probabilities):
+        answered = probabilities >= t
+        if answerable.any() and answered[answerable].mean() < min_answer_rate:
+            continue
+        score = int((answered & correct).sum() + (~answered & ~answerable).sum())
+        if score > best_score:
+            best, best_score = float(t), score
+    return best
+
+
+def choose_threshold(probabilities: np.ndarray, correct: np.ndarray, answerable: np.ndarray, settings) -> float:
+    """For the stated objective: most questions right at the least answer rate (`answer_min_rate`),
+    or, when that is 0, the stated precision (`answer_target_precision`)."""
+    min_rate = getattr(settings, "answer_min_rate", 0.0)
+    if min_rate > 0:
+        return threshold_for_balance(probabilities, correct, answerable, min_rate)
+    return threshold_for(probabilities, correct, settings.answer_target_precision)
+
+
 def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceModel:
     """Regularisation chosen and the score calibrated by grouped CV; weights then fitted on all."""
     from sklearn.metrics import average_precision_score
@@ -159,11 +196,13 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     model = fit_weights(samples, chosen)
     model.calibration = fit_calibration(features, correct)
     model.target_precision = settings.answer_target_precision
-    model.threshold = threshold_for(probabilities, correct, model.target_precision)
-    model.version = f"evidence-{date.today().isoformat()}-{len(samples)}q"
-    model.report = {"C": chosen, "cv_average_precision": round(best_ap, 4), "questions": len(samples),
+    model.threshold = choose_threshold(probabilities, correct, np.array([s.answerable for s in samples]), settings)
+    real = sum(not s.synthetic for s in samples)
+    model.version = f"evidence-{date.today().isoformat()}-{real}q"
+    model.report = {"C": chosen, "cv_average_precision": round(best_ap, 4), "questions": real,
+                    "near_misses": len(samples) - real, "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
                     "groups": sorted({s.group for s in samples}),
-                    "cv_correct_if_all_answered": round(float(correct.mean()), 4),
+                    "cv_correct_if_all_answered": round(float(correct[[not s.synthetic for s in samples]].mean()), 4),
                     "cv_calibrated_auc": round(float(_auc(correct, probabilities)), 4)}
     return model
 
@@ -177,12 +216,14 @@ def _auc(correct: np.ndarray, scores: np.ndarray) -> float:
 def cross_validate(samples: list[Sample], settings, decide) -> list[dict]:
     """Nested grouped CV of the whole answer decision: for each held-out paper, a model fitted,
     tuned and calibrated on the other papers decides its questions. One row per question."""
-    rows: list[dict | None] = [None] * len(samples)
+    rows: list[dict | None] = [None] * len(samples)  # mined near-misses train, never score
     for train, test in folds(samples):
         model = fit_model([samples[i] for i in train], decide, settings)
         for i in test:
             s = samples[i]
+            if s.synthetic:
+                continue
             decision, _, holds = judge(s, model, decide, settings)
             rows[i] = {"id": s.id, "answerable": s.answerable, "confidence": decision.confidence,
                        "answered": decision.answered, "holds": holds, "strict": holds and decision.answered}
-    return rows
+    return [r for r in rows if r is not None]

@@ -1,0 +1,130 @@
+"""Near-miss unanswerable questions mined from the corpus, to teach the abstention what they look like.
+
+A labelled answerable question is turned into copies the reports almost surely cannot answer: its
+subject replaced by a name only other papers use ('the budget of the Violence Reduction Unit' ->
+'the budget of the Community Safety Partnership'), or its year by one no paper mentions. A swap is
+kept only when the corpus never puts the new name beside the question's rarest other word (one
+passage), so the copy asks for a fact the reports do not state. The copies keep their source's
+paper, so cross-validation grouped by paper never sees them on the wrong side of a fold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from ..lexical import stem, stems
+from ..query import tokens
+
+# A capitalised name inside running text: after a lower-case word or a comma, so a sentence's first
+# word is not taken for a name; one to three words, each capitalised.
+_NAME = re.compile(r"(?<=[a-z,] )((?:[A-Z][a-z]{2,}|[A-Z]{2,})(?: (?:of |and |for )?(?:[A-Z][a-z]{2,}|[A-Z]{2,})){0,2})\b")
+_YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
+
+
+@dataclass
+class Corpus:
+    """What the generator reads of the index: each paper file's passages and the names it uses."""
+
+    passages: dict[str, list[set[str]]]  # file -> stem sets of its passages
+    names: dict[str, list[str]]  # file -> capitalised names found only in that file
+    years: set[int]  # every year any paper writes
+
+    @classmethod
+    def of(cls, engine) -> "Corpus":
+        passages: dict[str, list[set[str]]] = {}
+        texts: dict[str, list[str]] = {}
+        for chunk in engine.snapshot.chunks.values():
+            file = engine.documents[chunk.document_id].source_path
+            passages.setdefault(file, []).append(set(stems(f"{chunk.heading} {chunk.text}")))
+            texts.setdefault(file, []).append(chunk.text)
+        return cls.from_texts(texts, passages)
+
+    @classmethod
+    def from_texts(cls, texts: dict[str, list[str]], passages: dict[str, list[set[str]]] | None = None) -> "Corpus":
+        passages = passages or {f: [set(stems(t)) for t in ts] for f, ts in texts.items()}
+        found = {f: {m.group(1) for t in ts for m in _NAME.finditer(t)} for f, ts in texts.items()}
+        lowered = {f: " ".join(ts).lower() for f, ts in texts.items()}
+        names = {f: sorted(n for n in found[f] if all(n.lower() not in lowered[o] for o in texts if o != f)) for f in texts}
+        years = {int(m.group(1)) for ts in texts.values() for t in ts for m in _YEAR.finditer(t)}
+        return cls(passages, names, years)
+
+    def co_occur(self, a: set[str], b: set[str]) -> bool:
+        """Whether any one passage holds all of `a` and all of `b`."""
+        return any(a <= p and b <= p for ps in self.passages.values() for p in ps)
+
+
+def _pick(key: str, options: list[str]) -> list[str]:
+    """The options in a fixed order drawn from the key (reproducible, no global random state)."""
+    return sorted(options, key=lambda o: hashlib.md5(f"{key}|{o}".encode()).hexdigest())
+
+
+def subject_span(question: str, subject: list[str]) -> tuple[int, int] | None:
+    """Where the subject's words lie in the question (first to last), or None."""
+    spots = [m.span() for w in subject for m in [re.search(rf"\b{re.escape(w)}\b", question, re.I)] if m]
+    if len(spots) != len(subject):
+        return None
+    return min(s for s, _ in spots), max(e for _, e in spots)
+
+
+def swap_subject(question: str, subject: list[str], file: str, idf, corpus: Corpus, key: str) -> str | None:
+    """The question with its subject replaced by a name only another paper uses, when the corpus never
+    states that name together with the question's rarest other word."""
+    span = subject_span(question, subject)
+    # Only a subject named in one place ('the Violence Reduction Unit'), and a word, not a figure.
+    if span is None or len(tokens(question[span[0]: span[1]])) > len(subject) + 2 or any(w.isdigit() for w in subject):
+        return None
+    subject_stems = {stem(w) for w in subject}
+    rest = [w for w in tokens(question[: span[0]] + " " + question[span[1]:]) if stem(w) not in subject_stems and len(w) > 2]
+    anchor = {stem(max(rest, key=lambda w: idf(stem(w))))} if rest else set()
+    donors = [n for f, names in corpus.names.items() if f != file for n in names]
+    for name in _pick(key, donors)[:20]:
+        name_stems = set(stems(name))
+        if name_stems and not name_stems & subject_stems and not corpus.co_occur(name_stems, anchor):
+            return question[: span[0]] + name + question[span[1]:]
+    return None
+
+
+def unwritten_year(year: int, corpus: Corpus, financial: bool = False) -> int | None:
+    """The year nearest to `year` that no paper writes (for a financial year, nor the year after)."""
+    return next((y for d in range(1, 40) for y in (year - d, year + d)
+                 if y not in corpus.years and not (financial and y + 1 in corpus.years)), None)
+
+
+def swap_year(question: str, corpus: Corpus, append: bool = False) -> str | None:
+    """The question with each year it names moved to the nearest year no paper writes (a financial
+    year keeps its spelling: '2016/17' -> '2011/12'); with `append`, a question naming no year is
+    asked about the unwritten year nearest the middle of the years the papers write."""
+    found = list(_YEAR.finditer(question))
+    if not found:
+        middle = sorted(corpus.years)[len(corpus.years) // 2] if corpus.years else None
+        year = unwritten_year(middle, corpus) if append and middle else None
+        return f"{question.rstrip(' ?.')} in {year}" if year else None
+    out, last = [], 0
+    for m in found:
+        new = unwritten_year(int(m.group(1)), corpus, financial=bool(m.group(3)))
+        if new is None:
+            return None
+        text = str(new)
+        if m.group(3):
+            text += m.group(2) + (str(new + 1) if len(m.group(3)) == 4 else f"{(new + 1) % 100:02d}")
+        out.append(question[last: m.start()] + text)
+        last = m.end()
+    return "".join(out) + question[last:]
+
+
+def near_misses(questions: list[dict], plans: list, idf, corpus: Corpus, append_years: bool = True) -> list[dict]:
+    """Unanswerable copies of the answerable questions (each at most one subject swap and one year
+    swap), labelled with their source's paper and id."""
+    out = []
+    for q, plan in zip(questions, plans):
+        if not q.get("answerable", True) or not q.get("file"):
+            continue
+        key = q.get("id", q["question"])
+        for kind, text in (("subject", swap_subject(q["question"], plan.subject, q["file"], idf, corpus, key)),
+                           ("year", swap_year(q["question"], corpus, append_years))):
+            if text and text != q["question"]:
+                out.append({"id": f"{key}~{kind}", "question": text, "answerable": False, "gold": [],
+                            "file": q["file"], "kind": f"near-miss-{kind}", "synthetic": True})
+    return out
