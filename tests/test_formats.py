@@ -129,6 +129,7 @@ def test_pack_with_bookmarks_splits_into_papers_with_their_own_pages(tmp_path):
     assert SENTENCES[4] in documents[2].text and SENTENCES[2] not in documents[2].text
 
 
+@pytest.mark.slow  # a benchmark: its figure depends on the machine's load, so not in the default run
 def test_text_pdf_extraction_speed(tmp_path):
     import time
 
