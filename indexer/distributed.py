@@ -5,7 +5,7 @@ INDEX/shards.json, so a file stays in its shard on every later run); Ray Data ru
 the cluster, and each task runs the ordinary pipeline (parse, chunk, embed, store) over its files
 into an ordinary index folder INDEX/shard-NN. A shard folder is a complete index: it can be served
 alone, searched with `--index-dir INDEX/shard-NN`, or served with the others behind the shard router
-(searchapi/shards.py). Re-running is incremental per shard, as on one machine.
+(searchapi/distributed/shards.py). Re-running is incremental per shard, as on one machine.
 
 Every node must see the input files and the index folder at the same paths (a shared file system,
 as a loopback cluster trivially does); the shard count is fixed when the index is first made.

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # Retrieval
     candidates: int = 60
     rrf_k: int = 10
-    # Answers (searchapi/answer.py). The evidence model's weights, calibration and threshold live in
+    # Answers (searchapi/answers/answerer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.
     # Second-stage rerank of the first rerank_depth fused passages (weights tuned on the dev half):
     # fused score, best sentence's similarity, rare-word overlap, a sentence stating the asked answer type.

@@ -80,8 +80,8 @@ def bench_index(corpus: Path, index_dir: Path) -> dict:
 
 
 def bench_search(index_dir: Path, rounds: int = 10, clients: int = 4, per_client: int = 50) -> dict:
-    from searchapi.app import create_app
-    from searchapi.engine import SearchEngine
+    from searchapi.service.app import create_app
+    from searchapi.retrieval.engine import SearchEngine
     from tests.conftest import ServerThread
 
     engine = SearchEngine(index_dir)

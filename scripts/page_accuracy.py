@@ -172,7 +172,7 @@ def main() -> int:
     files = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in {".pdf", ".docx", ".html", ".htm"})
     engine = None
     if not args.offline:
-        from searchapi.engine import SearchEngine
+        from searchapi.retrieval.engine import SearchEngine
 
         engine = SearchEngine(args.index_dir)
     totals = {"sentences": 0, "hit": 0, "paged": 0, "page_right": 0, "strict": 0}

@@ -39,8 +39,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from searchapi.engine import SearchEngine
-    from searchapi.precedent import PrecedentFinder
+    from searchapi.retrieval.engine import SearchEngine
+    from searchapi.meeting.precedent import PrecedentFinder
 
     index_dir = args.index_dir
     if index_dir is None:

@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from searchapi.answer import Answerer, decide  # noqa: E402
+from searchapi.answers.answerer import Answerer, decide  # noqa: E402
 from searchapi.answers.fit import collect, fit_model  # noqa: E402
 from searchapi.answers.model import MODEL_PATH, EvidenceModel  # noqa: E402
-from searchapi.engine import SearchEngine  # noqa: E402
+from searchapi.retrieval.engine import SearchEngine  # noqa: E402
 
 SETS = ("devset.jsonl", "holdout.jsonl", "fresh.jsonl")
 

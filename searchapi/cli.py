@@ -20,7 +20,7 @@ def _engine(args):
     """The index as this command reads it: everything, or with `--as public` what a public caller sees."""
     from indexer.store import IndexMissing
 
-    from .engine import SearchEngine
+    from searchapi.retrieval.engine import SearchEngine
 
     try:
         return SearchEngine(args.index_dir, audience=getattr(args, "audience", "all"))
@@ -47,7 +47,7 @@ _k = _whole_number(1, 100)
 
 def _read_batch(path: str, field: str):
     """Yield (id, value, error) per line of a JSON Lines batch file."""
-    from .schemas import clean_query
+    from searchapi.schemas import clean_query
 
     try:
         handle = sys.stdin if path == "-" else open(path, encoding="utf-8")
@@ -84,7 +84,7 @@ def _emit(obj) -> None:
 
 
 def _check_query(query: str) -> str:
-    from .schemas import clean_query
+    from searchapi.schemas import clean_query
 
     try:
         return clean_query(query)
@@ -113,7 +113,7 @@ def _add_filter_flags(p: argparse.ArgumentParser) -> None:
 
 def _filters(args):
     """The Filters the flags ask for, or None; a date range that runs backwards is refused."""
-    from .schemas import Filters
+    from searchapi.schemas import Filters
 
     values = {k: getattr(args, k, None) for k in ("date_from", "date_to", "doc_types", "bodies", "document_ids")}
     if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
@@ -171,7 +171,7 @@ def cmd_index(args) -> int:
     from indexer.pipeline import IndexBusy, index_paths
     from indexer.store import IndexMissing
 
-    from .saved import SavedSearches, chunk_ids
+    from searchapi.meeting.saved import SavedSearches, chunk_ids
 
     if args.index_dir.exists() and not args.index_dir.is_dir():
         raise CLIError(f"index location {args.index_dir} is a file, not a folder")
@@ -209,7 +209,7 @@ def cmd_index(args) -> int:
 
 def _print_saved_matches(index_dir: Path, before: set[str]) -> None:
     """The index summary's last part: each saved search's new matching passages."""
-    from .saved import record_new_matches
+    from searchapi.meeting.saved import record_new_matches
 
     for name, results in record_new_matches(index_dir, before).items():
         count = f"{len(results)} new passage{'s' if len(results) != 1 else ''}"
@@ -219,7 +219,7 @@ def _print_saved_matches(index_dir: Path, before: set[str]) -> None:
 
 
 def cmd_saved(args) -> int:
-    from .saved import SavedError, SavedSearches
+    from searchapi.meeting.saved import SavedError, SavedSearches
 
     store = SavedSearches(args.index_dir)
     try:
@@ -272,7 +272,7 @@ def cmd_search(args) -> int:
         raise CLIError("give a QUERY or --batch FILE")
     query = _check_query(args.query)
     engine = _engine(args)
-    from .engine import UnknownDocument
+    from searchapi.retrieval.engine import UnknownDocument
 
     try:
         response = engine.search(query, k=args.k, filters=_filters(args), sort="newest" if args.newest else args.sort)
@@ -289,7 +289,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .answer import Answerer
+    from searchapi.answers.answerer import Answerer
 
     if args.batch:
         answerer = Answerer(_engine(args))
@@ -303,7 +303,7 @@ def cmd_ask(args) -> int:
     if args.question is None:
         raise CLIError("give a QUESTION or --batch FILE")
     question = _check_query(args.question)
-    from .engine import UnknownDocument
+    from searchapi.retrieval.engine import UnknownDocument
 
     try:
         answer = Answerer(_engine(args)).ask(question, k=args.k, filters=_filters(args))
@@ -330,8 +330,8 @@ def cmd_ask(args) -> int:
 
 
 def cmd_precedent(args) -> int:
-    from .engine import UnknownDocument
-    from .precedent import PrecedentFinder, render_text
+    from searchapi.retrieval.engine import UnknownDocument
+    from searchapi.meeting.precedent import PrecedentFinder, render_text
 
     query = _check_query(args.query)
     finder = PrecedentFinder(_engine(args))
@@ -347,7 +347,7 @@ def cmd_precedent(args) -> int:
 
 
 def cmd_keys(args) -> int:
-    from .keys import KeyProblem, KeyStore
+    from searchapi.service.keys import KeyProblem, KeyStore
 
     if args.index_dir.exists() and not args.index_dir.is_dir():
         raise CLIError(f"index location {args.index_dir} is a file, not a folder")
@@ -376,7 +376,7 @@ def cmd_keys(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from .app import create_app
+    from searchapi.service.app import create_app
 
     from indexer.settings import get_settings
 
@@ -393,7 +393,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import run_eval
+    from searchapi.evaluate import run_eval
 
     from indexer.store import IndexMissing
 

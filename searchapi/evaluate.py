@@ -20,11 +20,11 @@ from typing import Callable
 
 from indexer.embed import clear_query_cache
 
-from .answer import Answerer, decide
-from .answers.fit import collect, cross_validate, holds_evidence
-from .engine import SearchEngine
-from .fuse import rrf
-from .query import parse_query
+from searchapi.answers.answerer import Answerer, decide
+from searchapi.answers.fit import collect, cross_validate, holds_evidence
+from searchapi.retrieval.engine import SearchEngine
+from searchapi.retrieval.fuse import rrf
+from searchapi.retrieval.query import parse_query
 
 NAIVE_CHARS = 1000
 

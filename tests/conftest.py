@@ -31,14 +31,14 @@ def sample_index(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(sample_index):
-    from searchapi.engine import SearchEngine
+    from searchapi.retrieval.engine import SearchEngine
 
     return SearchEngine(sample_index)
 
 
 @pytest.fixture(scope="session")
 def answerer(engine):
-    from searchapi.answer import Answerer
+    from searchapi.answers.answerer import Answerer
 
     return Answerer(engine)
 
@@ -100,7 +100,7 @@ class ServerThread:
 
 @pytest.fixture(scope="session")
 def server(sample_index, engine):
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     with ServerThread(create_app(sample_index, engine=engine)) as srv:
         yield srv.url

@@ -65,7 +65,7 @@ def test_follow_up_uses_previous_turn(answerer):
 
 
 def test_year_before_rewrites_financial_year():
-    from searchapi.followup import rewrite_followup
+    from searchapi.answers.followup import rewrite_followup
     from searchapi.schemas import Turn
 
     out = rewrite_followup("and the year before?", [Turn(role="user", content="What was the precept in 2016/17?")])

@@ -94,7 +94,7 @@ def test_malformed_json_and_unknown_document(client):
 
 
 def test_no_index_gives_503(tmp_path):
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     with ServerThread(create_app(tmp_path / "no-index")) as srv:
         for method, path, body in [("GET", "/api/health", None), ("POST", "/api/search", {"query": "x"}),
@@ -160,7 +160,7 @@ def test_service_picks_up_a_reindex(tmp_path):
     import time as _time
 
     from indexer.pipeline import index_paths
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     docs = _one_paper_index(tmp_path)
     with ServerThread(create_app(tmp_path / "idx")) as srv:
@@ -179,7 +179,7 @@ def test_requests_during_reindexes_see_one_whole_generation(tmp_path):
     import time as _time
 
     from indexer.pipeline import index_paths
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     docs = _one_paper_index(tmp_path)
     app = create_app(tmp_path / "idx")
@@ -214,7 +214,7 @@ def test_a_retired_generation_is_freed(tmp_path):
     from fastapi.testclient import TestClient
 
     from indexer.pipeline import index_paths
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     docs = _one_paper_index(tmp_path)
     app = create_app(tmp_path / "idx")

@@ -132,7 +132,7 @@ def test_empty_question_is_refused_inline(page):
 
 
 def test_server_unreachable_and_no_index_messages(browser, server, tmp_path):
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     context = browser.new_context()
     pg = context.new_page()
@@ -329,7 +329,7 @@ def test_examples_and_evidence_strength_and_brief(page, client):
 
 
 def test_saved_search_shows_new_match_after_reindex(browser, reindexed):
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     index, _ = reindexed
     with ServerThread(create_app(index)) as srv:
@@ -356,7 +356,7 @@ LA_METRO_PDF = ROOT.parent / "shared" / "corpora" / "real-formats" / "us-la-metr
 def pdf_server(tmp_path_factory):
     """A real 7-page agenda PDF, indexed on its own and served."""
     from indexer.pipeline import index_paths
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     if not LA_METRO_PDF.exists():
         pytest.skip("the shared real-format corpus is not next to the repository")

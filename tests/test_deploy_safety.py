@@ -63,8 +63,8 @@ def access_index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def access_server(access_index):
-    from searchapi.app import create_app
-    from searchapi.keys import KeyStore
+    from searchapi.service.app import create_app
+    from searchapi.service.keys import KeyStore
 
     keys = {role: KeyStore(access_index).add(f"{role}-key", role) for role in ("public", "member", "officer")}
     with ServerThread(create_app(access_index)) as srv:
@@ -72,7 +72,7 @@ def access_server(access_index):
 
 
 def test_markings_are_detected_at_index_time(access_index):
-    from searchapi.engine import SearchEngine
+    from searchapi.retrieval.engine import SearchEngine
 
     everything = SearchEngine(access_index)
     access = {d.title: (d.access, d.access_reason) for d in everything.documents.values()}
@@ -107,7 +107,7 @@ def _call(base: str, method: str, path: str, body, key: str | None, stream: bool
 @pytest.mark.parametrize("role", ["none", "bogus", "public", "member", "officer"])
 def test_leak_matrix(access_server, access_index, role):
     """Endpoint × role × paper: a public caller never sees a character of the restricted paper."""
-    from searchapi.engine import SearchEngine
+    from searchapi.retrieval.engine import SearchEngine
 
     base, keys = access_server
     key = {"none": None, "bogus": "rs_not-a-real-key"}.get(role, keys.get(role))
@@ -146,7 +146,7 @@ def test_cli_reads_everything_and_previews_public(access_index):
 
 def test_access_override_is_kept_across_runs(tmp_path):
     from indexer.pipeline import index_paths
-    from searchapi.engine import SearchEngine
+    from searchapi.retrieval.engine import SearchEngine
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -197,7 +197,7 @@ def test_hosts_size_limit_bad_text_and_headers(access_server):
 
 def test_only_the_corpus_is_indexed(tmp_path):
     from indexer.pipeline import index_paths
-    from searchapi.engine import SearchEngine
+    from searchapi.retrieval.engine import SearchEngine
 
     outside = tmp_path / "outside.txt"
     outside.write_text("Private notes\n\nThe outside file must never be indexed, it holds private notes.\n")
@@ -225,7 +225,7 @@ def test_only_the_corpus_is_indexed(tmp_path):
 
 
 def test_damaged_index_is_a_clear_error_and_rebuilds(tmp_path):
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -290,7 +290,7 @@ def test_reindexing_edited_papers_under_load(tmp_path):
     returned passage is its document's text at its span in the generation that served it."""
     from indexer.documents import build_documents
     from indexer.pipeline import index_paths
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     docs = tmp_path / "docs"
     docs.mkdir()

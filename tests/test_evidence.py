@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from indexer.settings import Settings
-from searchapi.answer import decide
+from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features, question_values
 from searchapi.answers.nearmiss import Corpus, near_misses, swap_subject, swap_year
 from searchapi.answers.fit import Sample, fit_calibration, fit_weights, holds_evidence, threshold_for, threshold_for_balance
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
-from searchapi.lexical import TermStats, stem
+from searchapi.retrieval.lexical import TermStats, stem
 
 TEXTS = [
     "The Violence Reduction Unit works with partners across the county.",

@@ -419,7 +419,7 @@ def test_text_without_spaces_is_detected():
 
 def test_index_run_keeps_good_files_skips_bad_ones_with_reasons_and_cites_pages(tmp_path, monkeypatch):
     from indexer.pipeline import index_paths
-    from searchapi.engine import SearchEngine
+    from searchapi.retrieval.engine import SearchEngine
 
     without_tesseract(monkeypatch)
     folder = tmp_path / "reports"

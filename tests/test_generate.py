@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from indexer.settings import Settings
-from searchapi.generate import GenerativeAnswerer
+from searchapi.answers.generate import GenerativeAnswerer
 from tests.conftest import ServerThread
 from tests.llm_standin import StandIn
 
@@ -90,7 +90,7 @@ def test_not_found_reply_abstains(generative, standin):
 
 
 def test_api_streams_llm_tokens(sample_index, engine, standin):
-    from searchapi.app import create_app
+    from searchapi.service.app import create_app
 
     standin.behaviour = "good"
     settings = Settings(llm_url=standin.url, llm_timeout=5.0)

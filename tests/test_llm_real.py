@@ -56,7 +56,7 @@ def llm_server(tmp_path_factory):
 
 
 def test_real_model_answer_is_verified(answerer, engine, llm_server):
-    from searchapi.generate import GenerativeAnswerer
+    from searchapi.answers.generate import GenerativeAnswerer
 
     gen = GenerativeAnswerer(answerer, Settings(llm_url=llm_server + "/v1", llm_timeout=120))
     events = list(gen.stream("When did the Head of Strategic Procurement start in post?"))

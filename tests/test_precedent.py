@@ -8,7 +8,7 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from searchapi.precedent import PrecedentFinder, jaccard, render_text, shingles, word_diff
+from searchapi.meeting.precedent import PrecedentFinder, jaccard, render_text, shingles, word_diff
 from tests.test_cli import run
 
 # The minutes of two boards record the previous meeting's notes in one wording with another date.

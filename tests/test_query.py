@@ -1,8 +1,8 @@
 """Query understanding on the sample corpus: mined acronyms, references, phrases, concept overlap."""
 
-from searchapi.lexical import concepts
-from searchapi.rerank import paper_match
-from searchapi.query import parse_query, respell
+from searchapi.retrieval.lexical import concepts
+from searchapi.retrieval.rerank import paper_match
+from searchapi.retrieval.query import parse_query, respell
 
 
 def test_acronyms_are_mined_from_the_reports(engine):
@@ -64,7 +64,7 @@ def test_respelled_query_finds_the_hyphenated_passage(engine):
 
 
 def test_contractions_are_not_content_words():
-    from searchapi.query import tokens
+    from searchapi.retrieval.query import tokens
 
     assert tokens("why won't the PCC fund it, isn't it funded") == ["pcc", "fund", "funded"]
 
@@ -79,7 +79,7 @@ def test_a_paragraph_reference_goes_to_the_paper_the_query_describes(engine):
 
 
 def test_paper_match_reads_title_type_and_date(engine):
-    from searchapi.rerank import paper_match
+    from searchapi.retrieval.rerank import paper_match
 
     docs = {(d.title, d.date): d for d in engine.documents.values()}
     query = parse_query(respell("para 14 of the Sept 2017 collaboration paper", engine.terms.knows))
@@ -111,7 +111,7 @@ def test_paper_match_uses_the_year_and_section_title():
 def test_a_bare_paragraph_number_needs_its_full_stop():
     from indexer.models import Document, Section
     from indexer.store import ChunkRecord
-    from searchapi.rerank import reference_matches
+    from searchapi.retrieval.rerank import reference_matches
 
     section = Section(id="s", number=None, title="Summary", path=["Summary"], span=(0, 100))
     doc = Document(id="d", title="Collaboration", text="", source_path="x")

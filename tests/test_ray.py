@@ -86,8 +86,8 @@ def test_reindexing_on_ray_is_incremental(cluster, sharded_index):
 def test_sharded_service_on_ray_serve_answers_like_one_machine(cluster, sharded_index, sample_index):
     from ray import serve
 
-    from searchapi.engine import SearchEngine
-    from searchapi.shards_ray import serve_on_ray
+    from searchapi.retrieval.engine import SearchEngine
+    from searchapi.distributed.shards_ray import serve_on_ray
 
     index_dir, _, _ = sharded_index
     port = free_port()

@@ -100,8 +100,8 @@ def _feed_titles(client, name="essex", headers=None) -> list[str]:
 
 
 def test_feed_and_listing_respect_access(reindexed):
-    from searchapi.app import create_app
-    from searchapi.keys import KeyStore
+    from searchapi.service.app import create_app
+    from searchapi.service.keys import KeyStore
 
     index, _ = reindexed
     member = KeyStore(index).add("member-for-test", "member")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from indexer.distributed import assign_shards
 from indexer.load import discover, display_path
-from searchapi.shards import merge_answers, merge_results
+from searchapi.distributed.shards import merge_answers, merge_results
 from tests.conftest import CORPUS
 
 

@@ -16,10 +16,10 @@ import numpy as np
 
 from indexer.store import ChunkRecord
 
-from ..lexical import stem, stem_set, stems
-from ..query import tokens
-from .extract import matches
-from .plan import QueryPlan
+from searchapi.retrieval.lexical import stem, stem_set, stems
+from searchapi.retrieval.query import tokens
+from searchapi.answers.extract import matches
+from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
     "dense_sentence", "dense_passage", "passage_score", "passage_prior", "bm25_sentence",

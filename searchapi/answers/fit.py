@@ -16,9 +16,9 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from .features import FEATURES, QUESTION_FEATURES, Candidate, question_features
-from .model import EvidenceModel
-from .plan import QueryPlan
+from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, question_features
+from searchapi.answers.model import EvidenceModel
+from searchapi.answers.plan import QueryPlan
 
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 FOLDS = 5
@@ -57,7 +57,7 @@ class Sample:
 def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True) -> list[Sample]:
     """Run retrieval and feature extraction once per question, as the product does; with `near_miss`,
     also on unanswerable copies mined from the answerable ones (nearmiss.py), marked synthetic."""
-    from .nearmiss import Corpus, near_misses
+    from searchapi.answers.nearmiss import Corpus, near_misses
 
     engine = answerer.engine
     plans = [engine.plan(q["question"]) for q in questions]

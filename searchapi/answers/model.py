@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FEATURES, QUESTION_FEATURES
+from searchapi.answers.features import FEATURES, QUESTION_FEATURES
 
 MODEL_PATH = Path(__file__).with_name("evidence_model.json")
 

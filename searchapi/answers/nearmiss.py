@@ -14,8 +14,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from ..lexical import stem, stems
-from ..query import tokens
+from searchapi.retrieval.lexical import stem, stems
+from searchapi.retrieval.query import tokens
 
 # A capitalised name inside running text: after a lower-case word or a comma, so a sentence's first
 # word is not taken for a name; one to three words, each capitalised.

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..followup import rewrite_followup
-from ..lexical import Concept, concepts, stem
-from ..query import ParsedQuery, parse_query, tokens
-from ..rerank import BOILERPLATE
-from .extract import asked_type
+from searchapi.answers.followup import rewrite_followup
+from searchapi.retrieval.lexical import Concept, concepts, stem
+from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
+from searchapi.retrieval.rerank import BOILERPLATE
+from searchapi.answers.extract import asked_type
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
 _LATEST = re.compile(r"\b(?:latest|most recent|last time|currently|current|now|still|today|up to date)\b", re.I)

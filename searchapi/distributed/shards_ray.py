@@ -16,8 +16,8 @@ from ray import serve
 from indexer.distributed import shard_dirs
 from indexer.settings import model_display_name
 
-from .schemas import AskRequest, SearchRequest
-from .shards import ShardSearcher, merge_answers, merge_results
+from searchapi.schemas import AskRequest, SearchRequest
+from searchapi.distributed.shards import ShardSearcher, merge_answers, merge_results
 
 api = FastAPI(title="ReportSearch (sharded)")
 
@@ -95,7 +95,7 @@ def serve_on_ray(address: str, index_dir: Path, host: str = "127.0.0.1", port: i
 
 
 def main() -> int:
-    """python -m searchapi.shards_ray --address HEAD:6379 --index-dir INDEX [--host H] [--port P]"""
+    """python -m searchapi.distributed.shards_ray --address HEAD:6379 --index-dir INDEX [--host H] [--port P]"""
     import argparse
 
     parser = argparse.ArgumentParser(description="Serve a sharded index (reportsearch index --ray) on Ray Serve")

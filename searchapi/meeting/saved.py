@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 
 from indexer.store import DB_NAME
 
-from .schemas import Filters, Result
+from searchapi.schemas import Filters, Result
 
 SAVED_FILE = "saved-searches.json"
 MATCH_DEPTH = 10  # a new passage matches when it ranks on the search's first page (10 results, the default)
@@ -134,7 +134,7 @@ def record_new_matches(index_dir: Path, before: set[str]) -> dict[str, list[Resu
     found: dict[str, list[Result]] = {s.name: [] for s in searches}
     if not added:
         return found
-    from .engine import SearchEngine, UnknownDocument
+    from searchapi.retrieval.engine import SearchEngine, UnknownDocument
 
     engine = SearchEngine(Path(index_dir))
     when = _now()

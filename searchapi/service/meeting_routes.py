@@ -11,11 +11,11 @@ from typing import Callable
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from .engine import SearchEngine, UnknownDocument
-from .examples import example_questions
-from .precedent import PrecedentFinder
-from .saved import SavedError, SavedSearches, atom_feed, visible_matches
-from .schemas import PrecedentRequest, PrecedentResponse, SavedMatchOut, SavedSearchOut
+from searchapi.retrieval.engine import SearchEngine, UnknownDocument
+from searchapi.meeting.examples import example_questions
+from searchapi.meeting.precedent import PrecedentFinder
+from searchapi.meeting.saved import SavedError, SavedSearches, atom_feed, visible_matches
+from searchapi.schemas import PrecedentRequest, PrecedentResponse, SavedMatchOut, SavedSearchOut
 
 
 def add_meeting_routes(app: FastAPI, engine_for: Callable[[Request], SearchEngine]) -> None:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from indexer.dates import format_date
 
-from .answers.features import Candidate, Featurizer, question_features
-from .answers.model import EvidenceModel, load_model
-from .answers.plan import QueryPlan
-from .engine import SearchEngine
-from .lexical import stem_set
-from .rerank import is_boilerplate
-from .schemas import Answer, Filters, Result, Turn
+from searchapi.answers.features import Candidate, Featurizer, question_features
+from searchapi.answers.model import EvidenceModel, load_model
+from searchapi.answers.plan import QueryPlan
+from searchapi.retrieval.engine import SearchEngine
+from searchapi.retrieval.lexical import stem_set
+from searchapi.retrieval.rerank import is_boilerplate
+from searchapi.schemas import Answer, Filters, Result, Turn
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Iterable
 import snowballstemmer
 from spellchecker import SpellChecker
 
-from .query import tokens
+from searchapi.retrieval.query import tokens
 
 
 _STEMMER = snowballstemmer.stemmer("english")

@@ -18,11 +18,11 @@ import numpy as np
 
 from indexer.settings import Settings
 
-from .answer import Answerer
-from .answers.features import Candidate
-from .lexical import concepts
-from .query import STOPWORDS
-from .schemas import Answer, Citation, Filters, Result, Turn
+from searchapi.answers.answerer import Answerer
+from searchapi.answers.features import Candidate
+from searchapi.retrieval.lexical import concepts
+from searchapi.retrieval.query import STOPWORDS
+from searchapi.schemas import Answer, Citation, Filters, Result, Turn
 
 SYSTEM_PROMPT = (
     "You answer questions about formal reports (police and crime panel papers, board minutes). "

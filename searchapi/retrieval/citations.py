@@ -5,7 +5,7 @@ from __future__ import annotations
 from indexer.dates import format_date
 from indexer.models import Document, Section
 
-from .schemas import DocumentRef, SectionRef
+from searchapi.schemas import DocumentRef, SectionRef
 
 
 def section_label(section: Section, enclosing_number: str | None = None, minutes: bool = False) -> str:

@@ -13,7 +13,7 @@ from datetime import date
 from indexer.models import Document, Section
 from indexer.store import ChunkRecord
 
-from .query import ParsedQuery, tokens
+from searchapi.retrieval.query import ParsedQuery, tokens
 
 BOILERPLATE = re.compile(
     r"apologies|declarations? of interest|welcome (?:&|and) introduction|webcast|election of (?:vice-)?chairman"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .query import tokens
-from .schemas import Turn
+from searchapi.retrieval.query import tokens
+from searchapi.schemas import Turn
 
 _ELLIPTIC = re.compile(
     r"^(?:and|also|what about|how about|and what about|same for|what of)\b|\b(?:it|its|they|them|their|that|this|those|these|he|she|his|her)\b"

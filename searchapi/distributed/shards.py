@@ -17,7 +17,7 @@ from pathlib import Path
 
 from indexer.distributed import shard_dirs
 
-from .schemas import Answer, Filters, Result, SearchResponse
+from searchapi.schemas import Answer, Filters, Result, SearchResponse
 
 
 def merge_results(lists: list[list[dict]], k: int) -> list[dict]:
@@ -49,7 +49,7 @@ class ShardSearcher:
     """One shard: an engine over one shard folder, as a public caller sees it."""
 
     def __init__(self, path: str):
-        from .engine import SearchEngine
+        from searchapi.retrieval.engine import SearchEngine
 
         self.path = path
         self.engine = SearchEngine(Path(path), audience="public")
@@ -66,7 +66,7 @@ class ShardSearcher:
         return [r.model_dump(mode="json") for r in self.engine.search(query, k=k, filters=flt).results]
 
     def ask(self, question: str, k: int, filters: dict | None = None) -> dict:
-        from .answer import Answerer
+        from searchapi.answers.answerer import Answerer
 
         if self._answerer is None:
             self._answerer = Answerer(self.engine)

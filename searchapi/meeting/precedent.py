@@ -16,13 +16,13 @@ import numpy as np
 
 from indexer.store import ChunkRecord
 
-from .citations import document_ref
-from .engine import SearchEngine
-from .fuse import rrf
-from .lexical import Concept, concepts
-from .query import parse_query
-from .retrieve import dense_search, keyword_search
-from .schemas import DiffOp, Filters, PrecedentGroup, PrecedentOccurrence, PrecedentResponse
+from searchapi.retrieval.citations import document_ref
+from searchapi.retrieval.engine import SearchEngine
+from searchapi.retrieval.fuse import rrf
+from searchapi.retrieval.lexical import Concept, concepts
+from searchapi.retrieval.query import parse_query
+from searchapi.retrieval.retrieve import dense_search, keyword_search
+from searchapi.schemas import DiffOp, Filters, PrecedentGroup, PrecedentOccurrence, PrecedentResponse
 
 SHINGLE_WORDS = 3
 # Two paragraphs share this much of their word 3-shingles: the same wording, edited. Measured on the

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from .engine import SearchEngine
-from .query import tokens
-from .rerank import BOILERPLATE
+from searchapi.retrieval.engine import SearchEngine
+from searchapi.retrieval.query import tokens
+from searchapi.retrieval.rerank import BOILERPLATE
 
 _WORDY = re.compile(r"^[A-Za-z][A-Za-z'’&,\- ]+$")  # a heading of words, not '3.2', a table row or a date
 MIN_WORDS, MAX_WORDS = 2, 7

@@ -15,13 +15,13 @@ from indexer.models import Document
 from indexer.settings import Settings, get_settings
 from indexer.store import ChunkRecord, IndexMissing, IndexReader
 
-from .citations import document_ref, format_citation, section_ref
-from .fuse import rrf
-from .lexical import TermStats, concepts
-from .answers.extract import matches
-from .answers.plan import QueryPlan, plan_query
-from .query import ParsedQuery, mine_acronyms, respell
-from .rerank import (
+from searchapi.retrieval.citations import document_ref, format_citation, section_ref
+from searchapi.retrieval.fuse import rrf
+from searchapi.retrieval.lexical import TermStats, concepts
+from searchapi.answers.extract import matches
+from searchapi.answers.plan import QueryPlan, plan_query
+from searchapi.retrieval.query import ParsedQuery, mine_acronyms, respell
+from searchapi.retrieval.rerank import (
     diversify,
     is_boilerplate,
     near_duplicate,
@@ -29,9 +29,9 @@ from .rerank import (
     shingles,
     paper_match,
 )
-from .retrieve import dense_search, keyword_search
-from .schemas import Citation, Filters, Result, SearchResponse
-from .sentences import SentenceStore
+from searchapi.retrieval.retrieve import dense_search, keyword_search
+from searchapi.schemas import Citation, Filters, Result, SearchResponse
+from searchapi.retrieval.sentences import SentenceStore
 
 MIN_PASSAGE_CHARS = 600
 MAX_PASSAGE_CHARS = 1100

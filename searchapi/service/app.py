@@ -22,14 +22,14 @@ from starlette.concurrency import run_in_threadpool
 from indexer.settings import Settings, default_index_dir, get_settings, model_display_name
 from indexer.store import IndexMissing, IndexReader
 
-from .answer import Answerer
-from .engine import SearchEngine, UnknownDocument
-from .docs import mount_docs
-from .generate import GenerativeAnswerer
-from .meeting_routes import add_meeting_routes
-from .guard import Guard
-from .keys import KeyStore, audience_of, bearer
-from .schemas import (
+from searchapi.answers.answerer import Answerer
+from searchapi.retrieval.engine import SearchEngine, UnknownDocument
+from searchapi.service.docs import mount_docs
+from searchapi.answers.generate import GenerativeAnswerer
+from searchapi.service.meeting_routes import add_meeting_routes
+from searchapi.service.guard import Guard
+from searchapi.service.keys import KeyStore, audience_of, bearer
+from searchapi.schemas import (
     Answer,
     AskRequest,
     DocumentDetail,
@@ -40,7 +40,7 @@ from .schemas import (
     SectionOut,
 )
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 log = logging.getLogger("reportsearch.http")
 
 

@@ -1,0 +1,1 @@
+"""Meeting preparation: precedent across papers, saved searches, example questions."""
