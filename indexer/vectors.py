@@ -138,8 +138,11 @@ def read_vector_index(path: Path):
     """The index at `path`, memory-mapped read-only where its type allows (flat and IVF), else read."""
     import faiss
 
-    flags = faiss.IO_FLAG_READ_ONLY | faiss.IO_FLAG_MMAP | getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
-    try:
-        return faiss.read_index(str(path), flags)
-    except RuntimeError:  # a type that cannot be mapped (HNSW): read it whole
-        return faiss.read_index(str(path))
+    # MMAP_IFC maps flat codes and IVF lists alike; combined with MMAP it fails on IVF files.
+    for flags in (faiss.IO_FLAG_READ_ONLY | getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP),
+                  faiss.IO_FLAG_READ_ONLY | faiss.IO_FLAG_MMAP):
+        try:
+            return faiss.read_index(str(path), flags)
+        except RuntimeError:
+            continue
+    return faiss.read_index(str(path))  # a type that cannot be mapped (HNSW): read it whole
