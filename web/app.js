@@ -709,31 +709,36 @@
 
   // ---------- search ----------
 
-  async function search(query) {
-    var box = $("search-results");
+  // One panel request (search, precedent): a loading line, the call, its rendering or its error.
+  async function panelRequest(boxId, loadingText, path, payload, render, failText) {
+    var box = $(boxId);
     box.textContent = "";
     var loading = el("div", "loading");
     loading.appendChild(el("span", "dots"));
-    loading.appendChild(el("span", null, "Searching…"));
+    loading.appendChild(el("span", null, loadingText));
     box.appendChild(loading);
     box.setAttribute("aria-busy", "true");
-
-    var payload = { query: query, k: 10, sort: $("filter-newest").checked ? "newest" : "relevance" };
     var controller = beginRequest(payload);
     try {
-      var data = await api("POST", "/api/search", payload, controller.signal);
+      var data = await api("POST", path, payload, controller.signal);
       if (controller !== state.controller) return;
-      renderResults(data, query);
+      render(data);
       if (!$("status").classList.contains("status-info")) setStatus(null, "");
     } catch (err) {
       if (controller !== state.controller) return;
       box.textContent = "";
-      if (err.name !== "AbortError") box.appendChild(el("p", "message-error", err.message || "Search failed."));
+      if (err.name !== "AbortError") box.appendChild(el("p", "message-error", err.message || failText));
       reportError(err);
     } finally {
       box.removeAttribute("aria-busy");
       if (controller === state.controller) { state.controller = null; setBusy(false); }
     }
+  }
+
+  function search(query) {
+    var payload = { query: query, k: 10, sort: $("filter-newest").checked ? "newest" : "relevance" };
+    return panelRequest("search-results", "Searching…", "/api/search", payload,
+                        function (data) { renderResults(data, query); }, "Search failed.");
   }
 
   function renderResults(data, query) {
@@ -772,30 +777,9 @@
 
   // ---------- precedent ----------
 
-  async function precedent(query) {
-    var box = $("precedent-results");
-    box.textContent = "";
-    var loading = el("div", "loading");
-    loading.appendChild(el("span", "dots"));
-    loading.appendChild(el("span", null, "Reading the papers…"));
-    box.appendChild(loading);
-    box.setAttribute("aria-busy", "true");
-    var payload = { query: query, k: 20, sort: "newest" };
-    var controller = beginRequest(payload);
-    try {
-      var data = await api("POST", "/api/precedent", payload, controller.signal);
-      if (controller !== state.controller) return;
-      renderPrecedent(data, query);
-      if (!$("status").classList.contains("status-info")) setStatus(null, "");
-    } catch (err) {
-      if (controller !== state.controller) return;
-      box.textContent = "";
-      if (err.name !== "AbortError") box.appendChild(el("p", "message-error", err.message || "Precedent search failed."));
-      reportError(err);
-    } finally {
-      box.removeAttribute("aria-busy");
-      if (controller === state.controller) { state.controller = null; setBusy(false); }
-    }
+  function precedent(query) {
+    return panelRequest("precedent-results", "Reading the papers…", "/api/precedent", { query: query, k: 20, sort: "newest" },
+                        function (data) { renderPrecedent(data, query); }, "Precedent search failed.");
   }
 
   function hasDigit(text) { return /\d/.test(text); }
