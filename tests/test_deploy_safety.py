@@ -364,13 +364,15 @@ def test_web_page_shows_restricted_papers_only_with_a_members_key(access_server)
         assert "Aviation" not in page.content()
         page.click(".access-key-panel summary")
         page.fill("#access-key", keys["member"])
-        page.click("#access-key-form button[type=submit]")
+        with page.expect_navigation():  # the key is kept for the tab and the page reloads with it
+            page.click("#access-key-form button[type=submit]")
         page.wait_for_selector(".doc-option >> nth=1")
         assert page.locator(".doc-option").count() == 2
         assert "restricted papers" in page.locator("#access-key-status").text_content()
         page.click(".access-key-panel summary")
-        page.click("#access-key-forget")
+        with page.expect_navigation():  # forgetting the key reloads the page
+            page.click("#access-key-forget")
         page.wait_for_selector(".doc-option")
-        page.wait_for_timeout(300)
         assert page.locator(".doc-option").count() == 1
+        assert "Public papers only" in page.locator("#access-key-status").text_content()
         browser.close()
