@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     max_request_bytes: int = 64 * 1024
     word_vector_cache: int = 200_000  # word vectors an engine keeps in memory (read from the index)
+    sentence_cache: int = 20_000  # chunks whose sentence vectors an engine keeps in memory (the rest read on demand)
+    shingle_cache: int = 100_000  # chunks whose word shingles an engine keeps for near-duplicate checks
     # Optional generative answers through an OpenAI-compatible chat endpoint.
     llm_url: str = ""
     llm_model: str = ""

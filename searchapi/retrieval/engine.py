@@ -95,10 +95,11 @@ class SearchEngine:
         self.doc_chunks: dict[str, list[ChunkRecord]] = {}
         for chunk in sorted(snap.chunks.values(), key=lambda c: (c.document_id, c.ord)):
             self.doc_chunks.setdefault(chunk.document_id, []).append(chunk)
-        self._shingles = {rowid: shingles(c.text) for rowid, c in snap.chunks.items()}
+        # Word shingles of a chunk, computed when a ranking first compares it (not for every chunk at start).
+        self.shingles_of = lru_cache(maxsize=self.settings.shingle_cache)(lambda rowid: shingles(snap.chunks[rowid].text))
         self.terms = TermStats(c.text + " " + c.heading for c in snap.chunks.values())
         self.enclosing_number = _enclosing_numbers(snap.documents.values())
-        self.sentences = SentenceStore(self.store)
+        self.sentences = SentenceStore(self.store, self.settings.sentence_cache)
         self._word_vectors: dict[str, np.ndarray] = {}
 
     def encode_words(self, words: list[str]) -> np.ndarray:
@@ -205,7 +206,7 @@ class SearchEngine:
             ordered = [(r, max(s, top)) for r, s in ordered if r in named] + rest
         kept: list[tuple[int, float]] = []
         for rowid, score in ordered:
-            if any(near_duplicate(self._shingles[rowid], self._shingles[other]) for other, _ in kept):
+            if any(near_duplicate(self.shingles_of(rowid), self.shingles_of(other)) for other, _ in kept):
                 continue
             kept.append((rowid, score))
             if len(kept) >= k * 3:

@@ -56,6 +56,8 @@ class SentenceStore:
         return [cached[c.rowid] for c in chunks]
 
     def warm(self, chunks: list[ChunkRecord]) -> None:
-        """Read the given chunks' sentences into memory now."""
+        """Read the given chunks' sentences into memory now, as many as the cache holds (a larger
+        index reads the rest on demand, by chunk, from its stored rows)."""
+        chunks = chunks[: self.cache_size]
         for i in range(0, len(chunks), 500):
             self.get(chunks[i : i + 500])
