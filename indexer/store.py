@@ -364,10 +364,6 @@ class IndexReader:
                 raise IndexCorrupt(f"the index at {self.dir} is damaged ({exc}); "
                                    "run `reportsearch index PATH` to rebuild it") from None
 
-    def thread_conn(self) -> "IndexReader":
-        """Kept for callers written against a connection: reads go to the pinned generation."""
-        return self
-
     def current_generation(self) -> int:
         """The newest committed generation, read outside this reader's pinned view (for hot reload)."""
         try:

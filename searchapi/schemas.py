@@ -176,7 +176,7 @@ class Health(BaseModel):
     model: str
 
 
-# ---- precedent (searchapi/precedent.py) ----------------------------------------------------------
+# ---- precedent (searchapi/meeting/precedent.py) ----------------------------------------------------------
 class PrecedentRequest(RequestModel):
     query: str
     k: int = Field(20, ge=1, le=100)

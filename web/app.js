@@ -759,20 +759,26 @@
     $("announcer").textContent = summary;
     var list = el("ol", "result-list");
     results.forEach(function (r) {
-      var li = el("li", "result");
-      var head = el("div", "result-head");
-      head.appendChild(el("span", "result-rank", r.rank != null ? r.rank : ""));
-      head.appendChild(el("h3", "result-title", (r.document && r.document.title) || "Untitled"));
-      if (typeof r.score === "number") head.appendChild(el("span", "result-score", "score " + r.score.toFixed(3)));
-      li.appendChild(head);
-      li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page_label || r.page, r.citation)));
-      li.appendChild(el("p", "result-text", r.text || ""));
-      li.appendChild(el("p", "source-citation", citationText(r)));
-      var open = button("btn btn-small open-source", "Open in document", function () { openPassage(r, open); });
-      li.appendChild(open);
-      list.appendChild(li);
+      list.appendChild(resultItem(r, "result", r.rank != null ? r.rank : "",
+                                  typeof r.score === "number" ? "score " + r.score.toFixed(3) : null));
     });
     box.appendChild(list);
+  }
+
+  // One passage as a list item: rank, title, a side note (score or date found), place, text, citation, open.
+  function resultItem(r, cls, rankText, note) {
+    var li = el("li", cls);
+    var head = el("div", "result-head");
+    head.appendChild(el("span", "result-rank", rankText));
+    head.appendChild(el("h3", "result-title", (r.document && r.document.title) || "Untitled"));
+    if (note) head.appendChild(el("span", "result-score", note));
+    li.appendChild(head);
+    li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page_label || r.page, r.citation)));
+    li.appendChild(el("p", "result-text", r.text || ""));
+    li.appendChild(el("p", "source-citation", citationText(r)));
+    var open = button("btn btn-small open-source", "Open in document", function () { openPassage(r, open); });
+    li.appendChild(open);
+    return li;
   }
 
   // ---------- precedent ----------
@@ -904,19 +910,7 @@
     $("announcer").textContent = summary;
     var list = el("ol", "result-list");
     matches.forEach(function (m) {
-      var r = m.result;
-      var li = el("li", "result saved-match");
-      var head = el("div", "result-head");
-      head.appendChild(el("span", "result-rank", "new"));
-      head.appendChild(el("h3", "result-title", (r.document && r.document.title) || "Untitled"));
-      head.appendChild(el("span", "result-score", "found " + fmtDate(m.found)));
-      li.appendChild(head);
-      li.appendChild(el("p", "source-meta", metaLine(r.document || {}, r.section, r.page_label || r.page, r.citation)));
-      li.appendChild(el("p", "result-text", r.text || ""));
-      li.appendChild(el("p", "source-citation", citationText(r)));
-      var open = button("btn btn-small open-source", "Open in document", function () { openPassage(r, open); });
-      li.appendChild(open);
-      list.appendChild(li);
+      list.appendChild(resultItem(m.result, "result saved-match", "new", "found " + fmtDate(m.found)));
     });
     box.appendChild(list);
   }

@@ -116,7 +116,7 @@ class PrecedentFinder:
         engine = self.engine
         known = engine.snapshot.chunks
         dense = dense_search(engine.faiss, qvec, CANDIDATE_DEPTH, allowed)
-        keyword = keyword_search(engine.store.thread_conn(), parsed.fts_query(), CANDIDATE_DEPTH, allowed)
+        keyword = keyword_search(engine.store, parsed.fts_query(), CANDIDATE_DEPTH, allowed)
         fused = rrf([(dense, engine.dense_weight), ([h for h in keyword if h[0] in known], engine.keyword_weight)],
                     engine.settings.rrf_k)
         order = sorted(fused, key=fused.get, reverse=True)[:CANDIDATE_DEPTH]

@@ -179,7 +179,7 @@ class SearchEngine:
             vec = self.embedder.encode_query(query.dense_text)
             rankings.append((dense_search(self.faiss, vec, n, allowed), self.dense_weight))
         if use_keyword:
-            hits = keyword_search(self.store.thread_conn(), query.fts_query(), n, allowed)
+            hits = keyword_search(self.store, query.fts_query(), n, allowed)
             # The full-text table is read live: a re-index may have committed chunks this generation lacks.
             rankings.append(([h for h in hits if h[0] in self.snapshot.chunks], self.keyword_weight))
         fused = rrf(rankings, self.settings.rrf_k)

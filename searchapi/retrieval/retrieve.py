@@ -23,7 +23,8 @@ def dense_search(index, query_vec: np.ndarray, n: int, allowed: set[int] | None)
 
 
 def keyword_search(conn: sqlite3.Connection, fts_query: str | None, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-    """BM25 over passage text (weight 1) and its heading path (weight 0.5); higher is better."""
+    """BM25 over passage text (weight 1) and its heading path (weight 0.5); higher is better.
+    `conn` is anything with SQLite's `execute`: an engine passes its pinned IndexReader."""
     if not fts_query or (allowed is not None and not allowed):
         return []
     limit = -1 if allowed is not None else n
