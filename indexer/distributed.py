@@ -118,9 +118,11 @@ def _node_name() -> str:
     try:
         import ray
 
-        return ray.get_runtime_context().get_node_id()
-    except Exception:  # not inside Ray
-        return os.uname().nodename
+        if ray.is_initialized():  # asking outside Ray would start a local Ray instance
+            return ray.get_runtime_context().get_node_id()
+    except Exception:  # Ray not installed
+        pass
+    return os.uname().nodename
 
 
 def index_on_ray(address: str, paths: list[Path], index_dir: Path, shards: int | None = None,
