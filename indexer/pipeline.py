@@ -173,6 +173,7 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
                         word_vectors=word_vectors)
         else:
             store.ensure_vectors()
+            store.ensure_stats()
         report.totals = store.counts()
         store.close()
     report.seconds = time.perf_counter() - started

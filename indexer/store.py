@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,13 +52,29 @@ CREATE TABLE IF NOT EXISTS words(word TEXT PRIMARY KEY, embedding BLOB);
 CREATE INDEX IF NOT EXISTS sections_doc ON sections(document_id);
 CREATE INDEX IF NOT EXISTS documents_file ON documents(file_path);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, heading, tokenize='porter unicode61');
+CREATE INDEX IF NOT EXISTS chunks_section ON chunks(section_id);
+CREATE TABLE IF NOT EXISTS stat_terms(access TEXT NOT NULL, kind TEXT NOT NULL, term TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY(access, kind, term)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stat_acronyms(document_id TEXT NOT NULL, access TEXT NOT NULL, sort_key TEXT NOT NULL,
+    acronym TEXT NOT NULL, long_form TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS stat_acronyms_doc ON stat_acronyms(document_id);
 """
+# Corpus statistics (searchapi/retrieval/lexical.py CorpusStats), kept per access class so a public
+# engine never counts a restricted paper: stat_terms holds, per class, passages per stem ('df'),
+# lower-case word occurrences ('word', for spelling), passages per hyphenated form ('hyph') and the
+# passage count ('n', term ''); stat_acronyms every acronym definition with its place in document order.
+STATS_VERSION = "1"
 # Columns added after the first release: (table, column, declaration).
 LATER_COLUMNS = [
     ("documents", "pages", "TEXT"), ("documents", "access", "TEXT DEFAULT 'public'"),
     ("documents", "access_reason", "TEXT"), ("files", "root", "TEXT"), ("files", "access", "TEXT"),
 ]
 KEEP_VECTOR_FILES = 2  # the newest generation's FAISS file and the one before (engines still loading it)
+
+
+def access_class(access: str | None) -> str:
+    """'public', or 'restricted' for anything a public caller may not see (as IndexReader.snapshot hides)."""
+    return "public" if (access or "public") == "public" else "restricted"
 
 
 class IndexMissing(Exception):
@@ -159,6 +176,7 @@ class IndexStore:
             if self.dir.exists() and not self.dir.is_dir():
                 raise IndexMissing(f"index location {self.dir} is a file, not a folder")
             self.dir.mkdir(parents=True, exist_ok=True)
+        self._delta: Counter | None = None  # statistics changes of the run being applied
         try:
             self.conn = connect(self.dir)
             self.conn.executescript(SCHEMA)
@@ -234,6 +252,14 @@ class IndexStore:
         if self.generation and not _vector_path(self.dir, self.generation).exists():
             self.write_vectors()
 
+    def ensure_stats(self) -> None:
+        """Count the corpus statistics of an index made before they were stored (no new generation:
+        the passages are unchanged)."""
+        if self.meta("stats") != STATS_VERSION and self.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
+            with self.conn:
+                self.rebuild_stats()
+                self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('stats', ?)", (STATS_VERSION,))
+
     def _prune_vectors(self, generation: int) -> None:
         for old in self.dir.glob("vectors-*.faiss"):
             try:
@@ -251,6 +277,9 @@ class IndexStore:
         `word_vectors`: vectors of words the reports use, new to the index (kept for answers)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         conn = self.conn
+        # Statistics are updated by difference; an index made before they were stored counts them afresh.
+        incremental = self.meta("stats") == STATS_VERSION or not conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone()
+        self._delta: Counter | None = Counter() if incremental else None
         with conn:  # BEGIN ... COMMIT, or ROLLBACK on any error
             conn.executemany("INSERT OR IGNORE INTO words(word, embedding) VALUES (?,?)",
                              [(w, np.asarray(v, dtype="float32").tobytes()) for w, v in (word_vectors or {}).items()])
@@ -259,15 +288,20 @@ class IndexStore:
             for update in updates:
                 for doc in update.documents:
                     self._insert_document(update.path, doc)
+                classes = {doc.id: access_class(doc.access) for doc in update.documents}
                 sentences = update.sentences or [[] for _ in update.chunks]
                 for chunk, vector, chunk_sentences in zip(update.chunks, update.embeddings, sentences):
-                    self._insert_chunk(chunk, vector, chunk_sentences)
+                    self._insert_chunk(chunk, vector, chunk_sentences, classes.get(chunk.document_id, "public"))
                 conn.execute(
                     "INSERT OR REPLACE INTO files(path, sha256, size, indexed_at, root, access) VALUES (?,?,?,?,?,?)",
                     (update.path, update.sha256, update.size, now, update.root, update.access),
                 )
+            if incremental:
+                self._write_stat_delta()
+            else:
+                self.rebuild_stats()
             generation = self.generation + 1
-            for key, value in {**meta, "generation": generation, "updated_at": now}.items():
+            for key, value in {**meta, "generation": generation, "updated_at": now, "stats": STATS_VERSION}.items():
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", (key, str(value)))
         self.write_vectors()
         return generation
@@ -276,6 +310,13 @@ class IndexStore:
         conn = self.conn
         doc_ids = [r[0] for r in conn.execute("SELECT id FROM documents WHERE file_path=?", (path,))]
         for doc_id in doc_ids:
+            if self._delta is not None:
+                for text, heading, access in conn.execute(
+                    "SELECT c.text, f.heading, d.access FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid "
+                    "JOIN documents d ON d.id = c.document_id WHERE c.document_id=?", (doc_id,)
+                ):
+                    self._count_terms(access_class(access), text, heading, -1)
+            conn.execute("DELETE FROM stat_acronyms WHERE document_id=?", (doc_id,))
             inner = "SELECT rowid FROM chunks WHERE document_id=?"
             conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({inner})", (doc_id,))
             conn.execute(f"DELETE FROM sentences WHERE chunk_rowid IN ({inner})", (doc_id,))
@@ -299,7 +340,7 @@ class IndexStore:
              for i, s in enumerate(doc.sections)],
         )
 
-    def _insert_chunk(self, chunk: Chunk, vector: np.ndarray, sentences) -> None:
+    def _insert_chunk(self, chunk: Chunk, vector: np.ndarray, sentences, access: str = "public") -> None:
         cur = self.conn.execute(
             "INSERT INTO chunks(id, document_id, section_id, ord, start, end, text, embed_text, n_tokens, embedding) "
             "VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -312,6 +353,56 @@ class IndexStore:
             "INSERT INTO sentences(chunk_rowid, start, end, text_key, embedding) VALUES (?,?,?,?,?)",
             [(rowid, s, e, key, np.asarray(v, dtype="float32").tobytes()) for s, e, key, v in sentences],
         )
+        if self._delta is not None:
+            self._count_terms(access, chunk.text, chunk.context, +1)
+            self._insert_acronyms(chunk.document_id, access, chunk.ord, chunk.text)
+
+    # ---- corpus statistics ---------------------------------------------------------------------
+    def _count_terms(self, access: str, text: str, heading: str, sign: int) -> None:
+        from searchapi.retrieval.lexical import chunk_terms  # the engine's own tokenising and stemming
+
+        stems, words, hyphenated = chunk_terms(text + " " + heading)
+        delta = self._delta
+        for stem in stems:
+            delta[(access, "df", stem)] += sign
+        for word in words:
+            delta[(access, "word", word)] += sign
+        for form in hyphenated:
+            delta[(access, "hyph", form)] += sign
+        delta[(access, "n", "")] += sign
+
+    def _insert_acronyms(self, document_id: str, access: str, ord_: int, text: str) -> None:
+        from searchapi.retrieval.lexical import acronym_order
+        from searchapi.retrieval.query import acronym_definitions
+
+        self.conn.executemany(
+            "INSERT INTO stat_acronyms(document_id, access, sort_key, acronym, long_form) VALUES (?,?,?,?,?)",
+            [(document_id, access, acronym_order(document_id, ord_, i), acronym, long_form)
+             for i, (acronym, long_form) in enumerate(acronym_definitions(text))],
+        )
+
+    def _write_stat_delta(self) -> None:
+        delta, self._delta = self._delta, None
+        changed = [(a, k, t, n) for (a, k, t), n in delta.items() if n]
+        self.conn.executemany(
+            "INSERT INTO stat_terms(access, kind, term, n) VALUES (?,?,?,?) "
+            "ON CONFLICT(access, kind, term) DO UPDATE SET n = n + excluded.n", changed)
+        self.conn.executemany("DELETE FROM stat_terms WHERE access=? AND kind=? AND term=? AND n <= 0",
+                              [(a, k, t) for a, k, t, n in changed if n < 0])
+
+    def rebuild_stats(self) -> None:
+        """Count every passage afresh (an index made before the statistics were stored; tests compare)."""
+        conn = self.conn
+        conn.execute("DELETE FROM stat_terms")
+        conn.execute("DELETE FROM stat_acronyms")
+        self._delta = Counter()
+        for document_id, ord_, text, heading, access in conn.cursor().execute(
+            "SELECT c.document_id, c.ord, c.text, f.heading, d.access FROM chunks c "
+            "JOIN chunks_fts f ON f.rowid = c.rowid JOIN documents d ON d.id = c.document_id"
+        ):
+            self._count_terms(access_class(access), text, heading, +1)
+            self._insert_acronyms(document_id, access_class(access), ord_, text)
+        self._write_stat_delta()
 
 
 class _Rows(list):
@@ -345,6 +436,7 @@ class IndexReader:
         if not {"documents", "chunks", "sentences", "words", "chunks_fts"} <= tables or "generation" not in meta:
             raise IndexMissing(f"the index at {self.dir} is empty or was made by an older version "
                                "(run `reportsearch index PATH` to build or upgrade it)")
+        self.meta = meta
         self.generation = int(meta["generation"])
         self.model = meta.get("model", "")
         self.dim = int(meta.get("dim", "384"))

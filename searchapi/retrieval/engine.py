@@ -17,10 +17,10 @@ from indexer.store import ChunkRecord, IndexMissing, IndexReader
 
 from searchapi.retrieval.citations import document_ref, format_citation, section_ref
 from searchapi.retrieval.fuse import rrf
-from searchapi.retrieval.lexical import TermStats, concepts
+from searchapi.retrieval.lexical import CorpusStats, concepts
 from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan, plan_query
-from searchapi.retrieval.query import ParsedQuery, mine_acronyms, respell
+from searchapi.retrieval.query import ParsedQuery, respell
 from searchapi.retrieval.rerank import (
     diversify,
     is_boilerplate,
@@ -72,9 +72,12 @@ class SearchEngine:
     a new engine (see app.EngineHolder), so a request in flight always sees one consistent state."""
 
     def __init__(self, index_dir: Path, settings: Settings | None = None, dense_weight: float = 0.8,
-                 keyword_weight: float = 1.0, audience: str = "all", reader: IndexReader | None = None):
+                 keyword_weight: float = 1.0, audience: str = "all", reader: IndexReader | None = None,
+                 stats: CorpusStats | None = None):
         """`audience="public"` sees only public papers: everything below (statistics, acronyms,
-        spellings, vectors) is built from them alone, so nothing of a restricted paper can surface."""
+        spellings, vectors) is read from them alone, so nothing of a restricted paper can surface.
+        `stats`: corpus statistics to rank with instead of this index's own (sharded serving passes
+        the merged statistics of every shard, `CorpusStats.merged`; of the same audience)."""
         self.settings = settings or get_settings()
         self.index_dir = Path(index_dir)
         self.dense_weight = dense_weight
@@ -91,13 +94,14 @@ class SearchEngine:
         hides = audience == "public" and self.store.has_restricted()
         self.faiss = self.store.load_vectors(keep=set(snap.chunks) if hides else None)
         self.embedder = get_embedder(snap.model or self.settings.model_path(), self.settings.embed_batch_size)
-        self.acronyms = mine_acronyms(c.text for c in snap.chunks.values())
+        # Statistics, spellings and acronyms were counted at index time (indexer/store.py).
+        self.terms = stats if stats is not None else CorpusStats.load(self.store, audience)
+        self.acronyms = self.terms.acronyms
         self.doc_chunks: dict[str, list[ChunkRecord]] = {}
         for chunk in sorted(snap.chunks.values(), key=lambda c: (c.document_id, c.ord)):
             self.doc_chunks.setdefault(chunk.document_id, []).append(chunk)
         # Word shingles of a chunk, computed when a ranking first compares it (not for every chunk at start).
         self.shingles_of = lru_cache(maxsize=self.settings.shingle_cache)(lambda rowid: shingles(snap.chunks[rowid].text))
-        self.terms = TermStats(c.text + " " + c.heading for c in snap.chunks.values())
         self.enclosing_number = _enclosing_numbers(snap.documents.values())
         self.sentences = SentenceStore(self.store, self.settings.sentence_cache)
         self._word_vectors: dict[str, np.ndarray] = {}

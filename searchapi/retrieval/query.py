@@ -42,22 +42,32 @@ def _initials_match(long_form: str, acronym: str) -> bool:
     return all(ch in it for ch in letters) or initials.endswith(letters)
 
 
+def acronym_definitions(text: str) -> list[tuple[str, str]]:
+    """The acronyms one text defines, in order: 'Policing Education Qualifications Framework (PEQF)'
+    -> [('PEQF', 'Policing Education Qualifications Framework')]. Stored per passage at index time."""
+    found: list[tuple[str, str]] = []
+    for m in _ACRONYM_DEF.finditer(text):
+        long_form, acronym = m.group(1).strip().rstrip("'’"), m.group(2)
+        words = long_form.split()
+        # Trim leading words until the initials line up with the acronym; exact initials win.
+        candidates = [
+            " ".join(words[i:]) for i in range(len(words))
+            if words[i].lower() not in _SMALL and len(words) - i <= len(acronym) + 3
+        ]
+        exact = [c for c in candidates if _initials(c) == re.sub(r"[^A-Z]", "", acronym.upper())]
+        loose = [c for c in candidates if _initials_match(c, acronym)]
+        if exact or loose:
+            found.append((acronym, (exact or loose)[0]))
+    return found
+
+
 def mine_acronyms(texts) -> dict[str, str]:
-    """'Policing Education Qualifications Framework (PEQF)' -> {'PEQF': 'Policing Education ...'}."""
+    """'Policing Education Qualifications Framework (PEQF)' -> {'PEQF': 'Policing Education ...'}:
+    the first definition of each acronym wins."""
     found: dict[str, str] = {}
     for text in texts:
-        for m in _ACRONYM_DEF.finditer(text):
-            long_form, acronym = m.group(1).strip().rstrip("'’"), m.group(2)
-            words = long_form.split()
-            # Trim leading words until the initials line up with the acronym; exact initials win.
-            candidates = [
-                " ".join(words[i:]) for i in range(len(words))
-                if words[i].lower() not in _SMALL and len(words) - i <= len(acronym) + 3
-            ]
-            exact = [c for c in candidates if _initials(c) == re.sub(r"[^A-Z]", "", acronym.upper())]
-            loose = [c for c in candidates if _initials_match(c, acronym)]
-            if exact or loose:
-                found.setdefault(acronym, (exact or loose)[0])
+        for acronym, long_form in acronym_definitions(text):
+            found.setdefault(acronym, long_form)
     return found
 
 

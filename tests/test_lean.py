@@ -1,0 +1,128 @@
+"""The lean engine: corpus statistics stored at index time (and kept right as papers come and go),
+passages read from SQLite on demand instead of held in memory, access classes kept apart."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS
+
+RARE_WORD = "Brackenwold"  # a made-up word only the restricted paper below uses
+RESTRICTED_PAPER = f"""NOT FOR PUBLICATION
+by virtue of paragraph 3 of Part 1 of Schedule 12A to the Local Government Act 1972
+
+Estates disposal
+
+1. Recommendation
+1.1 The Board is asked to approve the sale of the {RARE_WORD} depot to the Tamsworth Regional Housing Trust (TRHT).
+1.2 The {RARE_WORD} site has stood empty since the custody suite moved in 2021.
+"""
+
+
+def _stats(index_dir: Path, audience: str = "all"):
+    from indexer.store import IndexReader
+    from searchapi.retrieval.lexical import CorpusStats
+
+    reader = IndexReader(index_dir)
+    return CorpusStats.load(reader, audience), CorpusStats._count_snapshot(reader, audience), reader
+
+
+def _assert_same(stored, scratch) -> None:
+    assert stored.n == scratch.n > 0
+    assert stored.df == scratch.df
+    assert stored.words == scratch.words
+    assert stored.hyphenated == scratch.hyphenated
+    assert stored.acronyms == scratch.acronyms
+
+
+def _from_scratch_acronyms(reader, audience: str) -> dict[str, str]:
+    """The old engine's way: every visible passage in (document, order), first definition wins."""
+    from searchapi.retrieval.query import mine_acronyms
+
+    hidden = "WHERE COALESCE(d.access, 'public') = 'public'" if audience == "public" else ""
+    rows = reader.execute("SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+                          f"{hidden} ORDER BY c.document_id, c.ord")
+    return mine_acronyms(text for (text,) in rows)
+
+
+def test_stored_statistics_equal_a_count_from_scratch(sample_index, engine):
+    stored, scratch, reader = _stats(sample_index)
+    _assert_same(stored, scratch)
+    assert stored.acronyms == _from_scratch_acronyms(reader, "all")
+    assert stored.acronyms["PEQF"] == "Policing Education Qualifications Framework"
+    assert engine.terms.n == len(engine.snapshot.chunks) == stored.n
+    assert engine.terms.correct("summonsed") == scratch.correct("summonsed")
+    reader.close()
+
+
+@pytest.fixture(scope="module")
+def growing_index(sample_index, tmp_path_factory) -> tuple[Path, Path]:
+    """A copy of the sample index and a folder of copies of the sample reports to add to it."""
+    root = tmp_path_factory.mktemp("lean")
+    index_dir = root / "idx"
+    shutil.copytree(sample_index, index_dir)
+    papers = root / "papers"
+    papers.mkdir()
+    for source in sorted(CORPUS.glob("*.txt"))[:3]:
+        (papers / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    return index_dir, papers
+
+
+def test_statistics_follow_added_replaced_and_removed_papers(growing_index):
+    from indexer.pipeline import index_paths
+
+    index_dir, papers = growing_index
+    before, _, reader = _stats(index_dir)
+    reader.close()
+    report = index_paths([papers], index_dir, progress=False)  # three papers twice now
+    assert len(report.indexed) == 3
+    after_add, scratch, reader = _stats(index_dir)
+    reader.close()
+    _assert_same(after_add, scratch)
+    assert after_add.n == before.n + report.new_chunks
+
+    first, second, _ = sorted(papers.iterdir())
+    first.write_text(first.read_text(encoding="utf-8").replace("Commissioner", "Commissionaire"), encoding="utf-8")
+    second.unlink()
+    report = index_paths([papers], index_dir, progress=False)
+    assert len(report.indexed) == 1
+    assert len(report.removed) == 1
+    after_change, scratch, reader = _stats(index_dir)
+    _assert_same(after_change, scratch)
+    from searchapi.retrieval.lexical import stem
+
+    assert after_change.df.get(stem("Commissionaire"), 0) > 0 and stem("Commissionaire") not in before.df
+    assert after_change.n < after_add.n
+    reader.close()
+
+    (papers / "estates.txt").write_text(RESTRICTED_PAPER, encoding="utf-8")
+    index_paths([papers], index_dir, progress=False)
+    everything, scratch_all, reader = _stats(index_dir)
+    public, scratch_public, _ = _stats(index_dir, "public")
+    _assert_same(everything, scratch_all)
+    _assert_same(public, scratch_public)
+    assert everything.acronyms == _from_scratch_acronyms(reader, "all")
+    assert public.acronyms == _from_scratch_acronyms(reader, "public")
+    rare = RARE_WORD.lower()
+    assert everything.df.get(rare, 0) > 0 and rare not in public.df and not public.knows(RARE_WORD)
+    assert "TRHT" in everything.acronyms and "TRHT" not in public.acronyms
+    assert public.n < everything.n
+    reader.close()
+
+
+def test_merged_statistics_sum_their_parts(sample_index, growing_index):
+    from searchapi.retrieval.lexical import CorpusStats
+
+    one, _, r1 = _stats(sample_index)
+    two, _, r2 = _stats(growing_index[0])
+    merged = CorpusStats.merged([one, two])
+    assert merged.n == one.n + two.n
+    word = max(one.df, key=one.df.get)
+    assert merged.df[word] == one.df[word] + two.df.get(word, 0)
+    assert merged.acronyms["PEQF"] == one.acronyms["PEQF"]
+    assert merged.idf(word) < one.idf("nonexistentword")
+    r1.close()
+    r2.close()
