@@ -46,7 +46,8 @@ def merge_answers(question: str, answers: list[dict], k: int, started: float) ->
 
 
 class ShardSearcher:
-    """One shard: an engine over one shard folder, as a public caller sees it."""
+    """One shard: an engine over one shard folder, as a public caller sees it, with the primitives the
+    router's global ranking calls (searchapi/distributed/global_rank.py); chunks are named by id."""
 
     def __init__(self, path: str):
         from searchapi.retrieval.engine import SearchEngine
@@ -54,8 +55,85 @@ class ShardSearcher:
         self.path = path
         self.engine = SearchEngine(Path(path), audience="public")
         self.engine.warm()
+        self.rowid_of = {c.id: rowid for rowid, c in self.engine.snapshot.chunks.items()}
         self._answerer = None
 
+    def _allowed(self, filters: dict | None) -> set[int] | None | bool:
+        """The engine's allowed chunks for the filter; False when the filter names only other shards' papers."""
+        flt = Filters(**filters) if filters else None
+        if flt and flt.document_ids:  # another shard's papers: this shard has none of them
+            flt.document_ids = [d for d in flt.document_ids if d in self.engine.documents]
+            if not flt.document_ids:
+                return False
+        return self.engine.allowed_chunks(flt)
+
+    # ---- statistics ------------------------------------------------------------------------------
+    def corpus_stats(self) -> dict:
+        from searchapi.distributed.global_stats import shard_part
+
+        return shard_part(self.engine)
+
+    def fusion_weights(self) -> tuple[float, float]:
+        return self.engine.dense_weight, self.engine.keyword_weight
+
+    def use_stats(self, stats: dict) -> None:
+        from searchapi.distributed.global_stats import install
+
+        install(self.engine, stats)
+        self._answerer = None  # its features read the statistics
+
+    def keyword_stats(self, fts_query: str | None):
+        from searchapi.retrieval.retrieve import keyword_stats
+
+        return keyword_stats(self.engine.store, fts_query)
+
+    # ---- global ranking primitives ---------------------------------------------------------------
+    def candidates(self, plan, n: int, filters: dict | None, keyword_stats) -> dict:
+        """This shard's dense and keyword top n (BM25 with the summed statistics), the chunks a reference
+        in the query points at with their paper's match, and each candidate's paper and adjustments."""
+        from searchapi.retrieval.rerank import is_boilerplate, paper_match, reference_matches
+        from searchapi.retrieval.retrieve import dense_search, keyword_search
+
+        allowed = self._allowed(filters)
+        if allowed is False:
+            return {"dense": [], "keyword": [], "references": [], "info": {}}
+        engine, settings = self.engine, self.engine.settings
+        chunks, docs, sections = engine.snapshot.chunks, engine.documents, engine.snapshot.sections
+        dense = dense_search(engine.faiss, engine.embedder.encode_query(plan.dense_text), n, allowed)
+        keyword = keyword_search(engine.store, plan.fts_query(), n, allowed, stats=keyword_stats)
+        references = []
+        if plan.section_refs or plan.item_refs or plan.decision_refs:
+            pool = allowed if allowed is not None else chunks.keys()
+            references = [(r, chunks[r].document_id, paper_match(plan, docs[chunks[r].document_id], chunks[r].heading))
+                          for r in pool if reference_matches(plan, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
+        info = {}
+        for rowid in {r for r, _ in dense} | {r for r, _ in keyword if r in chunks} | {r for r, _, _ in references}:
+            chunk, doc = chunks[rowid], docs[chunks[rowid].document_id]
+            factor = 1.0
+            if not plan.boilerplate_wanted and is_boilerplate(chunk, doc):
+                factor = settings.agenda_factor if doc.doc_type == "agenda" else settings.boilerplate_factor
+            info[chunk.id] = {"doc": doc.id, "factor": factor,
+                              "phrases": sum(p.lower() in chunk.text.lower() for p in plan.phrases)}
+        return {"dense": [(chunks[r].id, s) for r, s in dense],
+                # rows this generation or audience lacks stay in the list (they count towards the cut) unnamed
+                "keyword": [(chunks[r].id if r in chunks else None, s) for r, s in keyword],
+                "references": [(chunks[r].id, doc, m) for r, doc, m in references], "info": info}
+
+    def rerank(self, plan, items: list[tuple[str, float]]) -> dict[str, float]:
+        """The engine's rerank of these chunks (a part of the global head) from their global fused scores."""
+        if not items:
+            return {}
+        chunks = self.engine.snapshot.chunks
+        return {chunks[r].id: s for r, s in self.engine.rerank(plan, [(self.rowid_of[c], v) for c, v in items])}
+
+    def texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        chunks = self.engine.snapshot.chunks
+        return {c: chunks[self.rowid_of[c]].text for c in chunk_ids}
+
+    def render(self, items: list[tuple[str, float]]) -> dict[str, dict]:
+        return {c: self.engine.result(self.rowid_of[c], score, 0).model_dump(mode="json") for c, score in items}
+
+    # ---- whole requests (the shard alone) --------------------------------------------------------
     def search(self, query: str, k: int, filters: dict | None = None) -> list[dict]:
         flt = Filters(**filters) if filters else None
         known = set(self.engine.documents)
@@ -85,17 +163,23 @@ class LocalShards:
     """The router over shard engines in this process (tests, and one machine with a sharded index)."""
 
     def __init__(self, index_dir: Path):
+        from searchapi.distributed.global_rank import ShardedRanker
+
         dirs = shard_dirs(index_dir)
         if not dirs:
             raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
         self.shards = [ShardSearcher(str(d)) for d in dirs if (d / "index.sqlite").exists()]
+        self.ranker = ShardedRanker(self.fan_out, len(self.shards))
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> SearchResponse:
+    def fan_out(self, method: str, args_per_shard: list[tuple]) -> list:
+        return [getattr(shard, method)(*args) for shard, args in zip(self.shards, args_per_shard)]
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None, sort: str = "relevance") -> SearchResponse:
         started = time.perf_counter()
         raw = filters.model_dump(mode="json") if filters else None
-        results = merge_results([s.search(query, k, raw) for s in self.shards], k)
-        return SearchResponse(query=query, results=[Result(**r) for r in results],
-                              took_ms=round((time.perf_counter() - started) * 1000, 2))
+        plan = self.ranker.plan(query)
+        results = self.ranker.search(plan, k, raw, sort)
+        return SearchResponse(query=plan.question, results=results, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None) -> Answer:
         started = time.perf_counter()

@@ -1,0 +1,162 @@
+"""The router's ranking over a sharded index: the engine's ranking (SearchEngine.rank) run over all
+shards at once, so a sharded search ranks as one machine does.
+
+Why not merge each shard's own results: reciprocal rank fusion reads ranks, and a shard's ranks of
+its own dense and keyword lists are not its passages' ranks in the whole index; BM25 and the rerank's
+IDF read corpus statistics. So the router plans the query with the summed statistics, and:
+
+1. sums the shards' keyword statistics for the query (rows, tokens, rows per phrase);
+2. collects each shard's dense top n (inner products, comparable as they are) and keyword top n
+   (BM25 with the summed statistics), builds the global top-n lists and fuses them, applies each
+   candidate's reference, boilerplate and phrase adjustments (computed by its shard);
+3. has each shard rerank its part of the global head (sentence vectors and text are the shard's,
+   the IDF is the summed one) with the global fused scores;
+4. collapses near duplicates across shards, spreads papers, and has the shards render the results.
+
+Mirrors SearchEngine.rank step for step; tests/test_sharded_ranking.py checks the two agree.
+`fan_out(method, args_per_shard)` calls a ShardSearcher method on every shard (in process or on Ray).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from indexer.settings import Settings, get_settings
+
+from searchapi.answers.plan import QueryPlan, plan_query
+from searchapi.distributed.global_stats import merged
+from searchapi.retrieval.engine import _overlaps
+from searchapi.retrieval.fuse import rrf
+from searchapi.retrieval.query import respell
+from searchapi.retrieval.rerank import diversify, near_duplicate, shingles
+from searchapi.retrieval.retrieve import KeywordStats
+from searchapi.schemas import Result, SearchResponse
+
+FanOut = Callable[[str, list[tuple]], list]
+
+
+class ShardedRanker:
+    def __init__(self, fan_out: FanOut, shards: int, settings: Settings | None = None):
+        self.fan_out, self.shards = fan_out, shards
+        self.settings = settings or get_settings()
+        self.stats = merged(self.each("corpus_stats"))
+        self.each("use_stats", self.stats)
+        self.terms = self.stats
+        self.acronyms = self.stats.acronyms
+        self.dense_weight, self.keyword_weight = self.each("fusion_weights")[0]
+
+    def each(self, method: str, *args) -> list:
+        """The same call on every shard."""
+        return self.fan_out(method, [args] * self.shards)
+
+    def plan(self, question: str, history=None) -> QueryPlan:
+        return plan_query(question, self.acronyms, lambda text: respell(text, self.terms.knows, self.terms.correct),
+                          self.terms.idf, history)
+
+    # ---- ranking (SearchEngine.rank over all shards) ---------------------------------------
+    def rank(self, plan: QueryPlan, k: int, filters: dict | None = None) -> tuple[list[tuple[str, float]], dict[str, int]]:
+        """(chunk id, score) best first, and each chunk's shard."""
+        s = self.settings
+        n = max(s.candidates, k * 3)
+        fts = plan.fts_query()
+        keyword_stats = KeywordStats.merged(self.each("keyword_stats", fts)) if fts else None
+        parts = self.each("candidates", plan, n, filters, keyword_stats)
+        owner, info, dense, keyword, references = {}, {}, [], [], []
+        for shard, part in enumerate(parts):
+            dense += part["dense"]
+            keyword += part["keyword"]
+            references += part["references"]
+            for chunk_id, item in part["info"].items():
+                info[chunk_id], owner[chunk_id] = item, shard
+        # Global top n of each list (a shard's hidden keyword rows count towards the cut, as on one machine).
+        dense = sorted(dense, key=lambda hit: -hit[1])[:n]
+        keyword = [hit for hit in sorted(keyword, key=lambda hit: -hit[1])[:n] if hit[0] is not None]
+        fused = rrf([(dense, self.dense_weight), (keyword, self.keyword_weight)], s.rrf_k)
+        first_place = 1.0 / (s.rrf_k + 1)
+        referenced, named = self.named_place(references)
+        for chunk_id, weight in referenced.items():
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + s.reference_bonus * first_place * weight
+        for chunk_id in list(fused):
+            fused[chunk_id] *= info[chunk_id]["factor"]
+            for _ in range(info[chunk_id]["phrases"]):
+                fused[chunk_id] += first_place
+        max_score = (self.dense_weight + self.keyword_weight) * first_place
+        ordered = sorted(((c, v / max_score) for c, v in fused.items()), key=lambda kv: kv[1], reverse=True)
+        ordered = self.rerank(plan, ordered, owner)
+        if named:
+            rest = [kv for kv in ordered if kv[0] not in named]
+            top = rest[0][1] if rest else 0.0
+            ordered = [(c, max(v, top)) for c, v in ordered if c in named] + rest
+        kept = self.without_near_duplicates(ordered, owner, k * 3)
+        order = diversify([c for c, _ in kept], {c: info[c]["doc"] for c, _ in kept}, per_doc=4, window=k)
+        scores, out, ceiling = dict(kept), [], 1.0
+        for chunk_id in order:
+            ceiling = min(ceiling, max(0.0, scores[chunk_id]))
+            out.append((chunk_id, round(ceiling, 4)))
+        return out, owner
+
+    def named_place(self, references: list[tuple[str, str, float]]) -> tuple[dict[str, float], set[str]]:
+        """SearchEngine.named_place over all shards' matches: the paper the query describes best is
+        chosen among all papers, not per shard."""
+        match: dict[str, float] = {}
+        for _, doc, m in references:
+            match[doc] = max(match.get(doc, 0.0), m)
+        best = max(match.values(), default=0.0)
+        chosen = {d for d, m in match.items() if m == best}
+        weights = {d: 1 + m if d in chosen else self.settings.reference_elsewhere for d, m in match.items()}
+        named = {c for c, doc, _ in references if doc in chosen} if len(chosen) == 1 else set()
+        return {c: weights[doc] for c, doc, _ in references}, named
+
+    def rerank(self, plan: QueryPlan, ordered: list[tuple[str, float]], owner: dict[str, int]) -> list[tuple[str, float]]:
+        depth = self.settings.rerank_depth
+        head, tail = ordered[:depth], ordered[depth:]
+        if not head:
+            return ordered
+        scores: dict[str, float] = {}
+        for part in self.fan_out("rerank", [(plan, [kv for kv in head if owner[kv[0]] == shard]) for shard in range(self.shards)]):
+            scores.update(part)
+        rescored = sorted(((c, scores[c]) for c, _ in head), key=lambda kv: kv[1], reverse=True)
+        floor = rescored[-1][1]
+        return rescored + [(c, min(v, floor)) for c, v in tail]
+
+    def without_near_duplicates(self, ordered: list[tuple[str, float]], owner: dict[str, int], limit: int) -> list[tuple[str, float]]:
+        """The first `limit` passages that are not near duplicates of one kept before (across shards);
+        chunk texts are fetched from their shards a batch at a time, as far down as needed."""
+        grams: dict[str, set[str]] = {}
+        kept: list[tuple[str, float]] = []
+        for i, (chunk_id, score) in enumerate(ordered):
+            if chunk_id not in grams:
+                batch = [c for c, _ in ordered[i:i + 2 * limit]]
+                for part in self.fan_out("texts", [([c for c in batch if owner[c] == s],) for s in range(self.shards)]):
+                    grams.update((c, shingles(text)) for c, text in part.items())
+            if any(near_duplicate(grams[chunk_id], grams[other]) for other, _ in kept):
+                continue
+            kept.append((chunk_id, score))
+            if len(kept) >= limit:
+                break
+        return kept
+
+    # ---- search -----------------------------------------------------------------------------
+    def search(self, query: str | QueryPlan, k: int = 10, filters: dict | None = None, sort: str = "relevance") -> list[Result]:
+        plan = query if isinstance(query, QueryPlan) else self.plan(query)
+        ranked, owner = self.rank(plan, k, filters)
+        rendered: dict[str, dict] = {}
+        for part in self.fan_out("render", [([kv for kv in ranked if owner[kv[0]] == s],) for s in range(self.shards)]):
+            rendered.update(part)
+        results: list[Result] = []
+        for chunk_id, _ in ranked:
+            result = Result(**{**rendered[chunk_id], "rank": len(results) + 1})
+            if not any(_overlaps(result, kept) for kept in results):
+                results.append(result)
+            if len(results) == k:
+                break
+        if sort == "newest":
+            results.sort(key=lambda r: r.document.date or "", reverse=True)
+            for i, r in enumerate(results):
+                r.rank = i + 1
+        return results
+
+    def search_response(self, query: str, k: int = 10, filters: dict | None = None, sort: str = "relevance",
+                        took_ms: float = 0.0) -> SearchResponse:
+        plan = self.plan(query)
+        return SearchResponse(query=plan.question, results=self.search(plan, k, filters, sort), took_ms=took_ms)
