@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     word_vector_cache: int = 200_000  # word vectors an engine keeps in memory (read from the index)
     sentence_cache: int = 20_000  # chunks whose sentence vectors an engine keeps in memory (the rest read on demand)
     shingle_cache: int = 100_000  # chunks whose word shingles an engine keeps for near-duplicate checks
+    chunk_cache: int = 10_000  # passages (text, heading) an engine keeps in memory; the rest read from SQLite on demand
     # Optional generative answers through an OpenAI-compatible chat endpoint.
     llm_url: str = ""
     llm_model: str = ""

@@ -17,7 +17,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +73,17 @@ LATER_COLUMNS = [
 KEEP_VECTOR_FILES = 2  # the newest generation's FAISS file and the one before (engines still loading it)
 
 
+def vector_bytes(vector) -> bytes:
+    """A stored vector: float32, or float16 as given (compact sentence vectors of the bulk scale builder)."""
+    vector = np.asarray(vector)
+    return (vector if vector.dtype == np.float16 else vector.astype("float32", copy=False)).tobytes()
+
+
+def vector_of(blob: bytes, dim: int) -> np.ndarray:
+    """A stored vector as float32, whichever width it was stored in."""
+    return np.frombuffer(blob, dtype="float16" if len(blob) == 2 * dim else "float32").astype("float32", copy=False)
+
+
 def access_class(access: str | None) -> str:
     """'public', or 'restricted' for anything a public caller may not see (as IndexReader.snapshot hides)."""
     return "public" if (access or "public") == "public" else "restricted"
@@ -112,16 +124,154 @@ class ChunkRecord:
     ord: int
 
 
+_CHUNK_COLUMNS = ("SELECT c.rowid, c.id, c.document_id, c.section_id, c.start, c.end, c.text, f.heading, c.ord "
+                  "FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid ")
+
+
+class _LRU:
+    """A small thread-safe least-recently-used cache."""
+
+    def __init__(self, size: int):
+        self.size = max(1, size)
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class ChunkTable(Mapping):
+    """The passages an engine may see, rowid -> ChunkRecord, read from its pinned generation on demand.
+
+    Only a few bytes per passage stay in memory (its document's number, in a numpy array indexed by
+    rowid: visibility, filters, counts); texts are read from SQLite when asked for and kept in a
+    bounded LRU. Iterating reads document by document, never all texts at once."""
+
+    def __init__(self, reader: "IndexReader", doc_ids: list[str], doc_of: np.ndarray, cache_size: int):
+        self.reader = reader
+        self.doc_ids = doc_ids  # document number -> id, the visible documents in id order
+        self.doc_number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        self.doc_of = doc_of  # rowid -> document number, -1 where absent or not visible
+        self.count = int(np.count_nonzero(doc_of >= 0))
+        self.cache = _LRU(cache_size)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __contains__(self, rowid) -> bool:
+        try:
+            rowid = int(rowid)
+        except (TypeError, ValueError):
+            return False
+        return 0 <= rowid < len(self.doc_of) and self.doc_of[rowid] >= 0
+
+    def __iter__(self):
+        return (int(r) for r in np.flatnonzero(self.doc_of >= 0))
+
+    def __getitem__(self, rowid) -> ChunkRecord:
+        if rowid not in self:
+            raise KeyError(rowid)
+        chunk = self.cache.get(int(rowid))
+        if chunk is None:
+            chunk = self.fetch([rowid])[int(rowid)]
+        return chunk
+
+    def fetch(self, rowids) -> dict[int, ChunkRecord]:
+        """Several passages in one read (the visible ones among `rowids`), kept in the cache."""
+        out, todo = {}, []
+        for rowid in dict.fromkeys(int(r) for r in rowids if r in self):
+            chunk = self.cache.get(rowid)
+            if chunk is None:
+                todo.append(rowid)
+            else:
+                out[rowid] = chunk
+        for i in range(0, len(todo), 500):
+            batch = todo[i : i + 500]
+            for row in self.reader.execute(_CHUNK_COLUMNS + f"WHERE c.rowid IN ({','.join('?' * len(batch))})", batch):
+                chunk = ChunkRecord(*row)
+                self.cache.put(chunk.rowid, chunk)
+                out[chunk.rowid] = chunk
+        return out
+
+    def read(self, rowids) -> list[ChunkRecord]:
+        """Visible passages read without entering the cache (scans over many candidates)."""
+        todo = [int(r) for r in rowids if r in self]
+        out = []
+        for i in range(0, len(todo), 500):
+            batch = todo[i : i + 500]
+            out += [ChunkRecord(*row) for row in
+                    self.reader.execute(_CHUNK_COLUMNS + f"WHERE c.rowid IN ({','.join('?' * len(batch))})", batch)]
+        return out
+
+    def of_document(self, doc_id: str) -> list[ChunkRecord]:
+        """A visible document's passages in order (not cached: a caller keeps what it needs)."""
+        return [ChunkRecord(*row) for row in self.reader.execute(_CHUNK_COLUMNS + "WHERE c.document_id=? ORDER BY c.ord",
+                                                                 (doc_id,))]
+
+    def by_id(self, chunk_id: str) -> ChunkRecord | None:
+        row = self.reader.execute("SELECT rowid FROM chunks WHERE id=?", (chunk_id,)).fetchone()
+        return self.get(row[0]) if row else None
+
+    def values(self):
+        """Every visible passage, in (document, order), read one document at a time."""
+        for doc_id in self.doc_ids:
+            yield from self.of_document(doc_id)
+
+    def items(self):
+        for chunk in self.values():
+            yield chunk.rowid, chunk
+
+    def rowids_of(self, doc_numbers) -> np.ndarray:
+        """Rowids of the visible passages of these documents (numbers as in `doc_ids`)."""
+        return np.flatnonzero(np.isin(self.doc_of, np.asarray(list(doc_numbers), dtype=self.doc_of.dtype)))
+
+
+class ChunksById(Mapping):
+    """chunk id -> ChunkRecord over a ChunkTable (same visibility, same cache)."""
+
+    def __init__(self, table: ChunkTable):
+        self.table = table
+
+    def __getitem__(self, chunk_id: str) -> ChunkRecord:
+        chunk = self.table.by_id(chunk_id) if isinstance(chunk_id, str) else None
+        if chunk is None:
+            raise KeyError(chunk_id)
+        return chunk
+
+    def __contains__(self, chunk_id) -> bool:
+        return isinstance(chunk_id, str) and self.table.by_id(chunk_id) is not None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        return (chunk.id for chunk in self.table.values())
+
+
 @dataclass
 class IndexSnapshot:
-    """Everything a searcher keeps in memory (text of whole documents stays on disk)."""
+    """What a searcher keeps in memory: documents and sections; passages are read on demand (ChunkTable)."""
 
     generation: int
     model: str
     documents: dict[str, Document]
     sections: dict[str, Section]
-    chunks: dict[int, ChunkRecord]
-    chunk_by_id: dict[str, ChunkRecord] = field(default_factory=dict)
+    chunks: Mapping[int, ChunkRecord]
+    chunk_by_id: Mapping[str, ChunkRecord] = field(default_factory=dict)
     file_paths: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # doc id -> (file, root)
 
 
@@ -140,8 +290,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _vector_path(index_dir: Path, generation: int) -> Path:
-    return index_dir / f"vectors-{generation}.faiss"
+def _vector_path(index_dir: Path, generation: int, audience: str = "all") -> Path:
+    """The generation's FAISS file; a public engine's own file (public papers only) exists where some are restricted."""
+    return index_dir / (f"vectors-{generation}.faiss" if audience != "public" else f"vectors-{generation}-public.faiss")
+
+
+_PUBLIC_ROWS = ("SELECT c.rowid, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "WHERE COALESCE(d.access, 'public') = 'public'")
+_ANY_RESTRICTED = "SELECT 1 FROM documents WHERE COALESCE(access, 'public') != 'public' LIMIT 1"
 
 
 def _flat_vectors(rows, count: int | None = None, dim: int = 384) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +382,7 @@ class IndexStore:
         for i in range(0, len(keys), 500):
             batch = keys[i : i + 500]
             for key, blob in self.conn.execute(sql.format(",".join("?" * len(batch))), batch):
-                out[key] = np.frombuffer(blob, dtype="float32")
+                out[key] = vector_of(blob, int(self.meta("dim", "384")))
         return out
 
     def counts(self) -> dict[str, int]:
@@ -245,11 +401,20 @@ class IndexStore:
         count = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         ids, vecs = _flat_vectors(self.conn.execute("SELECT rowid, embedding FROM chunks"), count, dim)
         write_vector_index(build_faiss(ids, vecs, dim), _vector_path(self.dir, generation))
+        del ids, vecs
+        if self.conn.execute(_ANY_RESTRICTED).fetchone():  # public engines map their own file, not a copy
+            count = self.conn.execute(f"SELECT COUNT(*) FROM ({_PUBLIC_ROWS})").fetchone()[0]
+            ids, vecs = _flat_vectors(self.conn.execute(_PUBLIC_ROWS), count, dim)
+            write_vector_index(build_faiss(ids, vecs, dim), _vector_path(self.dir, generation, "public"))
         self._prune_vectors(generation)
 
     def ensure_vectors(self) -> None:
-        """Repair after a run killed between its commit and its FAISS file."""
-        if self.generation and not _vector_path(self.dir, self.generation).exists():
+        """Repair after a run killed between its commit and its FAISS files."""
+        if not self.generation:
+            return
+        public_missing = (not _vector_path(self.dir, self.generation, "public").exists()
+                          and self.conn.execute(_ANY_RESTRICTED).fetchone())
+        if not _vector_path(self.dir, self.generation).exists() or public_missing:
             self.write_vectors()
 
     def ensure_stats(self) -> None:
@@ -263,7 +428,7 @@ class IndexStore:
     def _prune_vectors(self, generation: int) -> None:
         for old in self.dir.glob("vectors-*.faiss"):
             try:
-                if int(old.stem.split("-", 1)[1]) <= generation - KEEP_VECTOR_FILES:
+                if int(old.stem.split("-")[1]) <= generation - KEEP_VECTOR_FILES:  # vectors-7, vectors-7-public
                     old.unlink(missing_ok=True)
             except ValueError:
                 continue
@@ -351,7 +516,7 @@ class IndexStore:
         self.conn.execute("INSERT INTO chunks_fts(rowid, text, heading) VALUES (?,?,?)", (rowid, chunk.text, chunk.context))
         self.conn.executemany(
             "INSERT INTO sentences(chunk_rowid, start, end, text_key, embedding) VALUES (?,?,?,?,?)",
-            [(rowid, s, e, key, np.asarray(v, dtype="float32").tobytes()) for s, e, key, v in sentences],
+            [(rowid, s, e, key, vector_bytes(v)) for s, e, key, v in sentences],
         )
         if self._delta is not None:
             self._count_terms(access, chunk.text, chunk.context, +1)
@@ -492,11 +657,11 @@ class IndexReader:
                 f"({','.join('?' * len(batch))}) ORDER BY chunk_rowid, start", batch
             ):
                 out[rowid][0].append((s, e))
-                out[rowid][1].append(np.frombuffer(blob, dtype="float32"))
+                out[rowid][1].append(vector_of(blob, self.dim))
         return {r: (spans, np.vstack(vecs) if vecs else np.zeros((0, self.dim), "float32"))
                 for r, (spans, vecs) in out.items()}
 
-    def snapshot(self, audience: str = "all") -> IndexSnapshot:
+    def snapshot(self, audience: str = "all", chunk_cache: int = 10_000) -> IndexSnapshot:
         """The generation's documents, sections and chunks; `audience="public"` leaves restricted papers out."""
         documents: dict[str, Document] = {}
         file_paths: dict[str, tuple[str, str | None]] = {}
@@ -527,28 +692,46 @@ class IndexReader:
                               span=(row[5], row[6]), level=row[7], page=row[8])
             sections[row[0]] = section
             documents[row[1]].sections.append(section)
-        chunks: dict[int, ChunkRecord] = {}
-        for row in self.execute(
-            "SELECT c.rowid, c.id, c.document_id, c.section_id, c.start, c.end, c.text, f.heading, c.ord "
-            "FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid ORDER BY c.document_id, c.ord"
-        ):
-            if row[2] not in hidden:
-                chunks[row[0]] = ChunkRecord(*row)
+        doc_ids = sorted(documents)
+        number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        max_rowid = self.execute("SELECT MAX(rowid) FROM chunks").fetchone()[0] or 0
+        doc_of = np.full(max_rowid + 1, -1, dtype="int32")
+        doc_rows = self.execute("SELECT rowid, id FROM documents")
+        by_doc_rowid = np.full(max((r for r, _ in doc_rows), default=0) + 1, -1, dtype="int32")
+        for doc_rowid, doc_id in doc_rows:
+            by_doc_rowid[doc_rowid] = number.get(doc_id, -1)  # -1: a paper this audience may not see
+        for rowids, doc_rowids in self.column_batches("SELECT c.rowid, d.rowid FROM chunks c "
+                                                      "JOIN documents d ON d.id = c.document_id"):
+            doc_of[rowids] = by_doc_rowid[doc_rowids]
+        chunks = ChunkTable(self, doc_ids, doc_of, chunk_cache)
         return IndexSnapshot(
             generation=self.generation, model=self.model, documents=documents, sections=sections, chunks=chunks,
-            chunk_by_id={c.id: c for c in chunks.values()}, file_paths=file_paths,
+            chunk_by_id=ChunksById(chunks), file_paths=file_paths,
         )
+
+    def column_batches(self, sql: str, params=(), size: int = 100_000):
+        """(column arrays) of a two-int-column query, read in batches (no list of every row)."""
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            while True:
+                rows = cursor.fetchmany(size)
+                if not rows:
+                    break
+                pairs = np.array(rows, dtype="int64")
+                yield pairs[:, 0], pairs[:, 1]
 
     def has_restricted(self) -> bool:
         return bool(self.execute("SELECT 1 FROM documents WHERE access != 'public' LIMIT 1"))
 
-    def load_vectors(self, keep: set[int] | None = None):
-        """This generation's FAISS index (from its file, else built in memory); `keep` limits it to those rows."""
+    def load_vectors(self, audience: str = "all"):
+        """This generation's FAISS index for the audience, memory-mapped from its file where the type
+        allows; without the file (pruned, or never written) built in memory from this snapshot's rows."""
         from .vectors import read_vector_index
 
-        path = _vector_path(self.dir, self.generation)
+        public = audience == "public" and self.has_restricted()
+        path = _vector_path(self.dir, self.generation, "public" if public else "all")
         index = None
-        if keep is None and path.exists():
+        if path.exists():
             for _ in range(3):
                 try:
                     index = read_vector_index(path)  # memory-mapped where the index type allows
@@ -558,9 +741,7 @@ class IndexReader:
                     if not path.exists():
                         break
         if index is None:
-            rows = self.execute("SELECT rowid, embedding FROM chunks")
-            if keep is not None:
-                rows = [r for r in rows if r[0] in keep]
-            ids, vecs = _flat_vectors(rows, dim=self.dim)
+            ids, vecs = _flat_vectors(self.execute(_PUBLIC_ROWS if public else "SELECT rowid, embedding FROM chunks"),
+                                      dim=self.dim)
             index = build_faiss(ids, vecs, self.dim)
         return index

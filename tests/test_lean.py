@@ -35,7 +35,7 @@ def _assert_same(stored, scratch) -> None:
     assert stored.df == scratch.df
     assert stored.words == scratch.words
     assert stored.hyphenated == scratch.hyphenated
-    assert stored.acronyms == scratch.acronyms
+    assert list(stored.acronyms.items()) == list(scratch.acronyms.items())  # order matters: expansions follow it
 
 
 def _from_scratch_acronyms(reader, audience: str) -> dict[str, str]:
@@ -51,7 +51,7 @@ def _from_scratch_acronyms(reader, audience: str) -> dict[str, str]:
 def test_stored_statistics_equal_a_count_from_scratch(sample_index, engine):
     stored, scratch, reader = _stats(sample_index)
     _assert_same(stored, scratch)
-    assert stored.acronyms == _from_scratch_acronyms(reader, "all")
+    assert list(stored.acronyms.items()) == list(_from_scratch_acronyms(reader, "all").items())
     assert stored.acronyms["PEQF"] == "Policing Education Qualifications Framework"
     assert engine.terms.n == len(engine.snapshot.chunks) == stored.n
     assert engine.terms.correct("summonsed") == scratch.correct("summonsed")
@@ -126,3 +126,78 @@ def test_merged_statistics_sum_their_parts(sample_index, growing_index):
     assert merged.idf(word) < one.idf("nonexistentword")
     r1.close()
     r2.close()
+
+
+REFERENCE_QUERIES = ["section 3.2", "item B2", "para 14 of the Sept 2017 collaboration paper", "decision 15",
+                     "minute 45", "section 5.3 of the collaboration report", "paragraph 9 vetting", "item 4"]
+
+
+def test_passages_are_read_on_demand_within_a_bounded_cache(sample_index, engine, devset):
+    from indexer.settings import Settings
+    from indexer.store import ChunkRecord
+    from searchapi.retrieval.engine import SearchEngine
+
+    small = SearchEngine(sample_index, settings=Settings(chunk_cache=40), reader=engine.store)
+    assert not isinstance(small.snapshot.chunks, dict) and len(small.snapshot.chunks) == len(engine.snapshot.chunks)
+    questions = [q["question"] for q in devset[:25]]
+    for question in questions:
+        assert [r.chunk_id for r in small.search(question).results] == [r.chunk_id for r in engine.search(question).results]
+    assert 0 < len(small.snapshot.chunks.cache) <= 40
+    # Reading every passage streams them: none of them stays behind in the engine.
+    texts = sum(len(c.text) for c in small.snapshot.chunks.values())
+    assert texts > 100_000 and len(small.snapshot.chunks.cache) <= 40
+    assert all(isinstance(c, ChunkRecord) for c in small.snapshot.chunks.values())
+    first = next(iter(small.snapshot.chunks.values()))
+    assert small.snapshot.chunk_by_id[first.id] == first and first.rowid in small.snapshot.chunks
+    assert -1 not in small.snapshot.chunks and "nonsense" not in small.snapshot.chunk_by_id
+
+
+def _scan_named_place(engine, query, allowed=None):
+    """The old way: every passage checked in Python."""
+    from searchapi.retrieval.rerank import reference_matches
+
+    chunks = {c.rowid: c for c in engine.snapshot.chunks.values()}
+    pool = allowed if allowed is not None else chunks
+    return {r for r in pool if reference_matches(query, engine.snapshot.sections[chunks[r].section_id], chunks[r],
+                                                 engine.documents[chunks[r].document_id])}
+
+
+def test_references_and_filters_found_without_scanning_every_passage(engine):
+    from searchapi.retrieval.query import parse_query, respell
+    from searchapi.schemas import Filters
+
+    found_any = 0
+    for text in REFERENCE_QUERIES:
+        query = parse_query(respell(text, engine.terms.knows), engine.acronyms)
+        weights, named = engine.named_place(query)
+        assert set(weights) == _scan_named_place(engine, query), text
+        assert named <= set(weights)
+        found_any += bool(weights)
+    assert found_any >= 5
+    every = {c.rowid: c.document_id for c in engine.snapshot.chunks.values()}
+    minutes = Filters(doc_types=["minutes"])
+    allowed = engine.allowed_chunks(minutes)
+    assert allowed == {r for r, d in every.items() if engine.documents[d].doc_type == "minutes"} and allowed
+    query = parse_query("item 4")
+    assert set(engine.named_place(query, allowed)[0]) == _scan_named_place(engine, query, allowed)
+
+
+def test_public_engine_maps_its_own_vector_file(growing_index):
+    from indexer.store import IndexReader
+    from searchapi.retrieval.engine import SearchEngine
+
+    from indexer.pipeline import index_paths
+
+    index_dir, papers = growing_index
+    (papers / "estates.txt").write_text(RESTRICTED_PAPER, encoding="utf-8")  # already there after the test above
+    index_paths([papers], index_dir, progress=False)
+    reader = IndexReader(index_dir)
+    public = SearchEngine(index_dir, audience="public", reader=reader)
+    everything = SearchEngine(index_dir, reader=reader)
+    assert (index_dir / f"vectors-{reader.generation}-public.faiss").exists()
+    assert public.faiss.ntotal == len(public.snapshot.chunks) < everything.faiss.ntotal == len(everything.snapshot.chunks)
+    hits = public.search(f"{RARE_WORD} depot sale").results
+    assert hits and all(RARE_WORD not in r.text for r in hits)
+    assert any(RARE_WORD in r.text for r in everything.search(f"{RARE_WORD} depot sale").results)
+    assert RARE_WORD.lower() not in public.terms.words and public.respell(RARE_WORD) == RARE_WORD
+    reader.close()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections.abc import Mapping
+from itertools import islice
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +16,7 @@ import numpy as np
 from indexer.embed import get_embedder
 from indexer.models import Document
 from indexer.settings import Settings, get_settings
-from indexer.store import ChunkRecord, IndexMissing, IndexReader
+from indexer.store import ChunkRecord, IndexMissing, IndexReader, _LRU
 
 from searchapi.retrieval.citations import document_ref, format_citation, section_ref
 from searchapi.retrieval.fuse import rrf
@@ -67,6 +70,34 @@ def _overlaps(a: Result, b: Result) -> bool:
 
 
 
+class DocumentChunks(Mapping):
+    """doc id -> its passages in order, read by document from the pinned index (a bounded LRU)."""
+
+    def __init__(self, snapshot, cache_size: int = 512):
+        self.snapshot = snapshot
+        self.cache = _LRU(cache_size)
+
+    def __getitem__(self, doc_id: str) -> list[ChunkRecord]:
+        if doc_id not in self.snapshot.documents:
+            raise KeyError(doc_id)
+        chunks = self.cache.get(doc_id)
+        if chunks is None:
+            chunks = self.snapshot.chunks.of_document(doc_id)
+            self.cache.put(doc_id, chunks)
+        return chunks
+
+    def __len__(self) -> int:
+        return len(self.snapshot.documents)
+
+    def __iter__(self):
+        return iter(self.snapshot.documents)
+
+
+def _fts_phrase(ref: str) -> str:
+    """A reference as an FTS5 phrase of its tokens ('3.2' -> '"3 2"'), as the index tokenises text."""
+    return '"' + " ".join(re.findall(r"[A-Za-z0-9]+", ref.lower())) + '"'
+
+
 class SearchEngine:
     """One generation of the index, never changed once loaded: a re-index is picked up by loading
     a new engine (see app.EngineHolder), so a request in flight always sees one consistent state."""
@@ -86,20 +117,17 @@ class SearchEngine:
         self.store = reader or IndexReader(self.index_dir)  # raises IndexMissing
         # Per engine, not per class: a class-level cache would keep retired generations alive.
         self.document_text = lru_cache(maxsize=256)(self._document_text)
-        snap = self.store.snapshot(audience)
+        snap = self.store.snapshot(audience, self.settings.chunk_cache)
         if not snap.chunks:
             what = "no public papers" if audience == "public" and snap.generation else "empty"
             raise IndexMissing(f"the index at {self.index_dir} is {what} (run `reportsearch index PATH`)")
         self.snapshot = snap
-        hides = audience == "public" and self.store.has_restricted()
-        self.faiss = self.store.load_vectors(keep=set(snap.chunks) if hides else None)
+        self.faiss = self.store.load_vectors(audience)  # the public file holds public papers only
         self.embedder = get_embedder(snap.model or self.settings.model_path(), self.settings.embed_batch_size)
         # Statistics, spellings and acronyms were counted at index time (indexer/store.py).
         self.terms = stats if stats is not None else CorpusStats.load(self.store, audience)
         self.acronyms = self.terms.acronyms
-        self.doc_chunks: dict[str, list[ChunkRecord]] = {}
-        for chunk in sorted(snap.chunks.values(), key=lambda c: (c.document_id, c.ord)):
-            self.doc_chunks.setdefault(chunk.document_id, []).append(chunk)
+        self.doc_chunks = DocumentChunks(snap)
         # Word shingles of a chunk, computed when a ranking first compares it (not for every chunk at start).
         self.shingles_of = lru_cache(maxsize=self.settings.shingle_cache)(lambda rowid: shingles(snap.chunks[rowid].text))
         self.enclosing_number = _enclosing_numbers(snap.documents.values())
@@ -128,8 +156,8 @@ class SearchEngine:
     def warm(self, sentences: bool = False) -> None:
         """Load the model now; optionally read every sentence vector into memory."""
         self.embedder.encode_query("warm up")
-        if sentences:
-            self.sentences.warm(list(self.snapshot.chunks.values()))
+        if sentences:  # as many passages as the cache holds; the rest are read on demand
+            self.sentences.warm(list(islice(self.snapshot.chunks.values(), self.sentences.cache_size)))
 
     # ---- documents ---------------------------------------------------------------------------
     @property
@@ -171,7 +199,8 @@ class SearchEngine:
                 if (filters.date_from and d < filters.date_from) or (filters.date_to and d > filters.date_to):
                     continue
             docs.add(doc.id)
-        return {rowid for rowid, c in self.snapshot.chunks.items() if c.document_id in docs}
+        table = self.snapshot.chunks
+        return set(table.rowids_of(table.doc_number[d] for d in docs).tolist())
 
     # ---- search ------------------------------------------------------------------------------
     def rank(self, query: ParsedQuery, k: int, allowed: set[int] | None, use_dense: bool = True,
@@ -192,8 +221,9 @@ class SearchEngine:
         referenced, named = self.named_place(query, allowed)
         for rowid, weight in referenced.items():
             fused[rowid] = fused.get(rowid, 0.0) + self.settings.reference_bonus * first_place * weight
+        fetched = chunks.fetch(fused)  # one read for every candidate
         for rowid in list(fused):
-            chunk = chunks[rowid]
+            chunk = fetched[rowid]
             doc = docs[chunk.document_id]
             if not query.boilerplate_wanted and is_boilerplate(chunk, doc):
                 fused[rowid] *= self.settings.agenda_factor if doc.doc_type == "agenda" else self.settings.boilerplate_factor
@@ -232,18 +262,46 @@ class SearchEngine:
         """
         if not (query.section_refs or query.item_refs or query.decision_refs):
             return {}, set()
-        chunks, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
-        pool = allowed if allowed is not None else chunks.keys()
-        hits = [r for r in pool if reference_matches(query, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
+        sections, docs = self.snapshot.sections, self.documents
+        found = {c.rowid: c for c in self._reference_candidates(query)
+                 if reference_matches(query, sections[c.section_id], c, docs[c.document_id])}
+        if allowed is not None:  # in the filter's order, as a scan of the allowed passages meets them
+            hits = [found[r] for r in allowed if r in found] if len(found) else []
+        else:  # in document order
+            hits = sorted(found.values(), key=lambda c: (c.document_id, c.ord))
         match: dict[str, float] = {}
-        for r in hits:
-            d = chunks[r].document_id
-            match[d] = max(match.get(d, 0.0), paper_match(query, docs[d], chunks[r].heading))
+        for c in hits:
+            match[c.document_id] = max(match.get(c.document_id, 0.0), paper_match(query, docs[c.document_id], c.heading))
         best = max(match.values(), default=0.0)
         chosen = {d for d, m in match.items() if m == best}
         weights = {d: 1 + m if d in chosen else self.settings.reference_elsewhere for d, m in match.items()}
-        named = {r for r in hits if chunks[r].document_id in chosen} if len(chosen) == 1 else set()
-        return {r: weights[chunks[r].document_id] for r in hits}, named
+        named = {c.rowid for c in hits if c.document_id in chosen} if len(chosen) == 1 else set()
+        return {c.rowid: weights[c.document_id] for c in hits}, named
+
+    def _reference_candidates(self, query: ParsedQuery) -> list[ChunkRecord]:
+        """Every passage that could match a reference (reference_matches decides): those of sections
+        with the number, of papers with the decision reference, and those whose text or heading
+        holds the number as a word (FTS5); read without filling the passage cache."""
+        table, rowids = self.snapshot.chunks, set()
+        numbers = set(query.section_refs) | {r for r in query.item_refs if r.isdigit()}
+        section_ids = [s.id for s in self.snapshot.sections.values() if s.number and (
+            s.number in numbers or any(s.number.startswith(ref + ".") for ref in query.section_refs))]
+        for i in range(0, len(section_ids), 500):
+            batch = section_ids[i : i + 500]
+            rowids.update(r for (r,) in self.store.execute(
+                f"SELECT rowid FROM chunks WHERE section_id IN ({','.join('?' * len(batch))})", batch))
+        phrases = [_fts_phrase(ref) for ref in query.section_refs + query.item_refs]
+        for ref in query.decision_refs:
+            variants = [ref.zfill(width) for width in range(len(ref), 7)] if ref.isdigit() else [ref]  # 'decision 015'
+            phrases.append("(decision AND (" + " OR ".join(_fts_phrase(v) for v in variants) + "))")
+            papers = [table.doc_number[d.id] for d in self.documents.values()
+                      if d.reference and ref.upper() in d.reference.upper()]
+            rowids.update(table.rowids_of(papers).tolist())
+        phrases = [p for p in phrases if p != '""']
+        if phrases:
+            rowids.update(r for (r,) in self.store.execute(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (" OR ".join(phrases),)))
+        return table.read(sorted(rowids))
 
     def rerank(self, query: ParsedQuery, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rescore the head of the fused list by its best-matching sentence and rare-word overlap.

@@ -152,7 +152,9 @@ class CorpusStats:
 
     @property
     def acronyms(self) -> dict[str, str]:
-        return {acronym: long_form for acronym, (_, long_form) in self.acronym_defs.items()}
+        """acronym -> long form, in the order the definitions first occur (a query's expansions follow it)."""
+        ordered = sorted(self.acronym_defs.items(), key=lambda kv: kv[1][0])
+        return {acronym: long_form for acronym, (_, long_form) in ordered}
 
     @property
     def hyphenated(self) -> set[str]:
