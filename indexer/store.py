@@ -54,6 +54,7 @@ CREATE INDEX IF NOT EXISTS sections_doc ON sections(document_id);
 CREATE INDEX IF NOT EXISTS documents_file ON documents(file_path);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, heading, tokenize='porter unicode61');
 CREATE INDEX IF NOT EXISTS chunks_section ON chunks(section_id);
+CREATE INDEX IF NOT EXISTS sections_number ON sections(number);
 CREATE TABLE IF NOT EXISTS stat_terms(access TEXT NOT NULL, kind TEXT NOT NULL, term TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY(access, kind, term)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stat_acronyms(document_id TEXT NOT NULL, access TEXT NOT NULL, sort_key TEXT NOT NULL,
@@ -262,6 +263,84 @@ class ChunksById(Mapping):
         return (chunk.id for chunk in self.table.values())
 
 
+_SECTION_COLUMNS = "SELECT id, document_id, number, title, path, start, end, level, page FROM sections "
+
+
+def _section(row) -> Section:
+    return Section(id=row[0], number=row[2], title=row[3], path=json.loads(row[4]), span=(row[5], row[6]),
+                   level=row[7], page=row[8])
+
+
+class SectionTable(Mapping):
+    """section id -> Section of the visible documents, read on demand (a bounded LRU): an archive
+    has about as many sections as passages, too many to parse at start-up."""
+
+    def __init__(self, reader: "IndexReader", documents: dict[str, Document], cache_size: int):
+        self.reader = reader
+        self.documents = documents
+        self.cache = _LRU(cache_size)
+        self._count: int | None = None
+
+    def __getitem__(self, section_id) -> Section:
+        section = self.cache.get(section_id)
+        if section is None:
+            row = self.reader.execute(_SECTION_COLUMNS + "WHERE id=?", (section_id,)).fetchone()
+            if row is None or row[1] not in self.documents:
+                raise KeyError(section_id)
+            section = _section(row)
+            self.cache.put(section_id, section)
+        return section
+
+    def of_document(self, doc_id: str) -> list[Section]:
+        return [_section(row) for row in self.reader.execute(_SECTION_COLUMNS + "WHERE document_id=? ORDER BY ord",
+                                                             (doc_id,))]
+
+    def numbered(self, numbers: set[str], prefixes: list[str]) -> list[str]:
+        """Ids of visible sections numbered one of `numbers`, or under one of `prefixes` ('3' -> '3.1', '3.2.4')."""
+        rows = []
+        if numbers:
+            batch = sorted(numbers)
+            rows += self.reader.execute(f"SELECT id, document_id FROM sections WHERE number IN ({','.join('?' * len(batch))})",
+                                        batch)
+        for prefix in prefixes:  # a range scan of the number index: '3.' <= number < '3/'
+            rows += self.reader.execute("SELECT id, document_id FROM sections WHERE number >= ? AND number < ?",
+                                        (prefix + ".", prefix + "/"))
+        return list(dict.fromkeys(sid for sid, doc_id in rows if doc_id in self.documents))
+
+    def __len__(self) -> int:
+        if self._count is None:
+            counts = dict(self.reader.execute("SELECT document_id, COUNT(*) FROM sections GROUP BY document_id"))
+            self._count = sum(n for doc_id, n in counts.items() if doc_id in self.documents)
+        return self._count
+
+    def __iter__(self):
+        for doc_id in self.documents:
+            yield from (s.id for s in self.of_document(doc_id))
+
+
+class StoredDocument(Document):
+    """A Document of a loaded index whose sections are read when first asked for."""
+
+    @property
+    def sections(self) -> list[Section]:
+        if self.__dict__.get("_sections") is None:
+            self.__dict__["_sections"] = self.__dict__["_load_sections"](self.id)
+        return self.__dict__["_sections"]
+
+    @sections.setter
+    def sections(self, value: list[Section]) -> None:
+        self.__dict__["_sections"] = value or None  # empty: not read yet
+
+    def __getstate__(self):  # plain data for copies and other processes
+        state = {**self.__dict__, "_sections": self.sections}
+        state.pop("_load_sections", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_load_sections", lambda doc_id: [])
+
+
 @dataclass
 class IndexSnapshot:
     """What a searcher keeps in memory: documents and sections; passages are read on demand (ChunkTable)."""
@@ -269,7 +348,7 @@ class IndexSnapshot:
     generation: int
     model: str
     documents: dict[str, Document]
-    sections: dict[str, Section]
+    sections: Mapping[str, Section]
     chunks: Mapping[int, ChunkRecord]
     chunk_by_id: Mapping[str, ChunkRecord] = field(default_factory=dict)
     file_paths: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # doc id -> (file, root)
@@ -661,7 +740,7 @@ class IndexReader:
         return {r: (spans, np.vstack(vecs) if vecs else np.zeros((0, self.dim), "float32"))
                 for r, (spans, vecs) in out.items()}
 
-    def snapshot(self, audience: str = "all", chunk_cache: int = 10_000) -> IndexSnapshot:
+    def snapshot(self, audience: str = "all", chunk_cache: int = 10_000, section_cache: int = 20_000) -> IndexSnapshot:
         """The generation's documents, sections and chunks; `audience="public"` leaves restricted papers out."""
         documents: dict[str, Document] = {}
         file_paths: dict[str, tuple[str, str | None]] = {}
@@ -675,23 +754,16 @@ class IndexReader:
             if audience == "public" and access != "public":
                 hidden.add(row[0])
                 continue
-            documents[row[0]] = Document(
+            documents[row[0]] = StoredDocument(
                 id=row[0], title=row[1], text="", date=row[2], dates=json.loads(row[3] or "[]"), doc_type=row[4],
                 body=row[5], author=row[6], contact=row[7], reference=row[8], confidential=bool(row[9]),
                 source_path=row[10], position=row[11], pages=[tuple(p) for p in json.loads(row[12] or "[]")],
                 access=access, access_reason=row[14],
             )
             file_paths[row[0]] = (row[15], row[16])
-        sections: dict[str, Section] = {}
-        for row in self.execute(
-            "SELECT id, document_id, number, title, path, start, end, level, page FROM sections ORDER BY document_id, ord"
-        ):
-            if row[1] not in documents:
-                continue
-            section = Section(id=row[0], number=row[2], title=row[3], path=json.loads(row[4]),
-                              span=(row[5], row[6]), level=row[7], page=row[8])
-            sections[row[0]] = section
-            documents[row[1]].sections.append(section)
+        sections = SectionTable(self, documents, section_cache)
+        for doc in documents.values():
+            doc.__dict__["_load_sections"] = sections.of_document
         doc_ids = sorted(documents)
         number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         max_rowid = self.execute("SELECT MAX(rowid) FROM chunks").fetchone()[0] or 0

@@ -85,8 +85,7 @@ def bench_search(index_dir: Path, rounds: int = 10, clients: int = 4, per_client
     from tests.conftest import ServerThread
 
     engine = SearchEngine(index_dir)
-    engine.warm()
-    engine.sentences.warm(list(engine.snapshot.chunks.values()))  # warm: as the service is after start-up
+    engine.warm(sentences=True)  # warm: as the service is after start-up
     in_process = []
     for r in range(rounds):
         for q in QUERIES:
@@ -97,7 +96,7 @@ def bench_search(index_dir: Path, rounds: int = 10, clients: int = 4, per_client
     app = create_app(index_dir)
     with ServerThread(app) as server:
         served = app.state.holder.get()
-        while len(served.sentences) < len(served.snapshot.chunks):  # background warm-up still running
+        while len(served.sentences) < min(len(served.snapshot.chunks), served.sentences.cache_size):  # still warming
             time.sleep(0.2)
         single = []
         with httpx.Client(base_url=server.url, timeout=30) as c:
@@ -145,6 +144,8 @@ def main() -> int:
     parser.add_argument("--real-chunks", type=int, default=2000, help="with --scale: chunks embedded by the real model")
     parser.add_argument("--work-dir", type=Path, help="with --scale: build here (kept) instead of a temporary folder")
     parser.add_argument("--no-torch", action="store_true", help="with --scale: skip the ONNX-against-torch query timing")
+    parser.add_argument("--builder", choices=("bulk", "pipeline"), default="bulk",
+                        help="with --scale: how the synthetic part is written (scripts/scale.py bulk_copies, or the pipeline)")
     parser.add_argument("--vectors-only", action="store_true",
                         help="with --scale: the vector index alone (build, open, RSS, latency, recall@10)")
     args = parser.parse_args()
@@ -177,7 +178,8 @@ def scale_main(args) -> int:
             embedder = get_embedder(get_settings().model_path())
             figures = bench_vectors(args.scale, work, embedder.encode(QUERIES + questions))
         else:
-            figures = bench_scale(args.scale, args.real_chunks, work, QUERIES * 3, questions, not args.no_torch)
+            figures = bench_scale(args.scale, args.real_chunks, work, QUERIES * 3, questions, not args.no_torch,
+                                  args.builder)
     if not args.json:
         for key, value in figures.items():
             print(f"{key:<34} {value}")

@@ -103,8 +103,10 @@ def read_vectors(conn, count: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
     return ids[:n], vecs[:n]
 
 
-def build_archive(n: int, real_chunks: int, work: Path, index_dir: Path) -> dict:
-    """Index n chunks into index_dir; returns the indexing figures of the real-vector part."""
+def build_archive(n: int, real_chunks: int, work: Path, index_dir: Path, builder: str = "bulk") -> dict:
+    """Index n chunks into index_dir; returns the indexing figures of the real-vector part.
+    `builder`: "bulk" writes the synthetic part straight through IndexStore (bulk_copies), "pipeline"
+    indexes perturbed files with the real pipeline and synthetic vectors (slower: chunking, sentences)."""
     import indexer.pipeline as pipeline
     from indexer.embed import get_embedder
     from indexer.pipeline import index_paths
@@ -166,7 +168,11 @@ def build_archive(n: int, real_chunks: int, work: Path, index_dir: Path) -> dict
     figures["indexing_vs_raw_same_work"] = round(figures["pipeline_chunks_per_s"] / figures["raw_encode_same_work_chunks_per_s"], 2)
 
     remaining = n - real_total
-    if remaining > 0:
+    if remaining > 0 and builder == "bulk":
+        started = time.perf_counter()
+        figures.update(bulk_copies(index_dir, work, perturber, first=copies, chunks_wanted=remaining))
+        figures["index_seconds_synthetic_vectors"] = round(time.perf_counter() - started, 1)
+    elif remaining > 0:
         synthetic = SyntheticEmbedder(embedder, basis)
         real_get = pipeline.get_embedder
         pipeline.get_embedder = lambda *a, **k: synthetic
@@ -187,6 +193,130 @@ def build_archive(n: int, real_chunks: int, work: Path, index_dir: Path) -> dict
             pipeline.get_embedder = real_get
             settings.ann_min_vectors = threshold
         figures["index_seconds_synthetic_vectors"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+# ---- the bulk builder ---------------------------------------------------------------------------
+BULK_CHUNKS = 25_000  # chunks per IndexStore.apply (one transaction)
+
+
+class Template:
+    """The papers of the first real copy, as stored: documents, sections, passages, vectors, sentences."""
+
+    def __init__(self, index_dir: Path):
+        from indexer.models import Chunk, Document, Section
+        from indexer.store import IndexReader, vector_of
+
+        reader = IndexReader(index_dir)
+        self.dim = reader.dim
+        self.files: list[tuple[str, list, list, np.ndarray, list]] = []  # name, documents, chunks, vectors, sentences
+        paths = sorted(r[0] for r in reader.execute("SELECT path FROM files WHERE path LIKE '%copy000000-%'"))
+        for path in paths:
+            documents = []
+            for row in reader.execute(
+                "SELECT id, title, text, source_path, position, date, dates, doc_type, body, author, contact, reference, "
+                "confidential, pages, access, access_reason FROM documents WHERE file_path=? ORDER BY position", (path,)
+            ):
+                doc = Document(id=row[0], title=row[1], text=row[2], source_path=row[3], position=row[4], date=row[5],
+                               dates=json.loads(row[6] or "[]"), doc_type=row[7], body=row[8], author=row[9],
+                               contact=row[10], reference=row[11], confidential=bool(row[12]),
+                               pages=[tuple(p) for p in json.loads(row[13] or "[]")], access=row[14] or "public",
+                               access_reason=row[15])
+                doc.sections = [Section(id=r[0], number=r[1], title=r[2], path=json.loads(r[3]), span=(r[4], r[5]),
+                                        level=r[6], page=r[7]) for r in reader.execute(
+                    "SELECT id, number, title, path, start, end, level, page FROM sections WHERE document_id=? ORDER BY ord",
+                    (doc.id,))]
+                documents.append(doc)
+            chunks, vectors, sentences = [], [], []
+            for doc in documents:
+                for row in reader.execute(
+                    "SELECT c.rowid, c.id, c.section_id, c.start, c.end, c.text, c.embed_text, c.n_tokens, c.ord, "
+                    "f.heading, c.embedding FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid "
+                    "WHERE c.document_id=? ORDER BY c.ord", (doc.id,)
+                ):
+                    chunks.append(Chunk(id=row[1], document_id=doc.id, section_id=row[2], span=(row[3], row[4]),
+                                        text=row[5], embed_text=row[6], n_tokens=row[7], ord=row[8], context=row[9]))
+                    vectors.append(vector_of(row[10], self.dim))
+                    sentences.append([(s, e, vector_of(v, self.dim)) for s, e, v in reader.execute(
+                        "SELECT start, end, embedding FROM sentences WHERE chunk_rowid=? ORDER BY start", (row[0],))])
+            self.files.append((Path(path).name.split("-", 1)[1], documents, chunks, np.vstack(vectors), sentences))
+        reader.close()
+        self.chunks_per_copy = sum(len(f[2]) for f in self.files)
+
+
+def _noisy(vectors: np.ndarray, rng: np.random.Generator, dtype: str = "float32") -> np.ndarray:
+    """Real vectors moved a little: each copy's passages stay near the passages they copy."""
+    moved = vectors + rng.normal(0, NOISE, vectors.shape).astype("float32")
+    return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(dtype)
+
+
+def copy_file(template_file, n: int, perturber: "Perturber", folder: Path):
+    """One template file's papers as copy n: the same-length word swaps keep every span valid, so
+    sections, passages and sentences keep their offsets; vectors are the template's plus noise,
+    sentence vectors stored as float16 (half the bytes; cosine to float32 > 0.9999)."""
+    from indexer.models import Chunk, Document, Section
+    from indexer.sentences import sentence_key
+    from indexer.store import FileUpdate
+
+    name, documents, chunks, vectors, sentences = template_file
+    rng = random.Random(n * 7919 + len(name))
+    nprng = np.random.default_rng(n * 7919 + len(name))
+    suffix = f"-c{n}"
+    texts, new_docs = {}, []
+    for doc in documents:
+        text = perturber.copy(doc.text, rng)
+        assert len(text) == len(doc.text)
+        texts[doc.id] = text
+        new_docs.append(Document(
+            id=doc.id + suffix, title=doc.title, text=text, source_path=f"c{n // 100:04d}/copy{n:06d}-{name}",
+            position=doc.position, date=doc.date, dates=doc.dates, doc_type=doc.doc_type, body=doc.body,
+            author=doc.author, contact=doc.contact, reference=doc.reference, confidential=doc.confidential,
+            sections=[Section(id=s.id + suffix, number=s.number, title=s.title, path=s.path, span=s.span,
+                              level=s.level, page=s.page) for s in doc.sections],
+            pages=doc.pages, access=doc.access, access_reason=doc.access_reason))
+    new_chunks, new_sentences = [], []
+    flat_sentences = [v for rows in sentences for _, _, v in rows]
+    moved_sentences = iter(_noisy(np.vstack(flat_sentences), nprng, "float16")) if flat_sentences else iter(())
+    for chunk, rows in zip(chunks, sentences):
+        text = texts[chunk.document_id]
+        passage = text[chunk.span[0]:chunk.span[1]]
+        embed_text = chunk.embed_text.replace(chunk.text, passage) if chunk.text in chunk.embed_text else passage
+        new_chunks.append(Chunk(id=chunk.id + suffix, document_id=chunk.document_id + suffix,
+                                section_id=chunk.section_id + suffix, span=chunk.span, text=passage,
+                                embed_text=embed_text, n_tokens=chunk.n_tokens, ord=chunk.ord, context=chunk.context))
+        new_sentences.append([(s, e, sentence_key(text[s:e]), next(moved_sentences)) for s, e, _ in rows])
+    path = folder / f"c{n // 100:04d}" / f"copy{n:06d}-{name}"
+    digest = hashlib.sha256(f"{path}".encode()).hexdigest()
+    return FileUpdate(str(path), digest, sum(len(t) for t in texts.values()), new_docs, new_chunks,
+                      _noisy(vectors, nprng), new_sentences, root=str(folder))
+
+
+def bulk_copies(index_dir: Path, work: Path, perturber: "Perturber", first: int, chunks_wanted: int) -> dict:
+    """Copies of the first real copy's papers written straight through IndexStore.apply (statistics,
+    full-text index and all, as the pipeline writes them), without re-chunking or re-embedding:
+    about `chunks_wanted` more passages. The FAISS file is written once, at the end."""
+    from indexer.store import IndexStore
+
+    template = Template(index_dir)
+    store = IndexStore(index_dir)
+    write_vectors = store.write_vectors
+    store.write_vectors = lambda: None  # one FAISS build at the end, not one per transaction
+    folder = work / "bulk"
+    copies = math.ceil(chunks_wanted / template.chunks_per_copy)
+    per_apply = max(1, BULK_CHUNKS // template.chunks_per_copy)
+    started = time.perf_counter()
+    meta = {k: store.meta(k) for k in ("model", "dim", "recipe")}
+    for batch_start in range(first, first + copies, per_apply):
+        batch = range(batch_start, min(first + copies, batch_start + per_apply))
+        updates = [copy_file(f, n, perturber, folder) for n in batch for f in template.files]
+        store.apply(updates, [], meta=meta)
+        done = batch.stop - first
+        say(f"bulk: {done}/{copies} copies, {done * template.chunks_per_copy} passages, {time.perf_counter() - started:.0f} s")
+    vectors_started = time.perf_counter()
+    write_vectors()
+    figures = {"bulk_copies": copies, "bulk_write_seconds": round(vectors_started - started, 1),
+               "vector_index_build_seconds": round(time.perf_counter() - vectors_started, 1)}
+    store.close()
     return figures
 
 
@@ -329,14 +459,15 @@ def query_encoding_figures(queries: list[str]) -> dict:
 
 
 def bench_scale(n: int, real_chunks: int, work: Path, queries: list[str], questions: list[str],
-                compare_torch: bool = True) -> dict:
+                compare_torch: bool = True, builder: str = "bulk") -> dict:
     from indexer.embed import get_embedder
     from indexer.settings import get_settings
 
     index_dir = work / "index"
     started = time.perf_counter()
     figures = {"requested_chunks": n}
-    figures.update(build_archive(n, real_chunks, work, index_dir))
+    figures["builder"] = builder
+    figures.update(build_archive(n, real_chunks, work, index_dir, builder))
     figures["build_seconds"] = round(time.perf_counter() - started, 1)
     figures.update(disk_figures(index_dir))
     say(f"index: {figures['chunks']} chunks, {figures['bytes_per_chunk_disk']} bytes per chunk on disk")

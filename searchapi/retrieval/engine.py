@@ -117,7 +117,7 @@ class SearchEngine:
         self.store = reader or IndexReader(self.index_dir)  # raises IndexMissing
         # Per engine, not per class: a class-level cache would keep retired generations alive.
         self.document_text = lru_cache(maxsize=256)(self._document_text)
-        snap = self.store.snapshot(audience, self.settings.chunk_cache)
+        snap = self.store.snapshot(audience, self.settings.chunk_cache, self.settings.chunk_cache)
         if not snap.chunks:
             what = "no public papers" if audience == "public" and snap.generation else "empty"
             raise IndexMissing(f"the index at {self.index_dir} is {what} (run `reportsearch index PATH`)")
@@ -130,7 +130,8 @@ class SearchEngine:
         self.doc_chunks = DocumentChunks(snap)
         # Word shingles of a chunk, computed when a ranking first compares it (not for every chunk at start).
         self.shingles_of = lru_cache(maxsize=self.settings.shingle_cache)(lambda rowid: shingles(snap.chunks[rowid].text))
-        self.enclosing_number = _enclosing_numbers(snap.documents.values())
+        # Per paper, when a citation first needs it (not every section of the archive at start-up).
+        self.enclosing_numbers = lru_cache(maxsize=1024)(lambda doc_id: _enclosing_numbers([snap.documents[doc_id]]))
         self.sentences = SentenceStore(self.store, self.settings.sentence_cache)
         self._word_vectors: dict[str, np.ndarray] = {}
 
@@ -284,8 +285,7 @@ class SearchEngine:
         holds the number as a word (FTS5); read without filling the passage cache."""
         table, rowids = self.snapshot.chunks, set()
         numbers = set(query.section_refs) | {r for r in query.item_refs if r.isdigit()}
-        section_ids = [s.id for s in self.snapshot.sections.values() if s.number and (
-            s.number in numbers or any(s.number.startswith(ref + ".") for ref in query.section_refs))]
+        section_ids = self.snapshot.sections.numbered(numbers, list(dict.fromkeys(query.section_refs)))
         for i in range(0, len(section_ids), 500):
             batch = section_ids[i : i + 500]
             rowids.update(r for (r,) in self.store.execute(
@@ -400,7 +400,7 @@ class SearchEngine:
         """'Title (date), section 3.2 Revenue, p. 14': the page holding `offset` (default: the chunk's start)."""
         doc, section = self.documents[chunk.document_id], self.snapshot.sections[chunk.section_id]
         page, label = doc.page_at(chunk.start if offset is None else offset)
-        return format_citation(doc, section, self.enclosing_number.get(section.id), label or page)
+        return format_citation(doc, section, self.enclosing_numbers(doc.id).get(section.id), label or page)
 
     def citation(self, n: int, chunk: ChunkRecord, start: int, end: int) -> Citation:
         """Citation [n]: the quote document_text[start:end], which lies inside `chunk`."""
