@@ -1,5 +1,6 @@
 """The sharded service on Ray Serve: one deployment per shard folder, and a router deployment that
-serves the HTTP API, fans each request out to every shard and merges (see searchapi/shards.py).
+serves the HTTP API and ranks over all shards as one machine would (searchapi/distributed/global_rank.py:
+each request is a few fan-out rounds to the shards' ShardSearcher primitives).
 
 Defined at module level so Ray pickles them by reference; importing this module needs Ray
 (`pip install 'reportsearch[ray]'`).
@@ -17,7 +18,8 @@ from indexer.distributed import shard_dirs
 from indexer.settings import model_display_name
 
 from searchapi.schemas import AskRequest, SearchRequest
-from searchapi.distributed.shards import ShardSearcher, merge_answers, merge_results
+from searchapi.distributed.global_rank import ShardedRanker
+from searchapi.distributed.shards import ShardSearcher, merge_answers
 
 api = FastAPI(title="ReportSearch (sharded)")
 
@@ -26,6 +28,11 @@ api = FastAPI(title="ReportSearch (sharded)")
 class Shard:
     def __init__(self, path: str):
         self.searcher = ShardSearcher(path)
+
+    def call(self, method: str, *args):
+        """One of the global ranking's primitives (corpus_stats, use_stats, keyword_stats, candidates,
+        rerank, texts, render, fusion_weights)."""
+        return getattr(self.searcher, method)(*args)
 
     def search(self, query: str, k: int, filters: dict | None) -> list[dict]:
         return self.searcher.search(query, k, filters)
@@ -45,9 +52,23 @@ class Shard:
 class Router:
     def __init__(self, *shards):
         self.shards = shards
+        self._ranker: ShardedRanker | None = None
+        self._ranker_lock = asyncio.Lock()
 
     async def _all(self, method: str, *args) -> list:
         return await asyncio.gather(*[getattr(s, method).remote(*args) for s in self.shards])
+
+    def _fan_out(self, method: str, args_per_shard: list[tuple]) -> list:
+        """Every shard's primitive at once, waited for together (runs in a worker thread, not the event loop)."""
+        calls = [shard.call.remote(method, *args) for shard, args in zip(self.shards, args_per_shard)]
+        return [call.result() for call in calls]
+
+    async def ranker(self) -> ShardedRanker:
+        """Made at the first request: gathers the shards' statistics and gives each the merged ones."""
+        async with self._ranker_lock:
+            if self._ranker is None:
+                self._ranker = await asyncio.to_thread(ShardedRanker, self._fan_out, len(self.shards))
+        return self._ranker
 
     @api.get("/api/health")
     async def health(self) -> dict:
@@ -60,16 +81,17 @@ class Router:
     async def search(self, request: SearchRequest) -> dict:
         started = time.perf_counter()
         raw = request.filters.model_dump(mode="json") if request.filters else None
-        results = merge_results(await self._all("search", request.query, request.k, raw), request.k)
-        if request.sort == "newest":
-            results.sort(key=lambda r: r["document"]["date"] or "", reverse=True)
-            results = [{**r, "rank": i + 1} for i, r in enumerate(results)]
-        return {"query": request.query, "results": results, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+        ranker = await self.ranker()
+        plan = ranker.plan(request.query)
+        results = await asyncio.to_thread(ranker.search, plan, request.k, raw, request.sort)
+        return {"query": plan.question, "results": [r.model_dump(mode="json") for r in results],
+                "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
     @api.post("/api/ask")
     async def ask(self, request: AskRequest) -> dict:
         started = time.perf_counter()
         raw = request.filters.model_dump(mode="json") if request.filters else None
+        await self.ranker()  # the shards answer with the merged statistics
         answers = await self._all("ask", request.question, request.k, raw)
         return merge_answers(request.question, answers, request.k, started)
 
