@@ -201,3 +201,17 @@ def test_public_engine_maps_its_own_vector_file(growing_index):
     assert any(RARE_WORD in r.text for r in everything.search(f"{RARE_WORD} depot sale").results)
     assert RARE_WORD.lower() not in public.terms.words and public.respell(RARE_WORD) == RARE_WORD
     reader.close()
+
+
+def test_sections_are_read_on_demand(engine):
+    import pickle
+
+    sections = engine.snapshot.sections
+    assert not isinstance(sections, dict)
+    doc = next(d for d in engine.documents.values() if len(d.sections) > 3)
+    assert [sections[s.id] for s in doc.sections] == doc.sections  # by id and by paper alike
+    assert len(sections) == sum(len(d.sections) for d in engine.documents.values())
+    assert set(sections.numbered({"3"}, ["3"])) == {s.id for d in engine.documents.values() for s in d.sections
+                                                     if s.number == "3" or (s.number or "").startswith("3.")}
+    copy = pickle.loads(pickle.dumps(doc))  # plain data, sections included, for other processes
+    assert copy.sections == doc.sections and copy.id == doc.id
