@@ -94,3 +94,28 @@ def test_references_filters_and_sorting_rank_as_one_machine(router, one_machine)
         assert ranked(router.search(q, k=10, filters=flt).results) == ranked(want), (q, flt)
     want = one_machine.search("firearms licensing", k=10, sort="newest").results
     assert ranked(router.search("firearms licensing", k=10, sort="newest").results) == ranked(want)
+
+
+def answer_key(answer) -> tuple:
+    return (answer.answerable, answer.answer, answer.notice, answer.confidence,
+            [(c.n, c.chunk_id, c.quote, tuple(c.span), c.citation) for c in answer.citations],
+            [p.chunk_id for p in answer.passages])
+
+
+def test_sharded_answers_are_one_machines(router, one_machine):
+    from searchapi.answers.answerer import Answerer
+    from searchapi.schemas import Filters
+
+    answerer = Answerer(one_machine)
+    cases = [(q, None) for q in questions(DEVSET, 30)] + [
+        ("How much did the PCC pay Salus?", None),
+        ("what does section 3 of the collaboration report say", None),
+        ("how many officers", Filters(date_from="2017-01-01", date_to="2017-12-31")),
+        ("precept", Filters(date_from="1990-01-01", date_to="1990-12-31")),  # no paper: nothing searched
+    ]
+    answered = 0
+    for q, flt in cases:
+        want = answerer.ask(q, filters=flt)
+        assert answer_key(router.ask(q, filters=flt)) == answer_key(want), q
+        answered += want.answerable
+    assert 0 < answered < len(cases)

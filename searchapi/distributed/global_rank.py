@@ -19,6 +19,7 @@ Mirrors SearchEngine.rank step for step; tests/test_sharded_ranking.py checks th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable
 
 from indexer.settings import Settings, get_settings
@@ -30,9 +31,16 @@ from searchapi.retrieval.fuse import rrf
 from searchapi.retrieval.query import respell
 from searchapi.retrieval.rerank import diversify, near_duplicate, shingles
 from searchapi.retrieval.retrieve import KeywordStats
-from searchapi.schemas import Result, SearchResponse
+from searchapi.schemas import Result
 
 FanOut = Callable[[str, list[tuple]], list]
+
+
+@dataclass
+class Ranking:
+    order: list[tuple[str, float]]  # (chunk id, score), best first
+    owner: dict[str, int]  # chunk id -> shard
+    named: set[str] = field(default_factory=set)  # the one place a reference names (SearchEngine.named_place)
 
 
 class ShardedRanker:
@@ -54,8 +62,8 @@ class ShardedRanker:
                           self.terms.idf, history)
 
     # ---- ranking (SearchEngine.rank over all shards) ---------------------------------------
-    def rank(self, plan: QueryPlan, k: int, filters: dict | None = None) -> tuple[list[tuple[str, float]], dict[str, int]]:
-        """(chunk id, score) best first, and each chunk's shard."""
+    def rank(self, plan: QueryPlan, k: int, filters: dict | None = None) -> Ranking:
+        """(chunk id, score) best first, each candidate's shard, and the place a reference names."""
         s = self.settings
         n = max(s.candidates, k * 3)
         fts = plan.fts_query()
@@ -93,7 +101,7 @@ class ShardedRanker:
         for chunk_id in order:
             ceiling = min(ceiling, max(0.0, scores[chunk_id]))
             out.append((chunk_id, round(ceiling, 4)))
-        return out, owner
+        return Ranking(out, owner, named)
 
     def named_place(self, references: list[tuple[str, str, float]]) -> tuple[dict[str, float], set[str]]:
         """SearchEngine.named_place over all shards' matches: the paper the query describes best is
@@ -138,8 +146,13 @@ class ShardedRanker:
 
     # ---- search -----------------------------------------------------------------------------
     def search(self, query: str | QueryPlan, k: int = 10, filters: dict | None = None, sort: str = "relevance") -> list[Result]:
+        return self.search_ranked(query, k, filters, sort)[0]
+
+    def search_ranked(self, query: str | QueryPlan, k: int = 10, filters: dict | None = None,
+                      sort: str = "relevance") -> tuple[list[Result], Ranking]:
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
-        ranked, owner = self.rank(plan, k, filters)
+        ranking = self.rank(plan, k, filters)
+        ranked, owner = ranking.order, ranking.owner
         rendered: dict[str, dict] = {}
         for part in self.fan_out("render", [([kv for kv in ranked if owner[kv[0]] == s],) for s in range(self.shards)]):
             rendered.update(part)
@@ -154,9 +167,4 @@ class ShardedRanker:
             results.sort(key=lambda r: r.document.date or "", reverse=True)
             for i, r in enumerate(results):
                 r.rank = i + 1
-        return results
-
-    def search_response(self, query: str, k: int = 10, filters: dict | None = None, sort: str = "relevance",
-                        took_ms: float = 0.0) -> SearchResponse:
-        plan = self.plan(query)
-        return SearchResponse(query=plan.question, results=self.search(plan, k, filters, sort), took_ms=took_ms)
+        return results, ranking

@@ -133,6 +133,61 @@ class ShardSearcher:
     def render(self, items: list[tuple[str, float]]) -> dict[str, dict]:
         return {c: self.engine.result(self.rowid_of[c], score, 0).model_dump(mode="json") for c, score in items}
 
+    # ---- global answer primitives (global_answer.py) ---------------------------------------------
+    def _answerer_here(self):
+        from searchapi.answers.answerer import Answerer
+
+        if self._answerer is None:
+            self._answerer = Answerer(self.engine)
+        return self._answerer
+
+    def allowed_count(self, filters: dict | None) -> int:
+        allowed = self._allowed(filters)
+        return len(self.engine.snapshot.chunks) if allowed is None else len(allowed or ())
+
+    def evidence(self, groups: list[tuple[int, float, str, tuple[int, int]]], place: list[str], place_rank: int) -> list:
+        """Candidate sentences of this shard's passages among the answer's first ones, made as
+        Answerer.sentences makes them: groups are (global rank, score, paper, span); the named place's
+        chunks (its part in this shard) come last, at `place_rank`. Returns (rank, Candidate) pairs."""
+        from searchapi.answers.features import Candidate
+        from searchapi.retrieval.rerank import is_boilerplate
+
+        engine = self.engine
+        chunks = engine.snapshot.chunks
+        place_rowids = {self.rowid_of[c] for c in place}
+        parts = [(rank, score, [c for c in engine.doc_chunks[doc] if c.end > span[0] and c.start < span[1]])
+                 for rank, score, doc, span in groups]
+        if place_rowids:
+            parts.append((place_rank, 0.0, [chunks[r] for r in sorted(place_rowids)[: engine.settings.answer_place_chunks]]))
+        out, seen = [], set()
+        for rank, score, group in parts:
+            for chunk, (spans, vectors) in zip(group, engine.sentences.get(group)):
+                text = engine.document_text(chunk.document_id)
+                doc = engine.documents[chunk.document_id]
+                for i, ((s, e), vector) in enumerate(zip(spans, vectors)):
+                    if (chunk.document_id, s, e) not in seen:
+                        seen.add((chunk.document_id, s, e))
+                        out.append((rank, Candidate(chunk, rank, score, s, e, text[s:e], vector, position=i / max(1, len(spans)),
+                                                    paper_date=doc.date or "", in_named_place=chunk.rowid in place_rowids,
+                                                    boilerplate=is_boilerplate(chunk, doc))))
+        return out
+
+    def decide(self, plan, candidates: list | None):
+        """Score all the answer's candidates together (Answerer.evidence) and decide; with the reason
+        for abstaining. None when this shard is not the deciding one."""
+        if plan is None:
+            return None
+        answerer = self._answerer_here()
+        features = answerer.featurizer.compute(plan, self.engine.embedder.encode_query(plan.dense_text)[0], candidates)
+        for cand, logit in zip(candidates, answerer.model.logits(features)):
+            cand.probability = float(logit)
+        decision = answerer.decide(plan, sorted(candidates, key=lambda c: c.probability, reverse=True))
+        return decision, (None if decision.answered else answerer.why_not(plan, decision))
+
+    def citations(self, asks: list[tuple[int, str, int, int]]) -> list:
+        chunks = self.engine.snapshot.chunks
+        return [self.engine.citation(n, chunks[self.rowid_of[c]], start, end) for n, c, start, end in asks]
+
     # ---- whole requests (the shard alone) --------------------------------------------------------
     def search(self, query: str, k: int, filters: dict | None = None) -> list[dict]:
         flt = Filters(**filters) if filters else None
@@ -144,12 +199,8 @@ class ShardSearcher:
         return [r.model_dump(mode="json") for r in self.engine.search(query, k=k, filters=flt).results]
 
     def ask(self, question: str, k: int, filters: dict | None = None) -> dict:
-        from searchapi.answers.answerer import Answerer
-
-        if self._answerer is None:
-            self._answerer = Answerer(self.engine)
         flt = Filters(**filters) if filters else None
-        return self._answerer.ask(question, k, flt).model_dump(mode="json")
+        return self._answerer_here().ask(question, k, flt).model_dump(mode="json")
 
     def documents(self) -> list[dict]:
         return [{**d.summary(), "sections": len(d.sections)} for d in self.engine.documents.values()]
@@ -182,6 +233,6 @@ class LocalShards:
         return SearchResponse(query=plan.question, results=results, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None) -> Answer:
-        started = time.perf_counter()
-        raw = filters.model_dump(mode="json") if filters else None
-        return Answer(**merge_answers(question, [s.ask(question, k, raw) for s in self.shards], k, started))
+        from searchapi.distributed.global_answer import ask
+
+        return ask(self.ranker, question, k, filters.model_dump(mode="json") if filters else None)

@@ -18,8 +18,9 @@ from indexer.distributed import shard_dirs
 from indexer.settings import model_display_name
 
 from searchapi.schemas import AskRequest, SearchRequest
+from searchapi.distributed.global_answer import ask as global_ask
 from searchapi.distributed.global_rank import ShardedRanker
-from searchapi.distributed.shards import ShardSearcher, merge_answers
+from searchapi.distributed.shards import ShardSearcher
 
 api = FastAPI(title="ReportSearch (sharded)")
 
@@ -89,11 +90,10 @@ class Router:
 
     @api.post("/api/ask")
     async def ask(self, request: AskRequest) -> dict:
-        started = time.perf_counter()
         raw = request.filters.model_dump(mode="json") if request.filters else None
-        await self.ranker()  # the shards answer with the merged statistics
-        answers = await self._all("ask", request.question, request.k, raw)
-        return merge_answers(request.question, answers, request.k, started)
+        ranker = await self.ranker()
+        answer = await asyncio.to_thread(global_ask, ranker, request.question, request.k, raw, request.history)
+        return answer.model_dump(mode="json")
 
     @api.get("/api/documents")
     async def documents(self) -> list[dict]:
