@@ -70,12 +70,11 @@ class Answerer:
             for chunk, (spans, vectors) in zip(group, self.engine.sentences.get(group)):
                 text = self.engine.document_text(chunk.document_id)
                 doc = self.engine.documents[chunk.document_id]
-                for i, ((s, e), vector) in enumerate(zip(spans, vectors)):
+                for (s, e), vector in zip(spans, vectors):
                     if (chunk.document_id, s, e) not in seen:
                         seen.add((chunk.document_id, s, e))
-                        out.append(Candidate(chunk, rank, score, s, e, text[s:e], vector, position=i / max(1, len(spans)),
-                                             paper_date=doc.date or "", in_named_place=chunk.rowid in (place or ()),
-                                             boilerplate=is_boilerplate(chunk, doc)))
+                        out.append(Candidate(chunk, rank, score, s, e, text[s:e], vector, paper_date=doc.date or "",
+                                             in_named_place=chunk.rowid in (place or ()), boilerplate=is_boilerplate(chunk, doc)))
         return out
 
     def evidence(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> list[Candidate]:
@@ -123,15 +122,18 @@ class Answerer:
                       passages=passages, took_ms=0.0, mode="local")
 
     def why_not(self, plan: QueryPlan, decision: Decision) -> str | None:
-        """Name the subject the reports never mention, when the closest evidence lacks it."""
+        """Name what the best sentence and its neighbours lack: a subject the reports never mention at all,
+        or one the closest evidence does not speak of ('Op Brock' where it says 'Op Blythe')."""
         if not decision.ranked:
             return None
         best = decision.ranked[0]
-        missing = self.featurizer.unsupported(plan, f"{best.chunk.heading} {best.chunk.text}")
+        missing = self.featurizer.unsupported(plan, best.window or f"{best.chunk.heading} {best.chunk.text}")
+        # As the question wrote them ('the Violence Reduction Unit', not 'violence reduction unit').
+        named = " ".join(m.group() if (m := re.search(rf"\b{re.escape(w)}\b", plan.question, re.I)) else w for w in missing)
         if missing and not any(self.engine.terms.knows(w) for w in missing):
-            return f"The reports never mention {' '.join(missing)}; the closest passages are below."
+            return f"The reports never mention {named}; the closest passages are below."
         if missing:
-            return f"The closest passages do not speak of {' '.join(missing)}; they are listed below."
+            return f"The closest passages do not speak of {named}; they are listed below."
         return None
 
     def abstain(self, question: str, passages: list[Result], notice: str | None = None) -> Answer:
@@ -147,7 +149,7 @@ def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, setti
     and, when an older paper states the same fact, lead with the latest and cite the earlier."""
     if not ranked:
         return Decision(ranked, 0.0, [])
-    confidence = model.confidence(question_features(plan, ranked))
+    confidence = model.confidence(question_features(plan, ranked, model.calibration.get("features")))
     lead, earlier = current_fact(ranked, settings)
     chosen = [lead]
     for part in plan.parts:

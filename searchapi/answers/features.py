@@ -22,17 +22,16 @@ from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
-    "dense_sentence", "dense_passage", "passage_score", "passage_prior", "bm25_sentence",
-    "coverage_sentence", "coverage_context", "heading_match", "subject_sentence", "subject_context",
-    "type_match", "type_missing", "year_match", "year_mismatch", "recency", "latest_recency",
-    "position", "heading_like", "log_length", "known_share", "named_place", "boilerplate",
-    "previous_dense", "previous_coverage", "type_in_context", "dense_rank", "coverage_rank",
-    "window_dense", "window_coverage", "previous_then_type", "subject_min", "type_in_window",
-    "question_type_support",
+    "dense_sentence", "passage_score", "passage_prior", "bm25_sentence", "coverage_sentence", "coverage_context",
+    "heading_match", "subject_sentence", "type_match", "type_missing", "year_mismatch", "heading_like", "known_share",
+    "named_place", "boilerplate", "previous_dense", "previous_coverage", "type_in_context", "dense_rank", "coverage_rank",
+    "window_dense", "window_coverage", "previous_then_type", "subject_min", "type_in_window", "question_type_support",
+    "subject_window", "missing_peak",
 )
-# What the abstention model reads of a question's whole candidate set (see question_features).
+# What the abstention model reads of a question's whole candidate set (see question_values).
 QUESTION_FEATURES = ("top_score", "type_support", "subject_and_type", "coverage_and_type", "known_share", "subject_min",
-                     "year_mismatch", "lead_subject", "lead_window_coverage")
+                     "year_mismatch", "lead_subject", "lead_window_coverage", "lead_subject_window", "lead_missing_peak",
+                     "window_subject_and_type", "paper_margin")
 BM25_K1, BM25_B = 1.2, 0.75
 
 
@@ -47,7 +46,8 @@ class Candidate:
     end: int
     text: str
     vector: np.ndarray
-    position: float = 0.0
+    position: float = 0.0  # in its passage (set by the sharded answerer; no feature reads it)
+    window: str = ""  # its section heading, the sentence and its neighbours (set with the features)
     paper_date: str = ""
     in_named_place: bool = False
     boilerplate: bool = False
@@ -61,7 +61,6 @@ class Featurizer:
     def __init__(self, terms, acronyms: dict[str, str], encode_words, synonym_similarity: float):
         self.terms = terms
         self.acronyms = {stem(a): frozenset(stems(long)) for a, long in acronyms.items()}
-        self.long_forms = {frozenset(stems(long)): stem(a) for a, long in acronyms.items()}
         self.encode_words = encode_words
         self.synonym_similarity = synonym_similarity
 
@@ -69,8 +68,7 @@ class Featurizer:
     def support(self, word: str, have: set[str], vocabulary: list[str]) -> float:
         """1 when the context has the word (by stem, or its acronym's long form); else its nearest
         word's similarity (a near-synonym: 'picked' ~ 'selected'), which the model calibrates."""
-        s = stem(word)
-        if s in have or (s in self.acronyms and self.acronyms[s] <= have):
+        if self.says(word, have):
             return 1.0
         if not vocabulary:
             return 0.0
@@ -78,40 +76,36 @@ class Featurizer:
         return float(max(0.0, sims.max()))
 
     def unsupported(self, plan: QueryPlan, context: str) -> list[str]:
-        """Subject words the context neither says nor says in other words."""
+        """Subject words the context neither says nor says in other words; when it has them all, the
+        question's rarest word it lacks ('Brock' beside 'Op Blythe'), if any."""
         have, vocabulary = stem_set(context), _vocabulary(context)
-        return [w for w in plan.subject if self.support(w, have, vocabulary) < self.synonym_similarity]
+        missing = [w for w in plan.subject if self.support(w, have, vocabulary) < self.synonym_similarity]
+        absent = [w for w in tokens(plan.question) if self.support(w, have, vocabulary) < self.synonym_similarity]
+        return missing or sorted(absent, key=lambda w: -self.terms.idf(stem(w)))[:1]
 
     # ---- features ---------------------------------------------------------------------------
     def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
         if not candidates:
             return np.zeros((0, len(FEATURES)), dtype="float32")
         dense = np.vstack([c.vector for c in candidates]) @ qvec
-        passage_vec = {}
-        for c in candidates:
-            passage_vec.setdefault(c.chunk.id, []).append(c.vector)
-        dense_passage = {cid: float(_unit(np.mean(v, axis=0)) @ qvec) for cid, v in passage_vec.items()}
-        dates = sorted({c.paper_date for c in candidates if c.paper_date})
-        recency = {d: (i / (len(dates) - 1) if len(dates) > 1 else 1.0) for i, d in enumerate(dates)}
         lengths = [len(tokens(c.text)) for c in candidates]
         avg_len = max(1.0, sum(lengths) / len(lengths))
         idf_total = sum(self.terms.idf(t.stem) for t in plan.concepts) or 1.0
         known = self.terms.known([t.stem for t in plan.concepts])
-        contexts: dict[str, tuple[set[str], list[str], list[float]]] = {}
-        rows = []
+        asked = list(dict.fromkeys(w for w in tokens(plan.text) if not w.isdigit()))
+        contexts: dict[str, tuple[float, list[str], np.ndarray]] = {}  # chunk -> (subject_min, its words, their synonyms)
         for c, d, length in zip(candidates, dense, lengths):
-            context = f"{c.chunk.heading} {c.chunk.text}"
+            context = _context(c)
             if c.chunk.id not in contexts:
                 have, vocabulary = stem_set(context), _vocabulary(context)
-                contexts[c.chunk.id] = (have, vocabulary, [self.support(w, have, vocabulary) for w in plan.subject])
-            have_context, _, subject_support = contexts[c.chunk.id]
+                contexts[c.chunk.id] = (min((self.support(w, have, vocabulary) for w in plan.subject), default=1.0),
+                                        vocabulary, self.synonyms(vocabulary, asked))
             sentence_stems = stems(c.text)
             have_sentence = set(sentence_stems)
             year_match = bool(plan.years) and all(y.written_in(c.text) or y.written_in(context) or
                                                   (not y.financial and c.paper_date.startswith(str(y.start))) for y in plan.years)
             f = {
                 "dense_sentence": float(d),
-                "dense_passage": dense_passage[c.chunk.id],
                 "passage_score": c.passage_score,
                 "passage_prior": 1.0 / (1 + c.passage_rank),
                 "bm25_sentence": self.bm25(plan, sentence_stems, length, avg_len) / idf_total,
@@ -119,16 +113,10 @@ class Featurizer:
                 "coverage_context": self.terms.coverage(plan.concepts, context),
                 "heading_match": self.terms.coverage(plan.concepts, c.chunk.heading),
                 "subject_sentence": _mean([1.0 if stem(w) in have_sentence else 0.0 for w in plan.subject]),
-                "subject_context": _mean(subject_support),
                 "type_match": float(matches(plan.answer_type, c.text)),
                 "type_missing": float(plan.answer_type is not None and not matches(plan.answer_type, c.text)),
-                "year_match": float(year_match),
                 "year_mismatch": float(bool(plan.years) and not year_match),
-                "recency": recency.get(c.paper_date, 0.0),
-                "latest_recency": recency.get(c.paper_date, 0.0) if plan.wants_latest else 0.0,
-                "position": c.position,
                 "heading_like": float(_heading_like(c.text)),
-                "log_length": math.log(1 + length),
                 "known_share": known,
                 "named_place": float(c.in_named_place),
                 "boilerplate": float(c.boilerplate),
@@ -151,15 +139,49 @@ class Featurizer:
             c.features["window_dense"] = float(_unit(np.mean([n.vector for n in window], axis=0)) @ qvec)
             c.features["window_coverage"] = self.terms.coverage(plan.concepts, " ".join(n.text for n in window))
             c.features["previous_then_type"] = c.features["previous_coverage"] * c.features["type_match"]
-            c.features["subject_min"] = min(contexts[c.chunk.id][2], default=1.0)
+            c.features["subject_min"] = contexts[c.chunk.id][0]
             c.features["type_in_window"] = max(n.features["type_match"] for n in window)
+            # Sentence-level support: the words the question is distinctive for must be in the sentence,
+            # its neighbours or its section heading (or said there in other words), not merely in the passage.
+            c.window = " ".join([c.chunk.heading] + [n.text for n in window])
+            have_window = stem_set(c.window)
+            _, vocabulary, close = contexts[c.chunk.id]
+            said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have_window}
+            c.features["subject_window"] = self.subject_share(plan, have_window)
+            c.features["missing_peak"] = self.missing_peak(plan, have_window, said)
         # Whether anything on the subject states the kind of fact asked ('how much did the website cost':
         # sentences about the website, none with a sum): a question-level reason to abstain.
         support = max((c.features["type_match"] * c.features["window_coverage"] for c in candidates), default=0.0)
         for c in candidates:
             c.features["question_type_support"] = support if plan.answer_type else 1.0
-            rows.append([c.features[name] for name in FEATURES])
-        return np.asarray(rows, dtype="float32")
+        return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
+
+    def subject_share(self, plan: QueryPlan, have: frozenset[str]) -> float:
+        """IDF-weighted share of the subject's words present (by stem, or an acronym's long form)."""
+        weights = {w: self.terms.idf(stem(w)) for w in plan.subject}
+        total = sum(weights.values())
+        if not total:
+            return 1.0
+        return sum(v for w, v in weights.items() if self.says(w, have)) / total
+
+    def says(self, word: str, have: frozenset[str]) -> bool:
+        """The text has the word, by stem or as its acronym's long form."""
+        s = stem(word)
+        return s in have or (s in self.acronyms and self.acronyms[s] <= have)
+
+    def missing_peak(self, plan: QueryPlan, have: frozenset[str], said_otherwise: set[str] = frozenset()) -> float:
+        """The rarest question word absent from the text (nor said there in other words: `said_otherwise`),
+        as a share of the rarest question word's IDF: 1 when the most distinctive word ('Brock',
+        'Medway', '2017') is missing, 0 when none is."""
+        weights = [(self.terms.idf(c.stem), c.present(have) or c.stem in said_otherwise) for c in plan.concepts]
+        peak = max((w for w, _ in weights), default=0.0)
+        return max((w for w, present in weights if not present), default=0.0) / peak if peak else 0.0
+
+    def synonyms(self, vocabulary: list[str], words: list[str]) -> np.ndarray:
+        """Which of the words (columns) each vocabulary word (rows) says in other words ('picked' ~ 'selected')."""
+        if not vocabulary or not words:
+            return np.zeros((len(vocabulary), len(words)), dtype=bool)
+        return self.encode_words(vocabulary) @ self.encode_words(words).T >= self.synonym_similarity
 
     def bm25(self, plan: QueryPlan, sentence_stems: list[str], length: int, avg_len: float) -> float:
         score = 0.0
@@ -171,10 +193,10 @@ class Featurizer:
         return score
 
 
-def question_features(plan: QueryPlan, ranked: list[Candidate]) -> list[float]:
-    """QUESTION_FEATURES of candidates ranked by the evidence model (their scores in `.probability`)."""
+def question_features(plan: QueryPlan, ranked: list[Candidate], names=None) -> list[float]:
+    """QUESTION_FEATURES (or the named ones) of candidates ranked by the evidence model (scores in `.probability`)."""
     values = question_values(plan, ranked)
-    return [values[name] for name in QUESTION_FEATURES]
+    return [values[name] for name in names or QUESTION_FEATURES]
 
 
 def question_values(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
@@ -182,7 +204,8 @@ def question_values(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float
     subject, and whether the best sentence itself speaks of what was asked (not only its passage)."""
     if not ranked:
         return {"top_score": -20.0, "type_support": 0.0, "subject_and_type": 0.0, "coverage_and_type": 0.0,
-                "known_share": 0.0, "subject_min": 0.0, "year_mismatch": 1.0, "lead_subject": 0.0, "lead_window_coverage": 0.0}
+                "known_share": 0.0, "subject_min": 0.0, "year_mismatch": 1.0, "lead_subject": 0.0, "lead_window_coverage": 0.0,
+                "lead_subject_window": 0.0, "lead_missing_peak": 1.0, "window_subject_and_type": 0.0, "paper_margin": 0.0}
     typed = plan.answer_type is not None
 
     def best(*names: str) -> float:
@@ -194,7 +217,13 @@ def question_values(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float
             "known_share": lead["known_share"], "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
             # The best sentence itself (not only its passage): does it name the subject, and do it and
             # its neighbours hold the question's rare words ('a sentence about something nearby' does not).
-            "lead_subject": lead["subject_sentence"], "lead_window_coverage": lead["window_coverage"]}
+            "lead_subject": lead["subject_sentence"], "lead_window_coverage": lead["window_coverage"],
+            "lead_subject_window": lead["subject_window"], "lead_missing_peak": lead["missing_peak"],
+            "window_subject_and_type": best("subject_window"),
+            # How far the best sentence stands above the best of any other paper (an answer the
+            # reports state once, clearly, rather than a close call between papers).
+            "paper_margin": ranked[0].probability - next((c.probability for c in ranked
+                                                          if c.chunk.document_id != ranked[0].chunk.document_id), ranked[-1].probability)}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:
@@ -204,6 +233,10 @@ def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candid
 
 
 @lru_cache(maxsize=20_000)
+def _context(c: Candidate) -> str:
+    return f"{c.chunk.heading} {c.chunk.text}"
+
+
 def _vocabulary(text: str) -> list[str]:
     return sorted({w for w in tokens(text) if len(w) > 2 and not w.isdigit()})
 

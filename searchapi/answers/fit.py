@@ -121,7 +121,15 @@ def out_of_fold(samples: list[Sample], c: float, decide, settings) -> tuple[np.n
     return features, correct
 
 
-def fit_calibration(features: np.ndarray, correct: np.ndarray) -> dict:
+def calibration_weights(samples: list[Sample]) -> np.ndarray:
+    """Mined near-misses count, all together, as much as the real unanswerable questions: they show the
+    calibration more kinds of near-miss without drowning what real ones look like."""
+    synthetic = np.array([s.synthetic for s in samples])
+    real_unanswerable = sum(not s.answerable and not s.synthetic for s in samples)
+    return np.where(synthetic, real_unanswerable / max(1, synthetic.sum()), 1.0)
+
+
+def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None) -> dict:
     """Logistic calibration of out-of-fold question features to P(the answer holds the evidence)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -130,16 +138,16 @@ def fit_calibration(features: np.ndarray, correct: np.ndarray) -> dict:
     if correct.all() or not correct.any():
         return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
                 "coef": [0.0] * len(mean), "intercept": 10.0 if correct.all() else -10.0}
-    clf = LogisticRegression(C=1.0, max_iter=2000).fit((features - mean) / scale, correct.astype(int))
+    clf = LogisticRegression(C=1.0, max_iter=2000).fit((features - mean) / scale, correct.astype(int), sample_weight=weights)
     return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
             "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}
 
 
-def calibrated_out_of_fold(features: np.ndarray, correct: np.ndarray, groups: list[str]) -> np.ndarray:
+def calibrated_out_of_fold(features: np.ndarray, correct: np.ndarray, groups: list[str], weights: np.ndarray) -> np.ndarray:
     """Each question's calibrated probability from a calibration fitted without its paper."""
     probabilities = np.zeros(len(correct))
     for train, test in folds_of(groups):
-        calibration = fit_calibration(features[train], correct[train])
+        calibration = fit_calibration(features[train], correct[train], weights[train])
         model = EvidenceModel("", [], [], [], [], 0.0, calibration=calibration)
         probabilities[test] = [model.confidence(f) for f in features[test]]
     return probabilities
@@ -192,9 +200,10 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
         if ap > best_ap:
             chosen, best_ap, best_oof = c, ap, (features, correct)
     features, correct = best_oof
-    probabilities = calibrated_out_of_fold(features, correct, [s.group for s in samples])
+    weights = calibration_weights(samples)
+    probabilities = calibrated_out_of_fold(features, correct, [s.group for s in samples], weights)
     model = fit_weights(samples, chosen)
-    model.calibration = fit_calibration(features, correct)
+    model.calibration = fit_calibration(features, correct, weights)
     model.target_precision = settings.answer_target_precision
     model.threshold = choose_threshold(probabilities, correct, np.array([s.answerable for s in samples]), settings)
     real = sum(not s.synthetic for s in samples)

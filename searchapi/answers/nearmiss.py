@@ -2,7 +2,9 @@
 
 A labelled answerable question is turned into copies the reports almost surely cannot answer: its
 subject replaced by a name only other papers use ('the budget of the Violence Reduction Unit' ->
-'the budget of the Community Safety Partnership'), or its year by one no paper mentions. A swap is
+'the budget of the Community Safety Partnership'), the subject's most distinctive capitalised word
+replaced by another the reports write in the same places ('Op Brock' -> 'Op Blythe', 'in Medway' ->
+'in Swale'), or its year by one no paper mentions. A swap is
 kept only when the corpus never puts the new name beside the question's rarest other word (one
 passage), so the copy asks for a fact the reports do not state. The copies keep their source's
 paper, so cross-validation grouped by paper never sees them on the wrong side of a fold.
@@ -12,15 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from searchapi.retrieval.lexical import stem, stems
-from searchapi.retrieval.query import tokens
+from searchapi.retrieval.query import STOPWORDS, tokens
 
 # A capitalised name inside running text: after a lower-case word or a comma, so a sentence's first
 # word is not taken for a name; one to three words, each capitalised.
 _NAME = re.compile(r"(?<=[a-z,] )((?:[A-Z][a-z]{2,}|[A-Z]{2,})(?: (?:of |and |for )?(?:[A-Z][a-z]{2,}|[A-Z]{2,})){0,2})\b")
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Corpus:
     passages: dict[str, list[set[str]]]  # file -> stem sets of its passages
     names: dict[str, list[str]]  # file -> capitalised names found only in that file
     years: set[int]  # every year any paper writes
+    slots: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # capitalised word -> {(word before, ""), ("", word after)}
+    similarity: Callable[[str, list[str]], list[float]] | None = None  # word vectors' cosine, when known
 
     @classmethod
     def of(cls, engine) -> "Corpus":
@@ -39,7 +45,13 @@ class Corpus:
             file = engine.documents[chunk.document_id].source_path
             passages.setdefault(file, []).append(set(stems(f"{chunk.heading} {chunk.text}")))
             texts.setdefault(file, []).append(chunk.text)
-        return cls.from_texts(texts, passages)
+        corpus = cls.from_texts(texts, passages)
+
+        def similarity(word: str, others: list[str]) -> list[float]:
+            return list(engine.encode_words([o.lower() for o in others]) @ engine.encode_words([word.lower()])[0])
+
+        corpus.similarity = similarity
+        return corpus
 
     @classmethod
     def from_texts(cls, texts: dict[str, list[str]], passages: dict[str, list[set[str]]] | None = None) -> "Corpus":
@@ -48,7 +60,14 @@ class Corpus:
         lowered = {f: " ".join(ts).lower() for f, ts in texts.items()}
         names = {f: sorted(n for n in found[f] if all(n.lower() not in lowered[o] for o in texts if o != f)) for f in texts}
         years = {int(m.group(1)) for ts in texts.values() for t in ts for m in _YEAR.finditer(t)}
-        return cls(passages, names, years)
+        slots: dict[str, set[tuple[str, str]]] = {}
+        for t in (t for ts in texts.values() for t in ts):
+            words = _WORD.findall(t)
+            for before, word, after in zip(words, words[1:], words[2:] + [""]):
+                # A capitalised word inside a sentence (not its first word), beside the words it is written between.
+                if word[0].isupper() and not word.isupper() and len(word) > 2 and before.lower() not in ("", "."):
+                    slots.setdefault(word, set()).update({(before.lower(), ""), ("", after.lower())})
+        return cls(passages, names, years, slots)
 
     def co_occur(self, a: set[str], b: set[str]) -> bool:
         """Whether any one passage holds all of `a` and all of `b`."""
@@ -83,6 +102,45 @@ def swap_subject(question: str, subject: list[str], file: str, idf, corpus: Corp
         name_stems = set(stems(name))
         if name_stems and not name_stems & subject_stems and not corpus.co_occur(name_stems, anchor):
             return question[: span[0]] + name + question[span[1]:]
+    return None
+
+
+def siblings(word: str, corpus: Corpus) -> list[str]:
+    """Capitalised words of the same kind as `word`: written in the same places (after the same word,
+    or before it: 'Op Brock' ~ 'Op Blythe'; a place shared with few words counts for more than 'the _'),
+    and, when the corpus has word vectors, close in meaning ('Medway' ~ 'Swale'); best first."""
+    members: dict[tuple[str, str], int] = {}
+    for places in corpus.slots.values():
+        for place in places:
+            members[place] = members.get(place, 0) + 1
+    mine = corpus.slots.get(word, set())
+    score = {other: sum(1 / members[p] for p in mine & places) for other, places in corpus.slots.items()
+             if _bare(other) != _bare(word) and other.lower() not in STOPWORDS and mine & places}
+    if corpus.similarity is not None and score:
+        names = sorted(score)
+        for name, sim in zip(names, corpus.similarity(word, names)):
+            score[name] *= max(0.0, float(sim))
+    return sorted((o for o, v in score.items() if v > 0), key=lambda o: (-score[o], o))
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"['’]", "", word).lower()
+
+
+def swap_modifier(question: str, subject: list[str], idf, corpus: Corpus, key: str) -> str | None:
+    """The question with its subject's most distinctive capitalised word replaced by a sibling the
+    corpus never states beside the question's rarest other word ('speed cameras in Medway' ->
+    'speed cameras in Swale')."""
+    written = [m for m in _WORD.finditer(question) if m.group().lower() in subject and m.group()[0].isupper()
+               and m.group() in corpus.slots]
+    if not written:
+        return None
+    target = max(written, key=lambda m: idf(stem(m.group())))
+    rest = [w for w in tokens(question) if stem(w) != stem(target.group()) and len(w) > 2]
+    anchor = {stem(max(rest, key=lambda w: idf(stem(w))))} if rest else set()
+    for name in _pick(key, siblings(target.group(), corpus)[:5]):
+        if stem(name) not in {stem(w) for w in tokens(question)} and not corpus.co_occur({stem(name)}, anchor):
+            return question[: target.start()] + name + question[target.end():]
     return None
 
 
@@ -123,6 +181,7 @@ def near_misses(questions: list[dict], plans: list, idf, corpus: Corpus, append_
             continue
         key = q.get("id", q["question"])
         for kind, text in (("subject", swap_subject(q["question"], plan.subject, q["file"], idf, corpus, key)),
+                           ("modifier", swap_modifier(q["question"], plan.subject, idf, corpus, key)),
                            ("year", swap_year(q["question"], corpus, append_years))):
             if text and text != q["question"]:
                 out.append({"id": f"{key}~{kind}", "question": text, "answerable": False, "gold": [],

@@ -15,7 +15,6 @@ from searchapi.retrieval.rerank import BOILERPLATE
 from searchapi.answers.extract import asked_type
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
-_LATEST = re.compile(r"\b(?:latest|most recent|last time|currently|current|now|still|today|up to date)\b", re.I)
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
@@ -45,7 +44,6 @@ class QueryPlan(ParsedQuery):
     answer_type: str | None = None
     parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
-    wants_latest: bool = False
 
 
 def salient_subject(question: str, terms: list[str], idf) -> list[str]:
@@ -69,7 +67,6 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, history=No
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
     plan.parts = [concepts(p, acronyms) for p in parts] if len(parts) > 1 else []
     plan.subject = salient_subject(asked, tokens(asked), idf)
-    plan.wants_latest = bool(_LATEST.search(text))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan
