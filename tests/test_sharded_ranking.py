@@ -14,23 +14,27 @@ import pytest
 from tests.conftest import CORPUS, DEVSET, HOLDOUT
 
 
-@pytest.fixture(scope="module")
-def sharded_index(sample_index, tmp_path_factory) -> Path:
+def split(index_dir: Path, out: Path) -> Path:
+    """`index_dir` (an index of CORPUS) as a 2-shard index in `out`, files placed as `index --ray` places them."""
     from indexer.distributed import MANIFEST, assign_shards, shard_dir
     from indexer.load import discover
     from indexer.store import IndexStore
 
-    out = tmp_path_factory.mktemp("sharded")
     files = assign_shards(discover([CORPUS]).files, 2, {})
     (out / MANIFEST).write_text(json.dumps({"shards": 2, "files": files}), encoding="utf-8")
     for shard in range(2):
-        shutil.copytree(sample_index, shard_dir(out, shard))
+        shutil.copytree(index_dir, shard_dir(out, shard))
         store = IndexStore(shard_dir(out, shard))
         others = [f for f in store.file_hashes() if files.get(f) != shard]
         assert others and len(others) < len(files)
         store.apply([], others, meta={})
         store.close()
     return out
+
+
+@pytest.fixture(scope="module")
+def sharded_index(sample_index, tmp_path_factory) -> Path:
+    return split(sample_index, tmp_path_factory.mktemp("sharded"))
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +123,45 @@ def test_sharded_answers_are_one_machines(router, one_machine):
         assert answer_key(router.ask(q, filters=flt)) == answer_key(want), q
         answered += want.answerable
     assert 0 < answered < len(cases)
+
+
+RESTRICTED = CORPUS / "2019-12-04_collaboration-and-partnership-working.txt"
+
+
+@pytest.fixture(scope="module")
+def with_restricted(sample_index, tmp_path_factory) -> tuple[Path, Path]:
+    """The sample index with one paper marked restricted (re-indexed from the stored vectors), and it split."""
+    from indexer.pipeline import index_paths
+
+    one = tmp_path_factory.mktemp("restricted") / "index"
+    shutil.copytree(sample_index, one)
+    report = index_paths([RESTRICTED], one, progress=False, access="restricted")
+    assert report.indexed and not report.embedded
+    return one, split(one, tmp_path_factory.mktemp("restricted-sharded"))
+
+
+def test_members_and_public_each_get_one_machines_view(with_restricted):
+    from searchapi.answers.answerer import Answerer
+    from searchapi.distributed.shards import LocalShards
+    from searchapi.retrieval.engine import SearchEngine
+
+    one, sharded = with_restricted
+    qs = ["collaboration with Essex", "what does the joint firearms licensing unit do",
+          "Police and Crime Panel meeting"] + questions(DEVSET, 12)
+    seen_restricted = 0
+    restricted = {d.id for d in SearchEngine(one, audience="all").documents.values() if d.access == "restricted"}
+    assert restricted
+    for audience in ("all", "public"):
+        engine, router = SearchEngine(one, audience=audience), LocalShards(sharded, audience)
+        answerer = Answerer(engine)
+        for q in qs:
+            results = router.search(q, k=10).results
+            assert ranked(results) == ranked(engine.search(q, k=10).results), (audience, q)
+            answer = router.ask(q)
+            assert answer_key(answer) == answer_key(answerer.ask(q)), (audience, q)
+            hits = {r.document.id for r in results} | {c.document.id for c in answer.citations}
+            if audience == "public":
+                assert not hits & restricted, q
+            else:
+                seen_restricted += bool(hits & restricted)
+    assert seen_restricted > 0, "members find the restricted paper"

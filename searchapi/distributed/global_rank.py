@@ -26,7 +26,7 @@ from indexer.settings import Settings, get_settings
 
 from searchapi.answers.plan import QueryPlan, plan_query
 from searchapi.distributed.global_stats import merged
-from searchapi.retrieval.engine import _overlaps
+from searchapi.retrieval.engine import UnknownDocument, _overlaps
 from searchapi.retrieval.fuse import rrf
 from searchapi.retrieval.query import respell
 from searchapi.retrieval.rerank import diversify, near_duplicate, shingles
@@ -52,6 +52,7 @@ class ShardedRanker:
         self.terms = self.stats
         self.acronyms = self.stats.acronyms
         self.dense_weight, self.keyword_weight = self.each("fusion_weights")[0]
+        self.document_ids = set().union(*self.each("document_ids"))
 
     def each(self, method: str, *args) -> list:
         """The same call on every shard."""
@@ -65,6 +66,9 @@ class ShardedRanker:
     def rank(self, plan: QueryPlan, k: int, filters: dict | None = None) -> Ranking:
         """(chunk id, score) best first, each candidate's shard, and the place a reference names."""
         s = self.settings
+        unknown = [d for d in (filters or {}).get("document_ids") or () if d not in self.document_ids]
+        if unknown:  # as one machine: a paper this audience cannot see is unknown
+            raise UnknownDocument(unknown[0])
         n = max(s.candidates, k * 3)
         fts = plan.fts_query()
         keyword_stats = KeywordStats.merged(self.each("keyword_stats", fts)) if fts else None

@@ -46,14 +46,15 @@ def merge_answers(question: str, answers: list[dict], k: int, started: float) ->
 
 
 class ShardSearcher:
-    """One shard: an engine over one shard folder, as a public caller sees it, with the primitives the
-    router's global ranking calls (searchapi/distributed/global_rank.py); chunks are named by id."""
+    """One shard: an engine over one shard folder for one audience ('public': public papers only, or
+    'all'), with the primitives the router's global ranking calls (searchapi/distributed/global_rank.py);
+    chunks are named by id."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, audience: str = "public"):
         from searchapi.retrieval.engine import SearchEngine
 
         self.path = path
-        self.engine = SearchEngine(Path(path), audience="public")
+        self.engine = SearchEngine(Path(path), audience=audience)
         self.engine.warm()
         self.rowid_of = {c.id: rowid for rowid, c in self.engine.snapshot.chunks.items()}
         self._answerer = None
@@ -145,43 +146,36 @@ class ShardSearcher:
         allowed = self._allowed(filters)
         return len(self.engine.snapshot.chunks) if allowed is None else len(allowed or ())
 
-    def evidence(self, groups: list[tuple[int, float, str, tuple[int, int]]], place: list[str], place_rank: int) -> list:
-        """Candidate sentences of this shard's passages among the answer's first ones, made as
-        Answerer.sentences makes them: groups are (global rank, score, paper, span); the named place's
-        chunks (its part in this shard) come last, at `place_rank`. Returns (rank, Candidate) pairs."""
-        from searchapi.answers.features import Candidate
-        from searchapi.retrieval.rerank import is_boilerplate
-
-        engine = self.engine
-        chunks = engine.snapshot.chunks
-        place_rowids = {self.rowid_of[c] for c in place}
-        parts = [(rank, score, [c for c in engine.doc_chunks[doc] if c.end > span[0] and c.start < span[1]])
-                 for rank, score, doc, span in groups]
-        if place_rowids:
-            parts.append((place_rank, 0.0, [chunks[r] for r in sorted(place_rowids)[: engine.settings.answer_place_chunks]]))
+    def evidence(self, passages: list[tuple[int, dict]], place: list[str], place_rank: int) -> list:
+        """Candidate sentences of this shard's passages among the answer's first ones, made by
+        Answerer.sentences: `passages` are (global rank, passage); the named place's chunks (its part in
+        this shard) come last, at `place_rank`. Returns (rank, Candidate) pairs in reading order."""
+        answerer = self._answerer_here()
+        named = {self.rowid_of[c] for c in place}
+        groups = [(rank, [c for c in answerer.sentences([Result(**p)], named) if c.passage_rank == 0])
+                  for rank, p in passages]
+        if named:
+            groups.append((place_rank, answerer.sentences([], named)))
         out, seen = [], set()
-        for rank, score, group in parts:
-            for chunk, (spans, vectors) in zip(group, engine.sentences.get(group)):
-                text = engine.document_text(chunk.document_id)
-                doc = engine.documents[chunk.document_id]
-                for i, ((s, e), vector) in enumerate(zip(spans, vectors)):
-                    if (chunk.document_id, s, e) not in seen:
-                        seen.add((chunk.document_id, s, e))
-                        out.append((rank, Candidate(chunk, rank, score, s, e, text[s:e], vector, position=i / max(1, len(spans)),
-                                                    paper_date=doc.date or "", in_named_place=chunk.rowid in place_rowids,
-                                                    boilerplate=is_boilerplate(chunk, doc))))
+        for rank, candidates in groups:  # a sentence is read once, in its first passage (as one machine reads)
+            for c in candidates:
+                if (c.chunk.document_id, c.start, c.end) not in seen:
+                    seen.add((c.chunk.document_id, c.start, c.end))
+                    c.passage_rank = rank
+                    out.append((rank, c))
         return out
 
     def decide(self, plan, candidates: list | None):
-        """Score all the answer's candidates together (Answerer.evidence) and decide; with the reason
-        for abstaining. None when this shard is not the deciding one."""
+        """All the answer's candidates scored together (Answerer.evidence over the given sentences) and
+        the decision, with the reason for abstaining. None when this shard is not the deciding one."""
+        import copy
+
         if plan is None:
             return None
         answerer = self._answerer_here()
-        features = answerer.featurizer.compute(plan, self.engine.embedder.encode_query(plan.dense_text)[0], candidates)
-        for cand, logit in zip(candidates, answerer.model.logits(features)):
-            cand.probability = float(logit)
-        decision = answerer.decide(plan, sorted(candidates, key=lambda c: c.probability, reverse=True))
+        given = copy.copy(answerer)
+        given.sentences = lambda passages, place=None: candidates
+        decision = answerer.decide(plan, given.evidence(plan, []))
         return decision, (None if decision.answered else answerer.why_not(plan, decision))
 
     def citations(self, asks: list[tuple[int, str, int, int]]) -> list:
@@ -203,23 +197,61 @@ class ShardSearcher:
         return self._answerer_here().ask(question, k, flt).model_dump(mode="json")
 
     def documents(self) -> list[dict]:
-        return [{**d.summary(), "sections": len(d.sections)} for d in self.engine.documents.values()]
+        from searchapi.service.app import _meta
+
+        return [{**_meta(d), "sections": len(d.sections)} for d in self.engine.documents.values()]
+
+    def document_ids(self) -> list[str]:
+        return list(self.engine.documents)
+
+    def document(self, doc_id: str) -> dict | None:
+        """GET /api/documents/{id} of a paper in this shard (None: not here)."""
+        from searchapi.schemas import DocumentDetail, SectionOut
+        from searchapi.service.app import _meta
+
+        doc = self.engine.documents.get(doc_id)
+        if doc is None:
+            return None
+        return DocumentDetail(**_meta(doc), text=self.engine.document_text(doc_id), pages=doc.pages, sections=[
+            SectionOut(id=s.id, number=s.number, title=s.title, path=s.path, span=s.span, page=s.page) for s in doc.sections
+        ]).model_dump(mode="json")
 
     def counts(self) -> dict:
         return {"documents": len(self.engine.documents), "chunks": len(self.engine.snapshot.chunks),
                 "model": self.engine.embedder.model_path}
 
 
-class LocalShards:
-    """The router over shard engines in this process (tests, and one machine with a sharded index)."""
+class ShardNode:
+    """A shard folder served to every audience: one ShardSearcher per audience, made when first asked
+    for (each ranks with its own audience's merged statistics, so a public view never reads a
+    restricted paper's)."""
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, path: str):
+        self.path = path
+        self.views: dict[str, ShardSearcher] = {}
+
+    def view(self, audience: str) -> ShardSearcher:
+        if audience not in ("public", "all"):
+            raise ValueError(f"unknown audience {audience!r}")
+        if audience not in self.views:
+            self.views[audience] = ShardSearcher(self.path, audience)
+        return self.views[audience]
+
+    def call(self, audience: str, method: str, *args):
+        return getattr(self.view(audience), method)(*args)
+
+
+class LocalShards:
+    """The router over shard engines in this process (tests, and one machine with a sharded index),
+    for one audience."""
+
+    def __init__(self, index_dir: Path, audience: str = "public"):
         from searchapi.distributed.global_rank import ShardedRanker
 
         dirs = shard_dirs(index_dir)
         if not dirs:
             raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
-        self.shards = [ShardSearcher(str(d)) for d in dirs if (d / "index.sqlite").exists()]
+        self.shards = [ShardSearcher(str(d), audience) for d in dirs if (d / "index.sqlite").exists()]
         self.ranker = ShardedRanker(self.fan_out, len(self.shards))
 
     def fan_out(self, method: str, args_per_shard: list[tuple]) -> list:
