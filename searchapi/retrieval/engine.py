@@ -271,8 +271,12 @@ class SearchEngine:
         else:  # in document order
             hits = sorted(found.values(), key=lambda c: (c.document_id, c.ord))
         match: dict[str, float] = {}
+        described: dict[tuple[str, str], float] = {}  # passages of one heading describe their paper alike
         for c in hits:
-            match[c.document_id] = max(match.get(c.document_id, 0.0), paper_match(query, docs[c.document_id], c.heading))
+            key = (c.document_id, c.heading)
+            if key not in described:
+                described[key] = paper_match(query, docs[c.document_id], c.heading)
+            match[c.document_id] = max(match.get(c.document_id, 0.0), described[key])
         best = max(match.values(), default=0.0)
         chosen = {d for d, m in match.items() if m == best}
         weights = {d: 1 + m if d in chosen else self.settings.reference_elsewhere for d, m in match.items()}
