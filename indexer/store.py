@@ -227,6 +227,11 @@ class ChunkTable(Mapping):
         row = self.reader.execute("SELECT rowid FROM chunks WHERE id=?", (chunk_id,)).fetchone()
         return self.get(row[0]) if row else None
 
+    def rowids_by_id(self) -> dict[str, int]:
+        """chunk id -> rowid of every visible passage, without reading any text (shards name passages by id)."""
+        return {chunk_id: rowid for rowid, chunk_id in self.reader.execute("SELECT rowid, id FROM chunks")
+                if rowid in self}
+
     def values(self):
         """Every visible passage, in (document, order), read one document at a time."""
         for doc_id in self.doc_ids:

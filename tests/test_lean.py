@@ -150,6 +150,8 @@ def test_passages_are_read_on_demand_within_a_bounded_cache(sample_index, engine
     first = next(iter(small.snapshot.chunks.values()))
     assert small.snapshot.chunk_by_id[first.id] == first and first.rowid in small.snapshot.chunks
     assert -1 not in small.snapshot.chunks and "nonsense" not in small.snapshot.chunk_by_id
+    by_id = small.snapshot.chunks.rowids_by_id()
+    assert by_id[first.id] == first.rowid and len(by_id) == len(small.snapshot.chunks)
 
 
 def _scan_named_place(engine, query, allowed=None):
