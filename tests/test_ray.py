@@ -222,6 +222,22 @@ def ray_service(cluster, sharded_index):
         driver.wait(timeout=30)
 
 
+def test_member_key_is_served_from_every_paper(cluster, sharded_index, ray_service, sample_index):
+    from searchapi.retrieval.engine import SearchEngine
+
+    index_dir, _, _ = sharded_index
+    out = cluster.run("keys", "add", "member-test", "--role", "member", "--index-dir", str(index_dir))
+    assert out.returncode == 0, out.stderr[-2000:]
+    key = re.findall(r"\b[A-Za-z0-9_-]{32,}\b", out.stdout)[-1]
+    everything = SearchEngine(sample_index, audience="all")
+    with httpx.Client(base_url=ray_service, timeout=120) as client:
+        for q in ["collaboration with Essex", "firearms licensing backlog"]:
+            got = client.post("/api/search", json={"query": q}, headers={"Authorization": f"Bearer {key}"}).json()
+            assert [r["chunk_id"] for r in got["results"]] == [r.chunk_id for r in everything.search(q).results]
+        wrong = client.get("/api/health", headers={"Authorization": "Bearer not-a-key"})
+        assert wrong.status_code == 200 and wrong.json()["chunks"] == len(everything.snapshot.chunks)
+
+
 def test_sharded_service_on_ray_serve_ranks_and_answers_as_one_machine(ray_service, sample_index):
     from searchapi.answers.answerer import Answerer
     from searchapi.retrieval.engine import SearchEngine
