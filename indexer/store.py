@@ -773,29 +773,23 @@ class IndexReader:
         number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         max_rowid = self.execute("SELECT MAX(rowid) FROM chunks").fetchone()[0] or 0
         doc_of = np.full(max_rowid + 1, -1, dtype="int32")
-        doc_rows = self.execute("SELECT rowid, id FROM documents")
-        by_doc_rowid = np.full(max((r for r, _ in doc_rows), default=0) + 1, -1, dtype="int32")
-        for doc_rowid, doc_id in doc_rows:
-            by_doc_rowid[doc_rowid] = number.get(doc_id, -1)  # -1: a paper this audience may not see
-        for rowids, doc_rowids in self.column_batches("SELECT c.rowid, d.rowid FROM chunks c "
-                                                      "JOIN documents d ON d.id = c.document_id"):
-            doc_of[rowids] = by_doc_rowid[doc_rowids]
+        # A paper's passages are written together, so their rowids are usually one contiguous range:
+        # read per paper from the document index (no row per passage); scattered ones row by row.
+        for doc_id, first, last, count in self.execute(
+            "SELECT document_id, MIN(rowid), MAX(rowid), COUNT(*) FROM chunks GROUP BY document_id"
+        ):
+            if doc_id not in number:  # a paper this audience may not see stays -1
+                continue
+            if last - first + 1 == count:
+                doc_of[first : last + 1] = number[doc_id]
+            else:
+                rows = self.execute("SELECT rowid FROM chunks WHERE document_id=?", (doc_id,))
+                doc_of[np.array([r for (r,) in rows], dtype="int64")] = number[doc_id]
         chunks = ChunkTable(self, doc_ids, doc_of, chunk_cache)
         return IndexSnapshot(
             generation=self.generation, model=self.model, documents=documents, sections=sections, chunks=chunks,
             chunk_by_id=ChunksById(chunks), file_paths=file_paths,
         )
-
-    def column_batches(self, sql: str, params=(), size: int = 100_000):
-        """(column arrays) of a two-int-column query, read in batches (no list of every row)."""
-        with self._lock:
-            cursor = self._conn.execute(sql, params)
-            while True:
-                rows = cursor.fetchmany(size)
-                if not rows:
-                    break
-                pairs = np.array(rows, dtype="int64")
-                yield pairs[:, 0], pairs[:, 1]
 
     def has_restricted(self) -> bool:
         return bool(self.execute("SELECT 1 FROM documents WHERE access != 'public' LIMIT 1"))
