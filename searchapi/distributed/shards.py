@@ -1,13 +1,12 @@
-"""Serving a sharded index (INDEX/shard-NN, made by `reportsearch index --ray`): fan a query out to
-every shard and merge, behind the same /api/search, /api/ask, /api/health and /api/documents.
+"""Serving a sharded index (INDEX/shard-NN, made by `reportsearch index --ray`) behind the same API
+as one machine, ranking and answering exactly as one machine would.
 
-Each shard is an ordinary index served by an ordinary SearchEngine, so its scores are on the engine's
-own 0–1 scale (fused rank scores, then the sentence/overlap rerank) and comparable across shards;
-the router merges by score. What differs from one machine: each shard's BM25 statistics and RRF ranks
-are its own, so a passage near the cut can rank differently (the test measures how often). On Ray,
-each shard is one Serve deployment and the router another (searchapi/shards_ray.py); `LocalShards`
-is the same router in one process. The sharded service answers as a public caller: restricted papers never
-surface (API keys are not read there).
+Each shard is an ordinary index with an ordinary SearchEngine; `ShardSearcher` adds the primitives the
+router's global ranking and answer call (global_rank.py, global_answer.py): corpus and keyword
+statistics, candidates with BM25 on summed statistics, the rerank of its part of the global head,
+texts, rendering, candidate sentences, the evidence decision, citations. `ShardNode` holds one
+searcher per audience. On Ray each shard is one Serve deployment and the router another
+(shards_ray.py); `LocalShards` is the same router in one process.
 """
 
 from __future__ import annotations
@@ -21,28 +20,11 @@ from searchapi.schemas import Answer, Filters, Result, SearchResponse
 
 
 def merge_results(lists: list[list[dict]], k: int) -> list[dict]:
-    """Results of all shards, best score first (ties: shard order, then the shard's rank), renumbered."""
+    """Each shard's own results merged by score: what a router without global statistics gives (the
+    baseline the tests compare with; a shard's BM25, IDF and fusion ranks are its own)."""
     tagged = [(-r["score"], shard, r["rank"], r) for shard, results in enumerate(lists) for r in results]
     merged = [r for *_, r in sorted(tagged, key=lambda t: t[:3])][:k]
     return [{**r, "rank": i + 1} for i, r in enumerate(merged)]
-
-
-def merge_answers(question: str, answers: list[dict], k: int, started: float) -> dict:
-    """The answer of the shard whose evidence ranks best among the answerable ones (else an abstention),
-    with the merged passages of all shards: a shard's citations point into its own passages."""
-    def best(answer: dict) -> float:
-        return max((p["score"] for p in answer["passages"]), default=0.0)
-
-    answerable = [a for a in answers if a["answerable"]]
-    chosen = max(answerable or answers, key=best)
-    out = dict(chosen)
-    cited = {c["chunk_id"] for c in chosen.get("citations", [])}
-    passages = merge_results([a["passages"] for a in answers], k)
-    kept = {p["chunk_id"] for p in passages}
-    out["passages"] = passages + [p for p in chosen["passages"] if p["chunk_id"] in cited - kept]
-    out["question"] = question
-    out["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    return out
 
 
 class ShardSearcher:
