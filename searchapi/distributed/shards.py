@@ -27,6 +27,25 @@ def merge_results(lists: list[list[dict]], k: int) -> list[dict]:
     return [{**r, "rank": i + 1} for i, r in enumerate(merged)]
 
 
+def merge_answers(question: str, answers: list[dict], k: int, started: float) -> dict:
+    """The answer of the shard whose evidence ranks best among the answerable ones (else an abstention),
+    with the merged passages of all shards: the old router's answer, kept as a baseline (the service
+    answers through global_answer.py)."""
+    def best(answer: dict) -> float:
+        return max((p["score"] for p in answer["passages"]), default=0.0)
+
+    answerable = [a for a in answers if a["answerable"]]
+    chosen = max(answerable or answers, key=best)
+    out = dict(chosen)
+    cited = {c["chunk_id"] for c in chosen.get("citations", [])}
+    passages = merge_results([a["passages"] for a in answers], k)
+    kept = {p["chunk_id"] for p in passages}
+    out["passages"] = passages + [p for p in chosen["passages"] if p["chunk_id"] in cited - kept]
+    out["question"] = question
+    out["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return out
+
+
 class ShardSearcher:
     """One shard: an engine over one shard folder for one audience ('public': public papers only, or
     'all'), with the primitives the router's global ranking calls (searchapi/distributed/global_rank.py);
