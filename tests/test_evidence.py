@@ -13,7 +13,7 @@ import pytest
 from indexer.settings import Settings
 from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
-from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features, question_values
+from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
 from searchapi.answers.nearmiss import Corpus, near_misses, siblings, swap_modifier, swap_subject, swap_year
 from searchapi.answers.fit import Sample, fit_calibration, fit_weights, holds_evidence, threshold_for, threshold_for_balance
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
@@ -267,12 +267,12 @@ def test_the_best_sentence_itself_must_name_the_subject():
     p, cands, x = featurize(question, TEXTS[:2])
     vru, budget = cands
     vru.probability, budget.probability = 0.0, 1.0
-    nearby = question_values(p, [budget, vru])
+    nearby = question_features(p, [budget, vru])
     budget.probability, vru.probability = 0.0, 1.0
-    named = question_values(p, [vru, budget])
+    named = question_features(p, [vru, budget])
     assert nearby["lead_subject"] == 0.0 and named["lead_subject"] == 1.0
     assert named["lead_window_coverage"] > nearby["lead_window_coverage"]
-    assert set(QUESTION_FEATURES) <= set(named) and question_values(p, [])["top_score"] < 0
+    assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["top_score"] < 0
 
 
 def test_the_balanced_threshold_keeps_the_answer_rate_and_abstains_on_the_rest():
@@ -331,7 +331,8 @@ def test_the_stored_calibration_reads_its_own_features_by_name():
     calibration = {"features": ["top_score"], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
     model = EvidenceModel("test", ["dense_sentence"], [0.0], [1.0], [1.0], 0.0, calibration=calibration, threshold=0.0)
     decision = decide(p, ranked_by(model, cands, x), model, Settings())
-    assert decision.confidence == pytest.approx(model.confidence(question_features(p, decision.ranked, ["top_score"])))
+    top = decision.ranked[0].probability
+    assert decision.confidence == pytest.approx(1 / (1 + np.exp(-top))) == pytest.approx(model.confidence([top]))
 
 
 SIBLINGS = {

@@ -149,7 +149,7 @@ def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, setti
     and, when an older paper states the same fact, lead with the latest and cite the earlier."""
     if not ranked:
         return Decision(ranked, 0.0, [])
-    confidence = model.confidence(question_features(plan, ranked, model.calibration.get("features")))
+    confidence = model.confidence(question_features(plan, ranked))
     lead, earlier = current_fact(ranked, settings)
     chosen = [lead]
     for part in plan.parts:

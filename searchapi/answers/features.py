@@ -1,8 +1,9 @@
 """General evidence features of one candidate sentence for one query plan.
 
 Nothing here knows any particular question: similarity, word overlap weighted by rarity, support
-for the question's subject, whether the sentence states the kind of fact asked for, agreement with
-the year asked about, recency and position. The evidence model weighs them (see model.py).
+for the question's subject and its rarest words by the sentence and its neighbours (not merely its
+passage), whether the sentence states the kind of fact asked for, agreement with the year asked
+about. The evidence model weighs them (see model.py).
 """
 
 from __future__ import annotations
@@ -22,17 +23,16 @@ from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
-    "dense_sentence", "passage_score", "passage_prior", "bm25_sentence", "coverage_sentence", "coverage_context",
+    "dense_sentence", "passage_score", "passage_prior", "coverage_sentence", "coverage_context",
     "heading_match", "subject_sentence", "type_match", "type_missing", "year_mismatch", "heading_like", "known_share",
     "named_place", "boilerplate", "previous_dense", "previous_coverage", "type_in_context", "dense_rank", "coverage_rank",
     "window_dense", "window_coverage", "previous_then_type", "subject_min", "type_in_window", "question_type_support",
     "subject_window", "missing_peak",
 )
-# What the abstention model reads of a question's whole candidate set (see question_values).
+# What the abstention model reads of a question's whole candidate set (see question_features).
 QUESTION_FEATURES = ("top_score", "type_support", "subject_and_type", "coverage_and_type", "known_share", "subject_min",
                      "year_mismatch", "lead_subject", "lead_window_coverage", "lead_subject_window", "lead_missing_peak",
                      "window_subject_and_type", "paper_margin")
-BM25_K1, BM25_B = 1.2, 0.75
 
 
 @dataclass(eq=False)  # told apart by identity
@@ -65,54 +65,52 @@ class Featurizer:
         self.synonym_similarity = synonym_similarity
 
     # ---- subject support --------------------------------------------------------------------
-    def support(self, word: str, have: set[str], vocabulary: list[str]) -> float:
-        """1 when the context has the word (by stem, or its acronym's long form); else its nearest
-        word's similarity (a near-synonym: 'picked' ~ 'selected'), which the model calibrates."""
-        if self.says(word, have):
-            return 1.0
-        if not vocabulary:
-            return 0.0
-        sims = self.encode_words(vocabulary) @ self.encode_words([word])[0]
-        return float(max(0.0, sims.max()))
+    def similarity(self, vocabulary: list[str], words: list[str]) -> np.ndarray:
+        """Cosine of each context word (rows) with each question word (columns)."""
+        if not vocabulary or not words:
+            return np.zeros((len(vocabulary), len(words)))
+        return self.encode_words(vocabulary) @ self.encode_words(words).T
+
+    def support(self, words: list[str], have: frozenset[str], similarity: np.ndarray) -> np.ndarray:
+        """Per word, 1 when the context has it (by stem, or its acronym's long form); else its nearest
+        context word's similarity (a near-synonym: 'picked' ~ 'selected'), which the model calibrates."""
+        return np.where([self.says(w, have) for w in words], 1.0, np.maximum(0.0, similarity.max(axis=0, initial=0.0)))
 
     def unsupported(self, plan: QueryPlan, context: str) -> list[str]:
         """Subject words the context neither says nor says in other words; when it has them all, the
         question's rarest word it lacks ('Brock' beside 'Op Blythe'), if any."""
-        have, vocabulary = stem_set(context), _vocabulary(context)
-        missing = [w for w in plan.subject if self.support(w, have, vocabulary) < self.synonym_similarity]
-        absent = [w for w in tokens(plan.question) if self.support(w, have, vocabulary) < self.synonym_similarity]
-        return missing or sorted(absent, key=lambda w: -self.terms.idf(stem(w)))[:1]
+        words = plan.subject + tokens(plan.question)
+        support = self.support(words, stem_set(context), self.similarity(_vocabulary(context), words))
+        lacking = [w for w, s in zip(words, support) if s < self.synonym_similarity]
+        missing = list(dict.fromkeys(w for w in lacking if w in plan.subject))
+        return missing or sorted(lacking, key=lambda w: -self.terms.idf(stem(w)))[:1]
 
     # ---- features ---------------------------------------------------------------------------
     def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
         if not candidates:
             return np.zeros((0, len(FEATURES)), dtype="float32")
         dense = np.vstack([c.vector for c in candidates]) @ qvec
-        lengths = [len(tokens(c.text)) for c in candidates]
-        avg_len = max(1.0, sum(lengths) / len(lengths))
-        idf_total = sum(self.terms.idf(t.stem) for t in plan.concepts) or 1.0
         known = self.terms.known([t.stem for t in plan.concepts])
         asked = list(dict.fromkeys(w for w in tokens(plan.text) if not w.isdigit()))
         contexts: dict[str, tuple[float, list[str], np.ndarray]] = {}  # chunk -> (subject_min, its words, their synonyms)
-        for c, d, length in zip(candidates, dense, lengths):
+        for c, d in zip(candidates, dense):
             context = _context(c)
             if c.chunk.id not in contexts:
-                have, vocabulary = stem_set(context), _vocabulary(context)
-                contexts[c.chunk.id] = (min((self.support(w, have, vocabulary) for w in plan.subject), default=1.0),
-                                        vocabulary, self.synonyms(vocabulary, asked))
-            sentence_stems = stems(c.text)
-            have_sentence = set(sentence_stems)
+                vocabulary = _vocabulary(context)
+                sims = self.similarity(vocabulary, asked + plan.subject)
+                subject = self.support(plan.subject, stem_set(context), sims[:, len(asked):])
+                contexts[c.chunk.id] = (min(subject, default=1.0), vocabulary, sims[:, : len(asked)] >= self.synonym_similarity)
+            have_sentence = stem_set(c.text)
             year_match = bool(plan.years) and all(y.written_in(c.text) or y.written_in(context) or
                                                   (not y.financial and c.paper_date.startswith(str(y.start))) for y in plan.years)
             f = {
                 "dense_sentence": float(d),
                 "passage_score": c.passage_score,
                 "passage_prior": 1.0 / (1 + c.passage_rank),
-                "bm25_sentence": self.bm25(plan, sentence_stems, length, avg_len) / idf_total,
                 "coverage_sentence": self.terms.coverage(plan.concepts, c.text),
                 "coverage_context": self.terms.coverage(plan.concepts, context),
                 "heading_match": self.terms.coverage(plan.concepts, c.chunk.heading),
-                "subject_sentence": _mean([1.0 if stem(w) in have_sentence else 0.0 for w in plan.subject]),
+                "subject_sentence": sum(stem(w) in have_sentence for w in plan.subject) / len(plan.subject) if plan.subject else 1.0,
                 "type_match": float(matches(plan.answer_type, c.text)),
                 "type_missing": float(plan.answer_type is not None and not matches(plan.answer_type, c.text)),
                 "year_mismatch": float(bool(plan.years) and not year_match),
@@ -177,35 +175,13 @@ class Featurizer:
         peak = max((w for w, _ in weights), default=0.0)
         return max((w for w, present in weights if not present), default=0.0) / peak if peak else 0.0
 
-    def synonyms(self, vocabulary: list[str], words: list[str]) -> np.ndarray:
-        """Which of the words (columns) each vocabulary word (rows) says in other words ('picked' ~ 'selected')."""
-        if not vocabulary or not words:
-            return np.zeros((len(vocabulary), len(words)), dtype=bool)
-        return self.encode_words(vocabulary) @ self.encode_words(words).T >= self.synonym_similarity
 
-    def bm25(self, plan: QueryPlan, sentence_stems: list[str], length: int, avg_len: float) -> float:
-        score = 0.0
-        for concept in plan.concepts:
-            tf = sentence_stems.count(concept.stem)
-            if tf:
-                norm = tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / avg_len))
-                score += self.terms.idf(concept.stem) * norm
-        return score
-
-
-def question_features(plan: QueryPlan, ranked: list[Candidate], names=None) -> list[float]:
-    """QUESTION_FEATURES (or the named ones) of candidates ranked by the evidence model (scores in `.probability`)."""
-    values = question_values(plan, ranked)
-    return [values[name] for name in names or QUESTION_FEATURES]
-
-
-def question_values(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
-    """How strong the best sentence is, whether any sentence states the kind of fact asked about the
-    subject, and whether the best sentence itself speaks of what was asked (not only its passage)."""
+def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
+    """QUESTION_FEATURES of candidates ranked by the evidence model (scores in `.probability`): how strong
+    the best sentence is, whether any sentence states the kind of fact asked about the subject, and
+    whether the best sentence itself speaks of what was asked (not only its passage)."""
     if not ranked:
-        return {"top_score": -20.0, "type_support": 0.0, "subject_and_type": 0.0, "coverage_and_type": 0.0,
-                "known_share": 0.0, "subject_min": 0.0, "year_mismatch": 1.0, "lead_subject": 0.0, "lead_window_coverage": 0.0,
-                "lead_subject_window": 0.0, "lead_missing_peak": 1.0, "window_subject_and_type": 0.0, "paper_margin": 0.0}
+        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"top_score": -20.0, "year_mismatch": 1.0, "lead_missing_peak": 1.0}
     typed = plan.answer_type is not None
 
     def best(*names: str) -> float:
@@ -232,11 +208,11 @@ def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candid
                  if (c.chunk.id, end) in by_end), None)
 
 
-@lru_cache(maxsize=20_000)
 def _context(c: Candidate) -> str:
     return f"{c.chunk.heading} {c.chunk.text}"
 
 
+@lru_cache(maxsize=20_000)
 def _vocabulary(text: str) -> list[str]:
     return sorted({w for w in tokens(text) if len(w) > 2 and not w.isdigit()})
 
@@ -244,10 +220,6 @@ def _vocabulary(text: str) -> list[str]:
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return v / n if n else v
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 1.0
 
 
 def _heading_like(text: str) -> bool:

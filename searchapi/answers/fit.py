@@ -96,8 +96,8 @@ def judge(sample: Sample, model: EvidenceModel, decide, settings):
     for cand, logit in zip(sample.candidates, model.logits(sample.x)):
         cand.probability = float(logit)
     ranked = sorted(sample.candidates, key=lambda c: c.probability, reverse=True)
-    decision = decide(sample.plan, ranked, model, settings)
-    return decision, question_features(sample.plan, ranked), sample.answerable and any(
+    decision, values = decide(sample.plan, ranked, model, settings), question_features(sample.plan, ranked)
+    return decision, [values[name] for name in QUESTION_FEATURES], sample.answerable and any(
         holds_evidence(c.text, sample.golds) for c in decision.chosen)
 
 
@@ -204,7 +204,6 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     probabilities = calibrated_out_of_fold(features, correct, [s.group for s in samples], weights)
     model = fit_weights(samples, chosen)
     model.calibration = fit_calibration(features, correct, weights)
-    model.target_precision = settings.answer_target_precision
     model.threshold = choose_threshold(probabilities, correct, np.array([s.answerable for s in samples]), settings)
     real = sum(not s.synthetic for s in samples)
     model.version = f"evidence-{date.today().isoformat()}-{real}q"

@@ -34,7 +34,6 @@ class EvidenceModel:
     # Platt scaling of the best score widened to a few question-level features (QUESTION_FEATURES).
     calibration: dict = field(default_factory=dict)
     threshold: float = 0.5  # answer when the calibrated probability is at least this
-    target_precision: float = 0.0
     report: dict = field(default_factory=dict)  # how it was fitted and its cross-validated figures
 
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -45,11 +44,14 @@ class EvidenceModel:
         z = (x[:, columns] - np.asarray(self.mean)) / np.asarray(self.scale)
         return z @ np.asarray(self.coef) + self.intercept
 
-    def confidence(self, question_features: list[float]) -> float:
-        """Calibrated probability that an answer led by this evidence holds the answer."""
+    def confidence(self, question_features: dict[str, float] | list[float]) -> float:
+        """Calibrated probability that an answer led by this evidence holds the answer (the features by
+        name, read as the calibration lists them, or already in its order)."""
         c = self.calibration
         if not c:
             return 0.0
+        if isinstance(question_features, dict):
+            question_features = [question_features[name] for name in c["features"]]
         z = (np.asarray(question_features) - np.asarray(c["mean"])) / np.asarray(c["scale"])
         return float(1.0 / (1.0 + math.exp(-(float(z @ np.asarray(c["coef"])) + c["intercept"]))))
 
