@@ -73,6 +73,11 @@ def test_shards_scored_with_summed_statistics_score_as_one_machine(engine, fts_q
         top = sorted(want, key=want.get, reverse=True)[:20]
         merged_top = sorted(got, key=got.get, reverse=True)[:20]
         assert [round(want[r], 9) for r in top] == [round(got[r], 9) for r in merged_top]
+        # a short top n reads only as far as the bound needs, and is the full ranking's head
+        for shard in shards:
+            everything = keyword_search(shard, query, 10**6, None, stats=stats)
+            for n in (5, 20):
+                assert keyword_search(shard, query, n, None, stats=stats) == everything[:n]
 
 
 def test_filtered_keyword_search_with_statistics_keeps_only_allowed_rows(engine, fts_queries):

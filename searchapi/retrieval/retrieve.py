@@ -108,24 +108,31 @@ def row_lengths(conn, rowids: list[int]) -> dict[int, int]:
     return out
 
 
-def phrase_frequencies(conn, fts_query: str) -> tuple[list[dict[int, float]], dict[int, int]]:
-    """Per phrase of the query: every row holding it -> its column-weighted frequency there; and each
-    such row's length. Read back from FTS5's own bm25() of the phrase alone (its local statistics known),
-    so matching stays exactly FTS5's."""
-    rows, tokens = table_size(conn)
-    per_phrase = [conn.execute(f"SELECT rowid, bm25(chunks_fts, {COLUMN_WEIGHTS[0]}, {COLUMN_WEIGHTS[1]}) "
-                               "FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall()
-                  for phrase in fts_phrases(fts_query)]
+def phrase_frequencies(conn, fts_query: str, local: KeywordStats,
+                       rowids: list[int] | None = None) -> tuple[list[dict[int, float]], dict[int, int]]:
+    """Per phrase of the query: each row holding it (of `rowids`, or all) -> its column-weighted
+    frequency there; and each such row's length. Read back from FTS5's own bm25() of the phrase alone
+    (`local`: this table's statistics for the query), so matching stays exactly FTS5's."""
+    weights = f"bm25(chunks_fts, {COLUMN_WEIGHTS[0]}, {COLUMN_WEIGHTS[1]})"
+    per_phrase = []
+    for phrase in fts_phrases(fts_query):
+        if rowids is None:
+            per_phrase.append(conn.execute(f"SELECT rowid, {weights} FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall())
+            continue
+        hits = []
+        for start in range(0, len(rowids), 500):
+            part = rowids[start:start + 500]
+            hits += conn.execute(f"SELECT rowid, {weights} FROM chunks_fts WHERE chunks_fts MATCH ? "
+                                 f"AND rowid IN ({','.join('?' * len(part))})", (phrase, *part)).fetchall()
+        per_phrase.append(hits)
     lengths = row_lengths(conn, sorted({int(r) for hits in per_phrase for r, _ in hits}))
-    local_avgdl = tokens / rows if rows else 1.0
     freqs = []
-    for hits in per_phrase:
-        alone = KeywordStats(rows, tokens, (len(hits),))
-        idf = alone.idf(0)
+    for i, hits in enumerate(per_phrase):
+        idf = local.idf(i)
         found = {}
         for rowid, score in hits:
             s = -float(score)
-            norm = K1 * (1 - B + B * lengths[int(rowid)] / local_avgdl)
+            norm = K1 * (1 - B + B * lengths[int(rowid)] / local.avgdl)
             f = s * norm / (idf * (K1 + 1.0) - s)  # bm25 of one phrase solved for its frequency
             found[int(rowid)] = round(f / _FREQ_STEP) * _FREQ_STEP
         freqs.append(found)
@@ -168,10 +175,38 @@ def keyword_search(conn: sqlite3.Connection, fts_query: str | None, n: int, allo
 def _keyword_search_with(conn, fts_query: str, n: int, allowed: set[int] | None,
                          stats: KeywordStats) -> list[tuple[int, float]]:
     try:
-        freqs, lengths = phrase_frequencies(conn, fts_query)
+        local = keyword_stats(conn, fts_query)
+        if allowed is None:
+            return _top_by_bound(conn, fts_query, n, local, stats)
+        freqs, lengths = phrase_frequencies(conn, fts_query, local)
     except sqlite3.OperationalError:
         return []
+    return _ranked(freqs, lengths, stats, allowed)[:n]
+
+
+def _ranked(freqs: list[dict[int, float]], lengths: dict[int, int], stats: KeywordStats,
+            allowed: set[int] | None = None) -> list[tuple[int, float]]:
     scored = [(rowid, bm25([f.get(rowid, 0.0) for f in freqs], length, stats))
               for rowid, length in lengths.items() if allowed is None or rowid in allowed]
-    scored.sort(key=lambda kv: (-kv[1], kv[0]))
-    return scored[:n]
+    return sorted(scored, key=lambda kv: (-kv[1], kv[0]))
+
+
+def _top_by_bound(conn, fts_query: str, n: int, local: KeywordStats, stats: KeywordStats) -> list[tuple[int, float]]:
+    """The top n with the given statistics, reading rows in FTS5's own order only until no unread row
+    can enter: per phrase, a row's score with other statistics is at most its own times the ratio of
+    the IDFs and of the length normalisations (the latter at most the ratio of the average lengths)."""
+    ratios = [stats.idf(i) / local.idf(i) for i, count in enumerate(local.phrase_rows) if count]
+    if not ratios:
+        return []
+    bound = max(ratios) * max(1.0, stats.avgdl / local.avgdl)
+    read = max(4 * n, 64)
+    while True:
+        rows = conn.execute(f"SELECT rowid, bm25(chunks_fts, {COLUMN_WEIGHTS[0]}, {COLUMN_WEIGHTS[1]}) FROM chunks_fts "
+                            "WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?", (fts_query, read)).fetchall()
+        scored = _ranked(*phrase_frequencies(conn, fts_query, local, [int(r) for r, _ in rows]), stats)
+        if len(rows) < read:
+            return scored[:n]
+        unread_at_most = bound * -float(rows[-1][1]) * (1 + 1e-9)  # 1e-9: floating-point rounding only
+        if len(scored) >= n and unread_at_most < scored[n - 1][1]:
+            return scored[:n]
+        read *= 4
