@@ -1,10 +1,9 @@
 """Extractive answers: the sentences that answer the question, each a verbatim cited quote.
 
 Candidate sentences of the top passages (and of a place the question names) are scored by the
-fitted evidence model (answers/model.py) over general features (answers/features.py). The answer
-abstains when the calibrated probability that the best sentence holds the answer is below the
-model's threshold, and says which subject the reports never mention when that is the reason.
-When papers of different dates state the same fact, the latest leads and the earlier is cited.
+fitted evidence model (model.py) over general features (features.py). The answer abstains below
+the model's calibrated threshold and names what the closest evidence lacks. When papers of
+different dates state the same fact, the latest leads and the earlier is cited.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import numpy as np
 
 from indexer.store import ChunkRecord
 
-from searchapi.retrieval.lexical import stem, stem_set, stems
+from searchapi.retrieval.lexical import Concept, stem, stem_set, stems
 from searchapi.retrieval.query import tokens
 from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan
@@ -92,6 +92,7 @@ class Featurizer:
         dense = np.vstack([c.vector for c in candidates]) @ qvec
         known = self.terms.known([t.stem for t in plan.concepts])
         asked = list(dict.fromkeys(w for w in tokens(plan.text) if not w.isdigit()))
+        named = [Concept(stem(w), self.acronyms.get(stem(w), frozenset())) for w in plan.subject]
         contexts: dict[str, tuple[float, list[str], np.ndarray]] = {}  # chunk -> (subject_min, its words, their synonyms)
         for c, d in zip(candidates, dense):
             context = _context(c)
@@ -145,7 +146,7 @@ class Featurizer:
             have_window = stem_set(c.window)
             _, vocabulary, close = contexts[c.chunk.id]
             said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have_window}
-            c.features["subject_window"] = self.subject_share(plan, have_window)
+            c.features["subject_window"] = self.terms.coverage(named, c.window)
             c.features["missing_peak"] = self.missing_peak(plan, have_window, said)
         # Whether anything on the subject states the kind of fact asked ('how much did the website cost':
         # sentences about the website, none with a sum): a question-level reason to abstain.
@@ -153,14 +154,6 @@ class Featurizer:
         for c in candidates:
             c.features["question_type_support"] = support if plan.answer_type else 1.0
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
-
-    def subject_share(self, plan: QueryPlan, have: frozenset[str]) -> float:
-        """IDF-weighted share of the subject's words present (by stem, or an acronym's long form)."""
-        weights = {w: self.terms.idf(stem(w)) for w in plan.subject}
-        total = sum(weights.values())
-        if not total:
-            return 1.0
-        return sum(v for w, v in weights.items() if self.says(w, have)) / total
 
     def says(self, word: str, have: frozenset[str]) -> bool:
         """The text has the word, by stem or as its acronym's long form."""
