@@ -1,9 +1,7 @@
-"""Extractive answers: the sentences that answer the question, each a verbatim cited quote.
+"""Extractive answers: verbatim cited quotes of the sentences the evidence model (model.py) scores best.
 
-Candidate sentences of the top passages (and of a place the question names) are scored by the
-fitted evidence model (model.py) over general features (features.py). The answer abstains below
-the model's calibrated threshold and names what the closest evidence lacks. When papers of
-different dates state the same fact, the latest leads and the earlier is cited.
+Below the model's calibrated threshold the answer abstains and names what the closest evidence
+lacks. When papers of different dates state the same fact, the latest leads and the earlier is cited.
 """
 
 from __future__ import annotations
@@ -25,12 +23,11 @@ from searchapi.schemas import Answer, Filters, Result, Turn
 
 @dataclass
 class Decision:
-    """The scored evidence for one question: candidates best first, the calibrated confidence of
-    the best, and the sentences an answer quotes (empty when it abstains)."""
+    """The candidates best first, the calibrated confidence of the best, and what an answer quotes."""
 
     ranked: list[Candidate]
     confidence: float
-    chosen: list[Candidate]  # what the answer quotes, were it to answer
+    chosen: list[Candidate]
     earlier: Candidate | None = None  # the same fact stated by an older paper
     answered: bool = False  # the confidence reached the model's threshold
 
@@ -40,46 +37,37 @@ class Answerer:
         self.engine = engine
         self.settings = engine.settings
         self.model = model or load_model()
-        # Word vectors of the reports' vocabulary are stored with the index: checking a question's
-        # subject against the words of its evidence never waits for the model.
-        self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.encode_words,
-                                     self.settings.synonym_similarity)
+        # The reports' word vectors are stored with the index: checking a subject never waits for the model.
+        self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.encode_words, self.settings.synonym_similarity)
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
         started = time.perf_counter()
         plan = self.engine.plan(question, history)
-        passages = self.engine.search(plan, k=k, filters=filters).results
-        answer = self.answer(plan, passages, filters)
+        answer = self.respond(plan, self.engine.search(plan, k=k, filters=filters).results, filters)[0]
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
-    # ---- evidence ----------------------------------------------------------------------------
     def sentences(self, passages: list[Result], place: set[int] | None = None) -> list[Candidate]:
-        """Sentences of the given passages and, when the question names a place ('decision
-        OPCC.D.015.17'), of the whole place: its decision may lie below the passages retrieved."""
-        chunks = self.engine.snapshot.chunks
-        groups = []
-        for rank, passage in enumerate(passages):
-            doc_chunks = self.engine.doc_chunks[passage.document.id]
-            groups.append((rank, passage.score, [c for c in doc_chunks if c.end > passage.span[0] and c.start < passage.span[1]]))
-        groups.append((len(passages), 0.0, [chunks[r] for r in sorted(place or ())[: self.settings.answer_place_chunks]]))
-        out: list[Candidate] = []
-        seen: set[tuple[str, int, int]] = set()
+        """Sentences of the passages and of the whole place the question names ('decision
+        OPCC.D.015.17'): its decision may lie below the passages retrieved."""
+        engine, place = self.engine, place or set()
+        groups = [(rank, p.score, [c for c in engine.doc_chunks[p.document.id] if c.end > p.span[0] and c.start < p.span[1]])
+                  for rank, p in enumerate(passages)]
+        groups.append((len(passages), 0.0, [engine.snapshot.chunks[r] for r in sorted(place)[: self.settings.answer_place_chunks]]))
+        out, seen = [], set()
         for rank, score, group in groups:
-            for chunk, (spans, vectors) in zip(group, self.engine.sentences.get(group)):
-                text = self.engine.document_text(chunk.document_id)
-                doc = self.engine.documents[chunk.document_id]
+            for chunk, (spans, vectors) in zip(group, engine.sentences.get(group)):
+                text, doc = engine.document_text(chunk.document_id), engine.documents[chunk.document_id]
                 for (s, e), vector in zip(spans, vectors):
                     if (chunk.document_id, s, e) not in seen:
                         seen.add((chunk.document_id, s, e))
                         out.append(Candidate(chunk, rank, score, s, e, text[s:e], vector, paper_date=doc.date or "",
-                                             in_named_place=chunk.rowid in (place or ()), boilerplate=is_boilerplate(chunk, doc)))
+                                             in_named_place=chunk.rowid in place, boilerplate=is_boilerplate(chunk, doc)))
         return out
 
     def evidence(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> list[Candidate]:
         """Candidate sentences with their features and model scores, best first."""
-        place = self.named_place(plan, passages, filters)
-        candidates = self.sentences(passages[: self.settings.answer_passages], place)
+        candidates = self.sentences(passages[: self.settings.answer_passages], self.named_place(plan, passages, filters))
         features = self.featurizer.compute(plan, self.engine.embedder.encode_query(plan.dense_text)[0], candidates)
         for cand, logit in zip(candidates, self.model.logits(features)):
             cand.probability = float(logit)
@@ -94,65 +82,56 @@ class Answerer:
     def decide(self, plan: QueryPlan, ranked: list[Candidate]) -> Decision:
         return decide(plan, ranked, self.model, self.settings)
 
-    # ---- the answer --------------------------------------------------------------------------
-    def answer(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> Answer:
-        return self.respond(plan, passages, filters)[0]
-
     def respond(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> tuple[Answer, Decision]:
-        """The answer, with the calibrated confidence of its evidence, and the decision behind it (for evaluation)."""
+        """The answer and the decision behind it (for evaluation)."""
         decision = self.decide(plan, self.evidence(plan, passages, filters))
-        answer = self.compose(plan, passages, filters, decision)
-        answer.confidence = round(decision.confidence, 3) if decision.ranked else None
-        return answer, decision
+        return self.compose(plan, passages, filters, decision), decision
 
     def compose(self, plan: QueryPlan, passages: list[Result], filters: Filters | None, decision: Decision) -> Answer:
         if not passages:
             empty = self.engine.allowed_chunks(filters) == set()
-            return self.abstain(plan.question, passages, "No paper matches the filters, so nothing was searched." if empty else None)
-        if not decision.answered:
-            return self.abstain(plan.question, passages, notice=self.why_not(plan, decision))
-        citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(decision.chosen, 1)]
-        text = " ".join(f"{c.text} [{n}]" for n, c in enumerate(decision.chosen, 1))
-        if decision.earlier is not None:
-            n = len(citations) + 1
-            citations.append(self.engine.citation(n, decision.earlier.chunk, decision.earlier.start, decision.earlier.end))
-            text += f" Earlier ({format_date(decision.earlier.paper_date or None)}): {decision.earlier.text} [{n}]"
-        return Answer(question=plan.question, answer=text, answerable=True, citations=citations,
-                      passages=passages, took_ms=0.0, mode="local")
+            answer = self.abstain(plan.question, passages, "No paper matches the filters, so nothing was searched." if empty else None)
+        elif not decision.answered:
+            answer = self.abstain(plan.question, passages, self.why_not(plan, decision))
+        else:
+            quoted = decision.chosen + ([decision.earlier] if decision.earlier else [])
+            citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(quoted, 1)]
+            parts = [f"{c.text} [{n}]" for n, c in enumerate(quoted, 1)]
+            if decision.earlier:
+                parts[-1] = f"Earlier ({format_date(decision.earlier.paper_date or None)}): {parts[-1]}"
+            answer = Answer(question=plan.question, answer=" ".join(parts), answerable=True, citations=citations,
+                            passages=passages, took_ms=0.0, mode="local")
+        answer.confidence = round(decision.confidence, 3) if decision.ranked else None
+        return answer
 
     def why_not(self, plan: QueryPlan, decision: Decision) -> str | None:
-        """Name what the best sentence and its neighbours lack: a subject the reports never mention at all,
+        """What the best sentence and its neighbours lack: a subject the reports never mention at all,
         or one the closest evidence does not speak of ('Op Brock' where it says 'Op Blythe')."""
-        if not decision.ranked:
+        missing = self.featurizer.unsupported(plan, decision.ranked[0].window) if decision.ranked else []
+        if not missing:
             return None
-        best = decision.ranked[0]
-        missing = self.featurizer.unsupported(plan, best.window or f"{best.chunk.heading} {best.chunk.text}")
         # As the question wrote them ('the Violence Reduction Unit', not 'violence reduction unit').
         named = " ".join(m.group() if (m := re.search(rf"\b{re.escape(w)}\b", plan.question, re.I)) else w for w in missing)
-        if missing and not any(self.engine.terms.knows(w) for w in missing):
-            return f"The reports never mention {named}; the closest passages are below."
-        if missing:
+        if any(self.engine.terms.knows(w) for w in missing):
             return f"The closest passages do not speak of {named}; they are listed below."
-        return None
+        return f"The reports never mention {named}; the closest passages are below."
 
     def abstain(self, question: str, passages: list[Result], notice: str | None = None) -> Answer:
         reason = notice or f"Nothing in them answers “{question}”; the closest passages are listed below as related reading."
-        text = f"The indexed reports don't say. {reason}"
-        return Answer(question=question, answer=text, answerable=False, citations=[], passages=passages,
-                      took_ms=0.0, mode="local", notice=notice)
+        return Answer(question=question, answer=f"The indexed reports don't say. {reason}", answerable=False,
+                      citations=[], passages=passages, took_ms=0.0, mode="local", notice=notice)
 
 
 def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, settings) -> Decision:
-    """Answer from the best sentence when its calibrated probability reaches the model's threshold;
-    quote close runners-up of its paper, the best sentence for each part of a two-part question,
-    and, when an older paper states the same fact, lead with the latest and cite the earlier."""
+    """Answer from the best sentence when its calibrated probability reaches the threshold; quote close
+    runners-up of its paper and the best sentence for each part of a two-part question."""
     if not ranked:
         return Decision(ranked, 0.0, [])
     confidence = model.confidence(question_features(plan, ranked))
     lead, earlier = current_fact(ranked, settings)
     chosen = [lead]
     for part in plan.parts:
-        best = max(ranked, key=lambda c: (coverage(part, c.text), c.probability))
+        best = max(ranked, key=lambda c: (_share(part, c.text), c.probability))
         if best not in chosen and best.probability >= lead.probability - settings.answer_part_margin:
             chosen.append(best)
     for cand in ranked[1:]:
@@ -167,8 +146,7 @@ def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, setti
 
 
 def current_fact(ranked: list[Candidate], settings) -> tuple[Candidate, Candidate | None]:
-    """(lead, earlier): when a paper of another date states nearly the same sentence as the best one,
-    the later paper's sentence leads and the earlier one is cited beside it."""
+    """(lead, earlier): when a paper of another date states nearly the best sentence, the later leads."""
     best = ranked[0]
     for other in ranked[1:10]:
         if other.probability < best.probability - settings.answer_extra_margin:
@@ -179,8 +157,8 @@ def current_fact(ranked: list[Candidate], settings) -> tuple[Candidate, Candidat
     return best, None
 
 
-def coverage(concepts, text: str) -> float:
-    """Share of the concepts the text has (each counted once, however rare)."""
+def _share(concepts, text: str) -> float:
+    """Share of the concepts the text has, each counted once however rare."""
     have = stem_set(text)
     return sum(c.present(have) for c in concepts) / max(1, len(concepts))
 
@@ -188,4 +166,3 @@ def coverage(concepts, text: str) -> float:
 def _similar(a: str, b: str, threshold: float = 0.7) -> bool:
     wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
     return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) > threshold
-

@@ -1,8 +1,7 @@
-"""Typed extractors: does a text state a sum, a count, a percentage, a date, a duration or a name?
+"""Typed extractors: does a text state a sum, a count, a percentage, a date, a duration, a name, a reason?
 
-Sums come from price-parser, dates from the indexer's own date reader (plus month-year, a bare
-year and financial years); the rest are the few general shapes English writes them in. Each
-answers only 'is there one'; the evidence model learns how much that matters.
+Sums come from price-parser, dates from the indexer's date reader (plus month-year, bare and
+financial years); the rest from the few shapes English writes them in. Each says only 'is there one'.
 """
 
 from __future__ import annotations
@@ -31,21 +30,14 @@ _TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Cllr|Councillor|
 # not the name of a body ('Kent Police', 'Medway Council').
 _BODY = r"(?:Police|Council|Board|Panel|Unit|Team|Service|Office|Plan|Strategy|Partnership|Fund|Court|Government|Association)"
 _NAME_PAIR = re.compile(rf"(?:^|[a-z]{{2,}}|[,;:(])\s+([A-Z][a-z]+)\s+(?:[A-Z]\.\s+)?(?!{_BODY}\b)([A-Z][a-z]{{2,}})\b(?!\s+{_BODY})")
-_NOT_AFTER = {"the", "of", "and", "for", "to", "in", "on", "a", "an", "by the"}
+_NOT_AFTER = {"the", "of", "and", "for", "to", "in", "on", "a", "an"}
+_REASON = re.compile(r"\b(?:because|due to|owing to|in order to|so that|as a result|to ensure|aims? to|the reason|"
+                     r"following|given that|since the)\b", re.I)
 
 
 def has_person(text: str) -> bool:
-    if _TITLE.search(text):
-        return True
-    for m in _NAME_PAIR.finditer(text):
-        before = text[: m.start(1)].split()[-1:] or [""]
-        if before[0].lower() not in _NOT_AFTER:
-            return True
-    return False
-
-
-_REASON = re.compile(r"\b(?:because|due to|owing to|in order to|so that|as a result|to ensure|aims? to|the reason|"
-                     r"following|given that|since the)\b", re.I)
+    words_before = (text[: m.start(1)].split()[-1:] for m in _NAME_PAIR.finditer(text))
+    return bool(_TITLE.search(text)) or any(not w or w[0].lower() not in _NOT_AFTER for w in words_before)
 
 
 def has_money(text: str) -> bool:
@@ -53,33 +45,21 @@ def has_money(text: str) -> bool:
     return (price.amount is not None and price.currency is not None) or bool(_SCALE.search(text))
 
 
-def has_count(text: str) -> bool:
-    return any(not _YEAR.match(m.group()) for m in _NUMBER.finditer(text))
-
-
-def has_date(text: str) -> bool:
-    return bool(find_dates(text)) or bool(_LOOSE_DATE.search(text))
+_STATES = {
+    "money": has_money,
+    "count": lambda text: any(not _YEAR.match(m.group()) for m in _NUMBER.finditer(text)),
+    "percent": _PERCENT.search,
+    "date": lambda text: find_dates(text) or _LOOSE_DATE.search(text),
+    "duration": _DURATION.search,
+    "person": has_person,
+    "reason": _REASON.search,
+}
 
 
 @lru_cache(maxsize=50_000)
 def states(text: str) -> frozenset[str]:
     """The answer types this text states."""
-    found = set()
-    if has_money(text):
-        found.add("money")
-    if has_count(text):
-        found.add("count")
-    if _PERCENT.search(text):
-        found.add("percent")
-    if has_date(text):
-        found.add("date")
-    if _DURATION.search(text):
-        found.add("duration")
-    if has_person(text):
-        found.add("person")
-    if _REASON.search(text):
-        found.add("reason")
-    return frozenset(found)
+    return frozenset(kind for kind, says in _STATES.items() if says(text))
 
 
 # What the question's form asks for; the first that applies.
@@ -103,7 +83,5 @@ def asked_type(question: str) -> str | None:
 
 def matches(kind: str | None, text: str) -> bool:
     """Whether the text states the asked kind (an 'amount' is a sum, a count or a percentage)."""
-    if kind is None:
-        return False
-    found = states(text)
+    found = states(text) if kind else frozenset()
     return kind in found or (kind == "amount" and bool(found & {"money", "count", "percent"}))

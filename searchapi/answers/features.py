@@ -1,9 +1,8 @@
-"""General evidence features of one candidate sentence for one query plan.
+"""General evidence features of candidate sentences for one query plan; model.py weighs them.
 
-Nothing here knows any particular question: similarity, word overlap weighted by rarity, support
-for the question's subject and its rarest words by the sentence and its neighbours (not merely its
-passage), whether the sentence states the kind of fact asked for, agreement with the year asked
-about. The evidence model weighs them (see model.py).
+Nothing here knows a particular question: similarity, rarity-weighted word overlap, support for the
+subject and the rarest words by the sentence and its neighbours (not merely its passage), the kind
+of fact asked for, the year asked about.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ FEATURES = (
     "window_dense", "window_coverage", "previous_then_type", "subject_min", "type_in_window", "question_type_support",
     "subject_window", "missing_peak",
 )
-# What the abstention model reads of a question's whole candidate set (see question_features).
+# What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("top_score", "type_support", "subject_and_type", "coverage_and_type", "known_share", "subject_min",
                      "year_mismatch", "lead_subject", "lead_window_coverage", "lead_subject_window", "lead_missing_peak",
                      "window_subject_and_type", "paper_margin")
@@ -46,7 +45,6 @@ class Candidate:
     end: int
     text: str
     vector: np.ndarray
-    position: float = 0.0  # in its passage (set by the sharded answerer; no feature reads it)
     window: str = ""  # its section heading, the sentence and its neighbours (set with the features)
     paper_date: str = ""
     in_named_place: bool = False
@@ -56,7 +54,7 @@ class Candidate:
 
 
 class Featurizer:
-    """Computes FEATURES for the candidates of one question. `terms` is the index's TermStats."""
+    """Computes FEATURES for the candidates of one question. `terms` is the index's CorpusStats."""
 
     def __init__(self, terms, acronyms: dict[str, str], encode_words, synonym_similarity: float):
         self.terms = terms
@@ -64,7 +62,6 @@ class Featurizer:
         self.encode_words = encode_words
         self.synonym_similarity = synonym_similarity
 
-    # ---- subject support --------------------------------------------------------------------
     def similarity(self, vocabulary: list[str], words: list[str]) -> np.ndarray:
         """Cosine of each context word (rows) with each question word (columns)."""
         if not vocabulary or not words:
@@ -72,28 +69,32 @@ class Featurizer:
         return self.encode_words(vocabulary) @ self.encode_words(words).T
 
     def support(self, words: list[str], have: frozenset[str], similarity: np.ndarray) -> np.ndarray:
-        """Per word, 1 when the context has it (by stem, or its acronym's long form); else its nearest
-        context word's similarity (a near-synonym: 'picked' ~ 'selected'), which the model calibrates."""
-        return np.where([self.says(w, have) for w in words], 1.0, np.maximum(0.0, similarity.max(axis=0, initial=0.0)))
+        """Per word, 1 when the context has it (by stem, or its acronym's long form), else its nearest
+        context word's similarity ('picked' ~ 'selected'), which the model calibrates."""
+        said = [self.concept(w).present(have) for w in words]
+        return np.where(said, 1.0, np.maximum(0.0, similarity.max(axis=0, initial=0.0)))
+
+    def concept(self, word: str) -> Concept:
+        return Concept(stem(word), self.acronyms.get(stem(word), frozenset()))
 
     def unsupported(self, plan: QueryPlan, context: str) -> list[str]:
-        """Subject words the context neither says nor says in other words; when it has them all, the
-        question's rarest word it lacks ('Brock' beside 'Op Blythe'), if any."""
+        """Subject words the context does not say, even in other words; failing those, the question's
+        rarest word it lacks ('Brock' beside 'Op Blythe'), if any."""
         words = plan.subject + tokens(plan.question)
         support = self.support(words, stem_set(context), self.similarity(_vocabulary(context), words))
         lacking = [w for w, s in zip(words, support) if s < self.synonym_similarity]
         missing = list(dict.fromkeys(w for w in lacking if w in plan.subject))
         return missing or sorted(lacking, key=lambda w: -self.terms.idf(stem(w)))[:1]
 
-    # ---- features ---------------------------------------------------------------------------
     def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
         if not candidates:
             return np.zeros((0, len(FEATURES)), dtype="float32")
         dense = np.vstack([c.vector for c in candidates]) @ qvec
+        coverage = self.terms.coverage
         known = self.terms.known([t.stem for t in plan.concepts])
         asked = list(dict.fromkeys(w for w in tokens(plan.text) if not w.isdigit()))
-        named = [Concept(stem(w), self.acronyms.get(stem(w), frozenset())) for w in plan.subject]
-        contexts: dict[str, tuple[float, list[str], np.ndarray]] = {}  # chunk -> (subject_min, its words, their synonyms)
+        named = [self.concept(w) for w in plan.subject]
+        contexts = {}  # chunk id -> (subject_min, its words, which of them say an asked word)
         for c, d in zip(candidates, dense):
             context = _context(c)
             if c.chunk.id not in contexts:
@@ -101,98 +102,86 @@ class Featurizer:
                 sims = self.similarity(vocabulary, asked + plan.subject)
                 subject = self.support(plan.subject, stem_set(context), sims[:, len(asked):])
                 contexts[c.chunk.id] = (min(subject, default=1.0), vocabulary, sims[:, : len(asked)] >= self.synonym_similarity)
-            have_sentence = stem_set(c.text)
-            year_match = bool(plan.years) and all(y.written_in(c.text) or y.written_in(context) or
-                                                  (not y.financial and c.paper_date.startswith(str(y.start))) for y in plan.years)
-            f = {
+            have = stem_set(c.text)
+            type_match = float(matches(plan.answer_type, c.text))
+            year_match = all(y.written_in(c.text) or y.written_in(context) or
+                             (not y.financial and c.paper_date.startswith(str(y.start))) for y in plan.years)
+            c.features = {
                 "dense_sentence": float(d),
                 "passage_score": c.passage_score,
                 "passage_prior": 1.0 / (1 + c.passage_rank),
-                "coverage_sentence": self.terms.coverage(plan.concepts, c.text),
-                "coverage_context": self.terms.coverage(plan.concepts, context),
-                "heading_match": self.terms.coverage(plan.concepts, c.chunk.heading),
-                "subject_sentence": sum(stem(w) in have_sentence for w in plan.subject) / len(plan.subject) if plan.subject else 1.0,
-                "type_match": float(matches(plan.answer_type, c.text)),
-                "type_missing": float(plan.answer_type is not None and not matches(plan.answer_type, c.text)),
+                "coverage_sentence": coverage(plan.concepts, c.text),
+                "coverage_context": coverage(plan.concepts, context),
+                "heading_match": coverage(plan.concepts, c.chunk.heading),
+                "subject_sentence": sum(stem(w) in have for w in plan.subject) / len(plan.subject) if plan.subject else 1.0,
+                "type_match": type_match,
+                "type_missing": float(plan.answer_type is not None and not type_match),
                 "year_mismatch": float(bool(plan.years) and not year_match),
                 "heading_like": float(_heading_like(c.text)),
                 "known_share": known,
                 "named_place": float(c.in_named_place),
                 "boilerplate": float(c.boilerplate),
+                "subject_min": contexts[c.chunk.id][0],
             }
-            c.features = f
-        # What the sentence before says ('PCSO numbers' ... 'As at March 2017, the number stood at 287'),
-        # and how the sentence ranks among the question's candidates.
-        previous: dict[tuple[str, int], Candidate] = {(c.chunk.id, c.end): c for c in candidates}
         for name, key in (("dense_rank", "dense_sentence"), ("coverage_rank", "coverage_sentence")):
-            order = sorted(candidates, key=lambda c: -c.features[key])
-            for rank, c in enumerate(order):
+            for rank, c in enumerate(sorted(candidates, key=lambda c: -c.features[key])):
                 c.features[name] = 1.0 / (1 + rank)
-        following = {id(b): c for c in candidates if (b := _preceding(c, previous)) is not None}
+        # The sentence before may say what this one is about ('PCSO numbers' ... 'the number stood at 287').
+        by_end = {(c.chunk.id, c.end): c for c in candidates}
+        before = {c: _preceding(c, by_end) for c in candidates}
+        after = {b: c for c, b in before.items() if b is not None}
         for c in candidates:
-            before, after = _preceding(c, previous), following.get(id(c))
-            window = [n for n in (before, c, after) if n is not None]
-            c.features["previous_dense"] = before.features["dense_sentence"] if before else 0.0
-            c.features["previous_coverage"] = before.features["coverage_sentence"] if before else 0.0
-            c.features["type_in_context"] = c.features["type_match"] * c.features["coverage_context"]
-            c.features["window_dense"] = float(_unit(np.mean([n.vector for n in window], axis=0)) @ qvec)
-            c.features["window_coverage"] = self.terms.coverage(plan.concepts, " ".join(n.text for n in window))
-            c.features["previous_then_type"] = c.features["previous_coverage"] * c.features["type_match"]
-            c.features["subject_min"] = contexts[c.chunk.id][0]
-            c.features["type_in_window"] = max(n.features["type_match"] for n in window)
-            # Sentence-level support: the words the question is distinctive for must be in the sentence,
-            # its neighbours or its section heading (or said there in other words), not merely in the passage.
+            f, previous = c.features, before[c]
+            window = [n for n in (previous, c, after.get(c)) if n is not None]
+            f["previous_dense"] = previous.features["dense_sentence"] if previous else 0.0
+            f["previous_coverage"] = previous.features["coverage_sentence"] if previous else 0.0
+            f["type_in_context"] = f["type_match"] * f["coverage_context"]
+            f["window_dense"] = float(_unit(np.mean([n.vector for n in window], axis=0)) @ qvec)
+            f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
+            f["previous_then_type"] = f["previous_coverage"] * f["type_match"]
+            f["type_in_window"] = max(n.features["type_match"] for n in window)
+            # The question's distinctive words must be in the sentence, its neighbours or its heading
+            # (or said there in other words), not merely somewhere in the passage.
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
-            have_window = stem_set(c.window)
+            have = stem_set(c.window)
             _, vocabulary, close = contexts[c.chunk.id]
-            said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have_window}
-            c.features["subject_window"] = self.terms.coverage(named, c.window)
-            c.features["missing_peak"] = self.missing_peak(plan, have_window, said)
-        # Whether anything on the subject states the kind of fact asked ('how much did the website cost':
-        # sentences about the website, none with a sum): a question-level reason to abstain.
+            said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have}
+            f["subject_window"] = coverage(named, c.window)
+            f["missing_peak"] = self.missing_peak(plan, have, said)
+        # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
         support = max((c.features["type_match"] * c.features["window_coverage"] for c in candidates), default=0.0)
         for c in candidates:
             c.features["question_type_support"] = support if plan.answer_type else 1.0
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
 
-    def says(self, word: str, have: frozenset[str]) -> bool:
-        """The text has the word, by stem or as its acronym's long form."""
-        s = stem(word)
-        return s in have or (s in self.acronyms and self.acronyms[s] <= have)
-
     def missing_peak(self, plan: QueryPlan, have: frozenset[str], said_otherwise: set[str] = frozenset()) -> float:
-        """The rarest question word absent from the text (nor said there in other words: `said_otherwise`),
-        as a share of the rarest question word's IDF: 1 when the most distinctive word ('Brock',
-        'Medway', '2017') is missing, 0 when none is."""
+        """The IDF of the rarest question word the text lacks (not even in other words), as a share of
+        the rarest question word's: 1 when the most distinctive word ('Brock', '2017') is missing."""
         weights = [(self.terms.idf(c.stem), c.present(have) or c.stem in said_otherwise) for c in plan.concepts]
         peak = max((w for w, _ in weights), default=0.0)
         return max((w for w, present in weights if not present), default=0.0) / peak if peak else 0.0
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
-    """QUESTION_FEATURES of candidates ranked by the evidence model (scores in `.probability`): how strong
-    the best sentence is, whether any sentence states the kind of fact asked about the subject, and
-    whether the best sentence itself speaks of what was asked (not only its passage)."""
+    """QUESTION_FEATURES of candidates ranked by the evidence model: how strong the best sentence is,
+    whether any sentence states the kind of fact asked about the subject, and whether the best
+    sentence itself (not only its passage) speaks of what was asked."""
     if not ranked:
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"top_score": -20.0, "year_mismatch": 1.0, "lead_missing_peak": 1.0}
-    typed = plan.answer_type is not None
+    typed = ("type_match",) if plan.answer_type is not None else ()
 
-    def best(*names: str) -> float:
-        return max(math.prod(c.features[n] for n in names + (("type_match",) if typed else ())) for c in ranked)
+    def best(name: str) -> float:
+        return max(math.prod(c.features[n] for n in (name,) + typed) for c in ranked)
 
-    lead = ranked[0].features
-    return {"top_score": ranked[0].probability, "type_support": lead["question_type_support"],
+    lead, top = ranked[0].features, ranked[0]
+    # How far the best sentence stands above the best of any other paper.
+    other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
+    return {"top_score": top.probability, "type_support": lead["question_type_support"],
             "subject_and_type": best("subject_sentence"), "coverage_and_type": best("coverage_sentence"),
             "known_share": lead["known_share"], "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
-            # The best sentence itself (not only its passage): does it name the subject, and do it and
-            # its neighbours hold the question's rare words ('a sentence about something nearby' does not).
             "lead_subject": lead["subject_sentence"], "lead_window_coverage": lead["window_coverage"],
             "lead_subject_window": lead["subject_window"], "lead_missing_peak": lead["missing_peak"],
-            "window_subject_and_type": best("subject_window"),
-            # How far the best sentence stands above the best of any other paper (an answer the
-            # reports state once, clearly, rather than a close call between papers).
-            "paper_margin": ranked[0].probability - next((c.probability for c in ranked
-                                                          if c.chunk.document_id != ranked[0].chunk.document_id), ranked[-1].probability)}
+            "window_subject_and_type": best("subject_window"), "paper_margin": top.probability - other}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:

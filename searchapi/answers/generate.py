@@ -166,7 +166,7 @@ class GenerativeAnswerer:
         plan = self.local.engine.plan(question, history)
         passages = self.local.engine.search(plan, k=k, filters=filters).results
         yield "passages", [p.model_dump() for p in passages]
-        local = self.local.answer(plan, passages, filters)
+        local = self.local.respond(plan, passages, filters)[0]
         if not local.answerable:
             local.mode = "llm"
             yield "answer", local.model_dump()

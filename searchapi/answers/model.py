@@ -1,8 +1,7 @@
-"""The evidence model: logistic regression over FEATURES, Platt-calibrated, with one threshold.
+"""The evidence model: logistic regression over FEATURES, and a calibrated probability with one threshold.
 
-Fitted by scripts/train_evidence.py on the labelled question sets (gold = verbatim evidence),
-selected and calibrated by cross-validation grouped by paper, and stored as a small versioned
-JSON file shipped with the package (evidence_model.json), loaded once.
+Fitted by scripts/train_evidence.py on the labelled questions (gold = verbatim evidence), selected
+and calibrated by cross-validation grouped by paper; stored in evidence_model.json, loaded once.
 """
 
 from __future__ import annotations
@@ -30,23 +29,19 @@ class EvidenceModel:
     scale: list[float]
     coef: list[float]
     intercept: float
-    # Calibration: P(the answer holds the evidence) = sigmoid(question features . weights + bias), a
-    # Platt scaling of the best score widened to a few question-level features (QUESTION_FEATURES).
+    # P(the answer holds the evidence): a Platt scaling of the best score widened to QUESTION_FEATURES.
     calibration: dict = field(default_factory=dict)
     threshold: float = 0.5  # answer when the calibrated probability is at least this
     report: dict = field(default_factory=dict)  # how it was fitted and its cross-validated figures
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Raw scores of candidate sentences (rows of FEATURES), higher is better evidence."""
-        if len(x) == 0:
-            return np.zeros(0)
-        columns = [FEATURES.index(name) for name in self.features]
-        z = (x[:, columns] - np.asarray(self.mean)) / np.asarray(self.scale)
+        """Scores of candidate sentences (rows of FEATURES), higher is better evidence."""
+        z = (x[:, [FEATURES.index(name) for name in self.features]] - np.asarray(self.mean)) / np.asarray(self.scale)
         return z @ np.asarray(self.coef) + self.intercept
 
     def confidence(self, question_features: dict[str, float] | list[float]) -> float:
-        """Calibrated probability that an answer led by this evidence holds the answer (the features by
-        name, read as the calibration lists them, or already in its order)."""
+        """Calibrated probability that an answer led by this evidence holds the answer (features by
+        name, or already in the calibration's order)."""
         c = self.calibration
         if not c:
             return 0.0
@@ -58,14 +53,10 @@ class EvidenceModel:
     def to_json(self) -> str:
         return json.dumps(vars(self), indent=1)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "EvidenceModel":
-        return cls(**data)
-
 
 @lru_cache(maxsize=4)
 def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
-    model = EvidenceModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    model = EvidenceModel(**json.loads(Path(path).read_text(encoding="utf-8")))
     unknown = set(model.features) - set(FEATURES) or set(model.calibration.get("features", QUESTION_FEATURES)) - set(QUESTION_FEATURES)
     if unknown:
         raise ValueError(f"{path}: features this version does not compute: {sorted(unknown)}")

@@ -1,7 +1,4 @@
-"""The query plan: a question parsed once into everything retrieval, ranking and answering need.
-
-No later stage reads the question's text again; each takes what it needs from the plan.
-"""
+"""The query plan: a question parsed once into everything retrieval, ranking and answering read."""
 
 from __future__ import annotations
 
