@@ -1,2 +1,1 @@
-"""Answering as a pipeline of small typed pieces: a query plan parsed once, typed extractors,
-general evidence features, a fitted and calibrated evidence model, and the answer built from it."""
+"""Answers: query plan, typed extractors, evidence features, a calibrated evidence model, the answer."""

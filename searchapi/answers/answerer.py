@@ -1,7 +1,7 @@
-"""Extractive answers: verbatim cited quotes of the sentences the evidence model (model.py) scores best.
+"""Extractive answers: verbatim cited quotes of the sentences the evidence model scores best.
 
-Below the model's calibrated threshold the answer abstains and names what the closest evidence
-lacks. When papers of different dates state the same fact, the latest leads and the earlier is cited.
+Below the calibrated threshold it abstains and names what the closest evidence lacks. When papers
+of different dates state the same fact, the latest leads and the earlier is cited.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Answerer:
         return sorted(candidates, key=lambda c: c.probability, reverse=True)
 
     def named_place(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> set[int]:
-        """Chunks of the place a reference names (among the papers searched), when the first passage is one of them."""
+        """Chunks of the place a reference names, when the first passage is one of them."""
         _, named = self.engine.named_place(plan, self.engine.allowed_chunks(filters))
         first = self.engine.snapshot.chunk_by_id.get(passages[0].chunk_id) if passages else None
         return named if first is not None and first.rowid in named else set()

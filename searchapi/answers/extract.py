@@ -63,22 +63,22 @@ def states(text: str) -> frozenset[str]:
 
 
 # What the question's form asks for; the first that applies.
-_ASKS = [
-    ("percent", re.compile(r"%|\bpercentage\b|\bproportion\b|\bper ?cent\b|\bwhat share\b", re.I)),
-    ("count", re.compile(r"\bhow many\b|\bnumber of\b", re.I)),
-    ("money", re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav|worth|invest|fund|budget|give|gave|contribut|grant|award|allocat)"
-                         r"|\b(?:cost|price|budget|spend|deficit|savings|funding|£)\b", re.I)),
-    ("duration", re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I)),
-    ("date", re.compile(r"^\W*(?:and\s+)?when\b|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I)),
-    ("person", re.compile(r"^\W*(?:and\s+)?who\b|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I)),
-    ("reason", re.compile(r"^\W*(?:and\s+)?why\b|\bwhat for\b|\b(?:reason|purpose)\b", re.I)),
-    ("amount", re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I)),
-]
+_ASKS = {
+    "percent": re.compile(r"%|\bpercentage\b|\bproportion\b|\bper ?cent\b|\bwhat share\b", re.I),
+    "count": re.compile(r"\bhow many\b|\bnumber of\b", re.I),
+    "money": re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav|worth|invest|fund|budget|give|gave|contribut|grant|award|allocat)"
+                       r"|\b(?:cost|price|budget|spend|deficit|savings|funding|£)\b", re.I),
+    "duration": re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I),
+    "date": re.compile(r"^\W*(?:and\s+)?when\b|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I),
+    "person": re.compile(r"^\W*(?:and\s+)?who\b|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I),
+    "reason": re.compile(r"^\W*(?:and\s+)?why\b|\bwhat for\b|\b(?:reason|purpose)\b", re.I),
+    "amount": re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I),
+}
 
 
 def asked_type(question: str) -> str | None:
     """What kind of fact the question's form asks for ('how many ...' -> 'count'), if it says."""
-    return next((kind for kind, asks in _ASKS if asks.search(question)), None)
+    return next((kind for kind, asks in _ASKS.items() if asks.search(question)), None)
 
 
 def matches(kind: str | None, text: str) -> bool:

@@ -96,7 +96,7 @@ class Featurizer:
         named = [self.concept(w) for w in plan.subject]
         contexts = {}  # chunk id -> (subject_min, its words, which of them say an asked word)
         for c, d in zip(candidates, dense):
-            context = _context(c)
+            context = f"{c.chunk.heading} {c.chunk.text}"
             if c.chunk.id not in contexts:
                 vocabulary = _vocabulary(context)
                 sims = self.similarity(vocabulary, asked + plan.subject)
@@ -149,9 +149,9 @@ class Featurizer:
             f["subject_window"] = coverage(named, c.window)
             f["missing_peak"] = self.missing_peak(plan, have, said)
         # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
-        support = max((c.features["type_match"] * c.features["window_coverage"] for c in candidates), default=0.0)
+        support = max(c.features["type_match"] * c.features["window_coverage"] for c in candidates) if plan.answer_type else 1.0
         for c in candidates:
-            c.features["question_type_support"] = support if plan.answer_type else 1.0
+            c.features["question_type_support"] = support
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
 
     def missing_peak(self, plan: QueryPlan, have: frozenset[str], said_otherwise: set[str] = frozenset()) -> float:
@@ -188,10 +188,6 @@ def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candid
     """The candidate sentence just before this one in its chunk, if any (a few characters of gap)."""
     return next((by_end[(c.chunk.id, end)] for end in range(c.start, max(c.chunk.start, c.start - 8) - 1, -1)
                  if (c.chunk.id, end) in by_end), None)
-
-
-def _context(c: Candidate) -> str:
-    return f"{c.chunk.heading} {c.chunk.text}"
 
 
 @lru_cache(maxsize=20_000)

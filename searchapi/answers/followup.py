@@ -24,14 +24,10 @@ def _shift_years(text: str, delta: int) -> str:
 
 def rewrite_followup(question: str, history: list[Turn]) -> str:
     previous = next((t.content for t in reversed(history) if t.role == "user"), None)
-    if not previous:
+    if not previous or not (len(tokens(question)) <= 4 or _ELLIPTIC.search(question)):
         return question
-    short = len(tokens(question)) <= 4
-    if not (short or _ELLIPTIC.search(question)):
-        return question
-    base = previous
     if re.search(r"\b(?:year|month) before\b|\bprevious year\b|\blast year\b", question, re.I):
-        base = _shift_years(previous, -1)
+        previous = _shift_years(previous, -1)
     elif re.search(r"\b(?:year|month) after\b|\bnext year\b|\bfollowing year\b", question, re.I):
-        base = _shift_years(previous, +1)
-    return f"{base} {question}"
+        previous = _shift_years(previous, +1)
+    return f"{previous} {question}"

@@ -1,9 +1,9 @@
-"""Optional generative answers through any OpenAI-compatible chat endpoint (llama.cpp, Ollama,
-vLLM, a hosted API), with every citation checked against its passage afterwards.
+"""Optional generative answers through any OpenAI-compatible chat endpoint (llama.cpp, Ollama, vLLM,
+a hosted API), every citation checked against its passage afterwards.
 
-Retrieval confidence gates the model: when the local answerer finds no evidence, the model is not
-asked at all, so it cannot answer from general knowledge. Sentences whose [n] does not support them
-are dropped and the answer says so; timeouts and errors fall back to the extractive answer.
+The model is asked only when the extractive answer found evidence, so it cannot answer from general
+knowledge. Sentences their [n] does not support are dropped, and the answer says so; timeouts and
+errors fall back to the extractive answer.
 """
 
 from __future__ import annotations
@@ -42,13 +42,8 @@ _CLAIM_END = re.compile(r"[.!?](?:\s*\[\d{1,2}\])*(?=\s+[A-Z\"'“(£]|\s*$)")
 
 def claims(text: str) -> list[str]:
     """Generated text split into sentences, each keeping the citation markers that follow it."""
-    out, start = [], 0
-    for m in _CLAIM_END.finditer(text):
-        out.append(text[start : m.end()].strip())
-        start = m.end()
-    if text[start:].strip():
-        out.append(text[start:].strip())
-    return [c for c in out if c]
+    ends = [m.end() for m in _CLAIM_END.finditer(text)]
+    return [claim for a, b in zip([0] + ends, ends + [len(text)]) if (claim := text[a:b].strip())]
 
 
 def grounded(claim: str, evidence: str) -> bool:
@@ -68,16 +63,11 @@ class GenerativeAnswerer:
         self.local = local
         self.settings = settings
 
-    # ---- the model call --------------------------------------------------------------------------
     def messages(self, question: str, passages: list[Result], history: list[Turn]) -> list[dict]:
-        numbered = "\n\n".join(
-            f"[{i}] {p.citation}\n{p.text[:PASSAGE_CHARS]}" for i, p in enumerate(passages[:MAX_PASSAGES], 1)
-        )
-        msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
-        for turn in history[-4:]:
-            msgs.append({"role": turn.role, "content": turn.content[:1000]})
-        msgs.append({"role": "user", "content": f"Passages:\n\n{numbered}\n\nQuestion: {question}"})
-        return msgs
+        numbered = "\n\n".join(f"[{i}] {p.citation}\n{p.text[:PASSAGE_CHARS]}" for i, p in enumerate(passages[:MAX_PASSAGES], 1))
+        return ([{"role": "system", "content": SYSTEM_PROMPT}]
+                + [{"role": turn.role, "content": turn.content[:1000]} for turn in history[-4:]]
+                + [{"role": "user", "content": f"Passages:\n\n{numbered}\n\nQuestion: {question}"}])
 
     def tokens_from_model(self, messages: list[dict]) -> Iterator[str]:
         headers = {"Authorization": f"Bearer {self.settings.llm_api_key}"} if self.settings.llm_api_key else {}
@@ -98,7 +88,7 @@ class GenerativeAnswerer:
                     if data == "[DONE]":
                         break
                     try:
-                        delta = json.loads(data)["choices"][0].get("delta", {}).get("content") or ""
+                        delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
                     except (json.JSONDecodeError, KeyError, IndexError):
                         continue
                     if delta:
@@ -108,22 +98,16 @@ class GenerativeAnswerer:
         except httpx.HTTPError as exc:
             raise LLMUnavailable(f"the language model could not be reached ({type(exc).__name__})") from None
 
-    # ---- checking what it said ------------------------------------------------------------------
-    def verify(self, question: str, generated: str, passages: list[Result]) -> tuple[list[str], list[Citation], int, int]:
-        """Keep sentences whose [n] supports them; each kept marker becomes a verbatim quote.
-
-        A sentence the model left uncited is kept only if one of the passages supports it, and
-        then cites that passage ('repaired'). Returns (sentences, citations, dropped, repaired).
-        """
-        text = generated.strip()
+    def verify(self, generated: str, passages: list[Result]) -> tuple[list[str], list[Citation], int, int]:
+        """Keep sentences whose [n] supports them, each marker a verbatim quote; an uncited sentence is
+        kept only if a passage supports it, and cites it. Returns (sentences, citations, dropped, repaired)."""
         kept, citations, dropped, repaired = [], [], 0, 0
         shown = passages[:MAX_PASSAGES]
-        # Each passage's sentences once, however many claims cite it.
-        per_passage = [self.local.sentences([p]) for p in shown]
-        for sentence in claims(text):
+        per_passage = [self.local.sentences([p]) for p in shown]  # once, however many claims cite one
+        for sentence in claims(generated):
             numbers = [int(n) for n in _MARKER.findall(sentence)]
             claim = _MARKER.sub("", sentence).strip()
-            if not claim or len(claim.split()) < 3:
+            if len(claim.split()) < 3:
                 continue
             if any(not 1 <= n <= len(shown) for n in numbers):
                 dropped += 1
@@ -134,22 +118,19 @@ class GenerativeAnswerer:
             else:
                 quotes = [self.best_quote(claim, claim_vec, [c for group in per_passage for c in group])]
                 repaired += quotes[0] is not None
-            if any(q is None for q in quotes):
+            if None in quotes:
                 dropped += 1
                 continue
             markers = []
             for cand in quotes:
                 citations.append(self.local.engine.citation(len(citations) + 1, cand.chunk, cand.start, cand.end))
                 markers.append(f"[{len(citations)}]")
-            kept.append(f"{claim.rstrip()} {' '.join(markers)}")
+            kept.append(f"{claim} {' '.join(markers)}")
         return kept, citations, dropped, repaired
 
     def best_quote(self, claim: str, claim_vec: np.ndarray, sentences: list[Candidate]) -> Candidate | None:
-        """The sentence that best supports the claim, if any supports it well enough.
-
-        Support needs more than similarity: every number and every name the claim states must be
-        in the quoted sentence's chunk, so '1 July 2017' cannot hide behind a passage about 2016.
-        """
+        """The sentence that best supports the claim, if any does well enough. Every number and name the
+        claim states must be in its chunk: '1 July 2017' cannot hide behind a passage about 2016."""
         candidates = [c for c in sentences if grounded(claim, c.chunk.text)]
         if not candidates:
             return None
@@ -159,53 +140,47 @@ class GenerativeAnswerer:
         best = int(np.argmax(scores))
         return candidates[best] if scores[best] >= SUPPORT_THRESHOLD else None
 
-    # ---- the flow --------------------------------------------------------------------------------
     def stream(self, question: str, k: int = 8, filters: Filters | None = None,
                history: list[Turn] | None = None) -> Iterator[tuple[str, object]]:
         history = history or []
         plan = self.local.engine.plan(question, history)
         passages = self.local.engine.search(plan, k=k, filters=filters).results
         yield "passages", [p.model_dump() for p in passages]
-        local = self.local.respond(plan, passages, filters)[0]
-        if not local.answerable:
-            local.mode = "llm"
-            yield "answer", local.model_dump()
-            return
-        generated = []
-        try:
-            for piece in self.tokens_from_model(self.messages(question, passages, history)):
-                generated.append(piece)
-                yield "token", {"text": piece}
-        except LLMUnavailable as exc:
-            local.notice = f"{exc}; showing the extractive answer instead."
-            yield "answer", local.model_dump()
-            return
-        raw = "".join(generated).strip()
-        if raw.upper().startswith("NOT FOUND"):
-            abstain = self.local.abstain(question, passages)
-            abstain.mode = "llm"
-            yield "answer", abstain.model_dump()
-            return
-        kept, citations, dropped, repaired = self.verify(question, raw, passages)
+        answer = self.local.respond(plan, passages, filters)[0]
+        if not answer.answerable:  # no evidence: the model is not asked
+            answer.mode = "llm"
+        else:
+            generated = []
+            try:
+                for piece in self.tokens_from_model(self.messages(question, passages, history)):
+                    generated.append(piece)
+                    yield "token", {"text": piece}
+            except LLMUnavailable as exc:
+                answer.notice = f"{exc}; showing the extractive answer instead."
+            else:
+                answer = self.checked(question, "".join(generated).strip(), passages, answer)
+        yield "answer", answer.model_dump()
+
+    def checked(self, question: str, generated: str, passages: list[Result], local: Answer) -> Answer:
+        """The generated answer less its unsupported sentences; the extractive one when none is left."""
+        if generated.upper().startswith("NOT FOUND"):
+            answer = self.local.abstain(question, passages)
+            answer.mode = "llm"
+            return answer
+        kept, citations, dropped, repaired = self.verify(generated, passages)
         if not kept:
             local.notice = "The language model's answer was not supported by its cited passages; showing the extractive answer instead."
-            yield "answer", local.model_dump()
-            return
+            return local
         notes = []
         if dropped:
             notes.append(f"{dropped} sentence(s) of the generated answer were removed because their citations did not support them.")
         if repaired:
             notes.append(f"{repaired} uncited sentence(s) were given the citation of the passage that supports them.")
-        notice = " ".join(notes) or None
-        answer = Answer(question=question, answer=" ".join(kept), answerable=True, citations=citations,
-                        passages=passages, took_ms=0.0, mode="llm", notice=notice)
-        yield "answer", answer.model_dump()
+        return Answer(question=question, answer=" ".join(kept), answerable=True, citations=citations, passages=passages,
+                      took_ms=0.0, mode="llm", notice=" ".join(notes) or None)
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
         started = time.perf_counter()
-        final = None
-        for kind, payload in self.stream(question, k, filters, history):
-            if kind == "answer":
-                final = Answer(**payload)
+        final = Answer(**[payload for kind, payload in self.stream(question, k, filters, history) if kind == "answer"][-1])
         final.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return final
