@@ -54,16 +54,16 @@ class Answerer:
         groups = [(rank, p.score, [c for c in engine.doc_chunks[p.document.id] if c.end > p.span[0] and c.start < p.span[1]])
                   for rank, p in enumerate(passages)]
         groups.append((len(passages), 0.0, [engine.snapshot.chunks[r] for r in sorted(place)[: self.settings.answer_place_chunks]]))
-        out, seen = [], set()
+        out = {}  # each sentence once, in the first passage that holds it
         for rank, score, group in groups:
             for chunk, (spans, vectors) in zip(group, engine.sentences.get(group)):
                 text, doc = engine.document_text(chunk.document_id), engine.documents[chunk.document_id]
                 for (s, e), vector in zip(spans, vectors):
-                    if (chunk.document_id, s, e) not in seen:
-                        seen.add((chunk.document_id, s, e))
-                        out.append(Candidate(chunk, rank, score, s, e, text[s:e], vector, paper_date=doc.date or "",
-                                             in_named_place=chunk.rowid in place, boilerplate=is_boilerplate(chunk, doc)))
-        return out
+                    key = (chunk.document_id, s, e)
+                    if key not in out:
+                        out[key] = Candidate(chunk, rank, score, s, e, text[s:e], vector, paper_date=doc.date or "",
+                                             in_named_place=chunk.rowid in place, boilerplate=is_boilerplate(chunk, doc))
+        return list(out.values())
 
     def evidence(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> list[Candidate]:
         """Candidate sentences with their features and model scores, best first."""
@@ -100,7 +100,7 @@ class Answerer:
             if decision.earlier:
                 parts[-1] = f"Earlier ({format_date(decision.earlier.paper_date or None)}): {parts[-1]}"
             answer = Answer(question=plan.question, answer=" ".join(parts), answerable=True, citations=citations,
-                            passages=passages, took_ms=0.0, mode="local")
+                            passages=passages, took_ms=0.0)
         answer.confidence = round(decision.confidence, 3) if decision.ranked else None
         return answer
 
@@ -119,7 +119,7 @@ class Answerer:
     def abstain(self, question: str, passages: list[Result], notice: str | None = None) -> Answer:
         reason = notice or f"Nothing in them answers “{question}”; the closest passages are listed below as related reading."
         return Answer(question=question, answer=f"The indexed reports don't say. {reason}", answerable=False,
-                      citations=[], passages=passages, took_ms=0.0, mode="local", notice=notice)
+                      citations=[], passages=passages, took_ms=0.0, notice=notice)
 
 
 def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, settings) -> Decision:

@@ -1,8 +1,6 @@
-"""General evidence features of candidate sentences for one query plan; model.py weighs them.
-
-Nothing here knows a particular question: similarity, rarity-weighted word overlap, support for the
-subject and the rarest words by the sentence and its neighbours (not merely its passage), the kind
-of fact asked for, the year asked about.
+"""General evidence features of candidate sentences (model.py weighs them): similarity, rarity-weighted
+overlap, support for the subject and the rarest words by the sentence and its neighbours (not merely
+its passage), the kind of fact and the year asked about. None knows a particular question.
 """
 
 from __future__ import annotations

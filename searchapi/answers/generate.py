@@ -1,7 +1,5 @@
 """Optional generative answers through any OpenAI-compatible chat endpoint (llama.cpp, Ollama, vLLM,
-a hosted API), every citation checked against its passage afterwards.
-
-The model is asked only when the extractive answer found evidence, so it cannot answer from general
+a hosted API), asked only when the extractive answer found evidence, so it cannot answer from general
 knowledge. Sentences their [n] does not support are dropped, and the answer says so; timeouts and
 errors fall back to the extractive answer.
 """
@@ -48,10 +46,8 @@ def claims(text: str) -> list[str]:
 
 def grounded(claim: str, evidence: str) -> bool:
     """Every number and capitalised name in the claim occurs in the evidence."""
-    low = evidence.lower()
-    numbers = _NUMBER.findall(claim)
-    names = [n for n in _NAME.findall(claim) if n.lower() not in STOPWORDS]
-    return all(n in evidence for n in numbers) and all(n.lower() in low for n in names)
+    low, names = evidence.lower(), [n.lower() for n in _NAME.findall(claim)]
+    return all(n in evidence for n in _NUMBER.findall(claim)) and all(n in low for n in names if n not in STOPWORDS)
 
 
 class LLMUnavailable(Exception):
@@ -113,11 +109,9 @@ class GenerativeAnswerer:
                 dropped += 1
                 continue
             claim_vec = self.local.engine.embedder.encode([claim])[0]
-            if numbers:
-                quotes = [self.best_quote(claim, claim_vec, per_passage[n - 1]) for n in dict.fromkeys(numbers)]
-            else:
-                quotes = [self.best_quote(claim, claim_vec, [c for group in per_passage for c in group])]
-                repaired += quotes[0] is not None
+            pools = [per_passage[n - 1] for n in dict.fromkeys(numbers)] or [[c for group in per_passage for c in group]]
+            quotes = [self.best_quote(claim, claim_vec, pool) for pool in pools]
+            repaired += not numbers and quotes[0] is not None
             if None in quotes:
                 dropped += 1
                 continue

@@ -43,27 +43,21 @@ class QueryPlan(ParsedQuery):
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
 
 
-def salient_subject(question: str, terms: list[str], idf) -> list[str]:
+def salient_subject(question: str, idf) -> list[str]:
     """What the question is about: the names it gives (capitalised phrases, acronyms), else its rarest word."""
     names = [m.group() for m in _PROPER.finditer(question) if m.group().lower() not in {"i", "kent"}]
-    words = [w for name in names for w in tokens(name)]
-    if words:
-        return list(dict.fromkeys(words))
-    return [max(terms, key=lambda t: idf(stem(t)))] if terms else []
+    words = list(dict.fromkeys(w for name in names for w in tokens(name)))
+    return words or sorted(tokens(question), key=lambda t: -idf(stem(t)))[:1]
 
 
 def plan_query(question: str, acronyms: dict[str, str], respell, idf, history=None) -> QueryPlan:
     """Parse once: follow-up context folded in, respelled as the reports spell, typed."""
     text = respell(rewrite_followup(question, history or []))
     asked = respell(question)
-    base = parse_query(text, acronyms)
-    plan = QueryPlan(**vars(base), question=question)
-    plan.concepts = concepts(text, acronyms)
-    plan.years = [Year(int(a), bool(b)) for a, b in _YEAR.findall(text)]
-    plan.answer_type = asked_type(asked)
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
-    plan.parts = [concepts(p, acronyms) for p in parts] if len(parts) > 1 else []
-    plan.subject = salient_subject(asked, tokens(asked), idf)
+    plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
+                     years=[Year(int(a), bool(b)) for a, b in _YEAR.findall(text)], answer_type=asked_type(asked),
+                     parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=salient_subject(asked, idf))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan
