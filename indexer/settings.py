@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # Training: the abstention threshold gets most labelled and mined near-miss questions right (answered with the
     # evidence, or abstained when unanswerable) while answering at least this share of answerable ones (0: the precision above).
     answer_min_rate: float = 0.85
+    answer_subject_max_share: float = 0.5  # a name word in more of the passages than this (the body's own name) is no subject
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
     same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+
+from indexer.settings import get_settings
 
 from searchapi.answers.followup import rewrite_followup
 from searchapi.retrieval.lexical import Concept, concepts, stem
@@ -44,9 +47,11 @@ class QueryPlan(ParsedQuery):
 
 
 def salient_subject(question: str, idf) -> list[str]:
-    """What the question is about: the names it gives (capitalised phrases, acronyms), else its rarest word."""
-    names = [m.group() for m in _PROPER.finditer(question) if m.group().lower() not in {"i", "kent"}]
-    words = list(dict.fromkeys(w for name in names for w in tokens(name)))
+    """What the question is about: the names it gives (capitalised phrases, acronyms), else its rarest word.
+    A name word as common as the reports themselves (the body's own name, in most passages) singles nothing out."""
+    floor = math.log(1 + 1 / get_settings().answer_subject_max_share)  # the IDF of a word in that share of passages
+    names = [m.group() for m in _PROPER.finditer(question)]
+    words = list(dict.fromkeys(w for name in names for w in tokens(name) if idf(stem(w)) > floor))
     return words or sorted(tokens(question), key=lambda t: -idf(stem(t)))[:1]
 
 
