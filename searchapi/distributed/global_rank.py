@@ -13,7 +13,8 @@ IDF read corpus statistics. So the router plans the query with the summed statis
    the IDF is the summed one) with the global fused scores;
 4. collapses near duplicates across shards, spreads papers, and has the shards render the results.
 
-Mirrors SearchEngine.rank step for step; tests/test_sharded_ranking.py checks the two agree.
+Fusion and the final order are the engine's own functions (fuse.fuse, rerank.settle); only gathering
+candidates from the shards is this module's. tests/test_sharded_ranking.py checks the two agree.
 `fan_out(method, args_per_shard)` calls a ShardSearcher method on every shard (in process or on Ray).
 """
 
@@ -27,9 +28,9 @@ from indexer.settings import Settings, get_settings
 from searchapi.answers.plan import QueryPlan, plan_query
 from searchapi.distributed.global_stats import merged
 from searchapi.retrieval.engine import UnknownDocument, _overlaps
-from searchapi.retrieval.fuse import rrf
+from searchapi.retrieval.fuse import fuse
 from searchapi.retrieval.query import respell
-from searchapi.retrieval.rerank import diversify, near_duplicate, shingles
+from searchapi.retrieval.rerank import settle, shingles
 from searchapi.retrieval.retrieve import KeywordStats
 from searchapi.schemas import Result
 
@@ -83,28 +84,11 @@ class ShardedRanker:
         # Global top n of each list (a shard's hidden keyword rows count towards the cut, as on one machine).
         dense = sorted(dense, key=lambda hit: -hit[1])[:n]
         keyword = [hit for hit in sorted(keyword, key=lambda hit: -hit[1])[:n] if hit[0] is not None]
-        fused = rrf([(dense, self.dense_weight), (keyword, self.keyword_weight)], s.rrf_k)
-        first_place = 1.0 / (s.rrf_k + 1)
         referenced, named = self.named_place(references)
-        for chunk_id, weight in referenced.items():
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + s.reference_bonus * first_place * weight
-        for chunk_id in list(fused):
-            fused[chunk_id] *= info[chunk_id]["factor"]
-            for _ in range(info[chunk_id]["phrases"]):
-                fused[chunk_id] += first_place
-        max_score = (self.dense_weight + self.keyword_weight) * first_place
-        ordered = sorted(((c, v / max_score) for c, v in fused.items()), key=lambda kv: kv[1], reverse=True)
+        ordered = fuse([(dense, self.dense_weight), (keyword, self.keyword_weight)], referenced,
+                       lambda ids: {c: (info[c]["factor"], info[c]["phrases"]) for c in ids}, s)
         ordered = self.rerank(plan, ordered, owner)
-        if named:
-            rest = [kv for kv in ordered if kv[0] not in named]
-            top = rest[0][1] if rest else 0.0
-            ordered = [(c, max(v, top)) for c, v in ordered if c in named] + rest
-        kept = self.without_near_duplicates(ordered, owner, k * 3)
-        order = diversify([c for c, _ in kept], {c: info[c]["doc"] for c, _ in kept}, per_doc=4, window=k)
-        scores, out, ceiling = dict(kept), [], 1.0
-        for chunk_id in order:
-            ceiling = min(ceiling, max(0.0, scores[chunk_id]))
-            out.append((chunk_id, round(ceiling, 4)))
+        out = settle(ordered, named, self.shingles_fetcher(ordered, owner, k * 3), lambda c: info[c]["doc"], k)
         return Ranking(out, owner, named)
 
     def named_place(self, references: list[tuple[str, str, float]]) -> tuple[dict[str, float], set[str]]:
@@ -131,22 +115,19 @@ class ShardedRanker:
         floor = rescored[-1][1]
         return rescored + [(c, min(v, floor)) for c, v in tail]
 
-    def without_near_duplicates(self, ordered: list[tuple[str, float]], owner: dict[str, int], limit: int) -> list[tuple[str, float]]:
-        """The first `limit` passages that are not near duplicates of one kept before (across shards);
-        chunk texts are fetched from their shards a batch at a time, as far down as needed."""
+    def shingles_fetcher(self, ordered: list[tuple[str, float]], owner: dict[str, int], limit: int):
+        """Word shingles of a passage for the near-duplicate check (across shards): texts are fetched from
+        their shards a batch at a time, as far down the list as the check reads."""
+        position = {c: i for i, (c, _) in enumerate(ordered)}
         grams: dict[str, set[str]] = {}
-        kept: list[tuple[str, float]] = []
-        for i, (chunk_id, score) in enumerate(ordered):
+
+        def shingles_of(chunk_id: str) -> set[str]:
             if chunk_id not in grams:
-                batch = [c for c, _ in ordered[i:i + 2 * limit]]
+                batch = [c for c, _ in ordered[position[chunk_id]:position[chunk_id] + 2 * limit]]
                 for part in self.fan_out("texts", [([c for c in batch if owner[c] == s],) for s in range(self.shards)]):
                     grams.update((c, shingles(text)) for c, text in part.items())
-            if any(near_duplicate(grams[chunk_id], grams[other]) for other, _ in kept):
-                continue
-            kept.append((chunk_id, score))
-            if len(kept) >= limit:
-                break
-        return kept
+            return grams[chunk_id]
+        return shingles_of
 
     # ---- search -----------------------------------------------------------------------------
     def search(self, query: str | QueryPlan, k: int = 10, filters: dict | None = None, sort: str = "relevance") -> list[Result]:

@@ -19,19 +19,12 @@ from indexer.settings import Settings, get_settings
 from indexer.store import ChunkRecord, IndexMissing, IndexReader, _LRU
 
 from searchapi.retrieval.citations import document_ref, format_citation, section_ref
-from searchapi.retrieval.fuse import rrf
+from searchapi.retrieval.fuse import fuse
 from searchapi.retrieval.lexical import CorpusStats, concepts
 from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan, plan_query
 from searchapi.retrieval.query import ParsedQuery, respell
-from searchapi.retrieval.rerank import (
-    diversify,
-    is_boilerplate,
-    near_duplicate,
-    reference_matches,
-    shingles,
-    paper_match,
-)
+from searchapi.retrieval.rerank import is_boilerplate, paper_match, reference_matches, settle, shingles
 from searchapi.retrieval.retrieve import dense_search, keyword_search
 from searchapi.schemas import Citation, Filters, Result, SearchResponse
 from searchapi.retrieval.sentences import SentenceStore
@@ -216,42 +209,23 @@ class SearchEngine:
             hits = keyword_search(self.store, query.fts_query(), n, allowed)
             # The full-text table is read live: a re-index may have committed chunks this generation lacks.
             rankings.append(([h for h in hits if h[0] in self.snapshot.chunks], self.keyword_weight))
-        fused = rrf(rankings, self.settings.rrf_k)
-        first_place = 1.0 / (self.settings.rrf_k + 1)
-        chunks, docs = self.snapshot.chunks, self.documents
         referenced, named = self.named_place(query, allowed)
-        for rowid, weight in referenced.items():
-            fused[rowid] = fused.get(rowid, 0.0) + self.settings.reference_bonus * first_place * weight
-        fetched = chunks.fetch(fused)  # one read for every candidate
-        for rowid in list(fused):
-            chunk = fetched[rowid]
-            doc = docs[chunk.document_id]
-            if not query.boilerplate_wanted and is_boilerplate(chunk, doc):
-                fused[rowid] *= self.settings.agenda_factor if doc.doc_type == "agenda" else self.settings.boilerplate_factor
-            for phrase in query.phrases:
-                if phrase.lower() in chunk.text.lower():
-                    fused[rowid] += first_place
-        max_score = (self.dense_weight * use_dense + self.keyword_weight * use_keyword) * first_place
-        ordered = sorted(((r, s / max_score) for r, s in fused.items()), key=lambda kv: kv[1], reverse=True)
+        docs = self.documents
+
+        def adjust(rowids: list[int]) -> dict[int, tuple[float, int]]:
+            out = {}
+            for rowid, chunk in self.snapshot.chunks.fetch(rowids).items():  # one read for every candidate
+                doc = docs[chunk.document_id]
+                factor = 1.0
+                if not query.boilerplate_wanted and is_boilerplate(chunk, doc):
+                    factor = self.settings.agenda_factor if doc.doc_type == "agenda" else self.settings.boilerplate_factor
+                out[rowid] = (factor, sum(phrase.lower() in chunk.text.lower() for phrase in query.phrases))
+            return out
+
+        ordered = fuse(rankings, referenced, adjust, self.settings)
         if rerank and use_dense and use_keyword:
             ordered = self.rerank(query, ordered)
-        if named:  # the user named the place: it comes first, ordered by content among itself
-            rest = [kv for kv in ordered if kv[0] not in named]
-            top = rest[0][1] if rest else 0.0
-            ordered = [(r, max(s, top)) for r, s in ordered if r in named] + rest
-        kept: list[tuple[int, float]] = []
-        for rowid, score in ordered:
-            if any(near_duplicate(self.shingles_of(rowid), self.shingles_of(other)) for other, _ in kept):
-                continue
-            kept.append((rowid, score))
-            if len(kept) >= k * 3:
-                break
-        order = diversify([r for r, _ in kept], {r: chunks[r].document_id for r, _ in kept}, per_doc=4, window=k)
-        scores, out, ceiling = dict(kept), [], 1.0
-        for r in order:  # scores read downwards like the ranks (named places and diversity reorder)
-            ceiling = min(ceiling, max(0.0, scores[r]))
-            out.append((r, round(ceiling, 4)))
-        return out
+        return settle(ordered, named, self.shingles_of, lambda rowid: self.snapshot.chunks[rowid].document_id, k)
 
     def named_place(self, query: ParsedQuery, allowed: set[int] | None = None) -> tuple[dict[int, float], set[int]]:
         """Chunks a reference points at ('section 3.2', 'item B2', a decision number), with bonus

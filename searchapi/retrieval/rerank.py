@@ -8,6 +8,7 @@ duplicates (the same text in minutes and report) collapse; one paper cannot fill
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from indexer.models import Document, Section
@@ -88,3 +89,26 @@ def diversify(ranked: list[int], doc_of: dict[int, str], per_doc: int, window: i
         else:
             tail.append(item)
     return head + tail
+
+
+def settle(ordered: list[tuple], named: set, shingles_of: Callable, doc_of: Callable, k: int) -> list[tuple]:
+    """The order shown, from the reranked list: the place a reference names first (ordered by content
+    among itself), near duplicates of a passage above dropped (3k kept), papers spread, and scores made to
+    read downwards like the ranks. One machine and the sharded router both settle through this."""
+    if named:
+        rest = [kv for kv in ordered if kv[0] not in named]
+        top = rest[0][1] if rest else 0.0
+        ordered = [(item, max(score, top)) for item, score in ordered if item in named] + rest
+    kept: list[tuple] = []
+    for item, score in ordered:
+        if any(near_duplicate(shingles_of(item), shingles_of(other)) for other, _ in kept):
+            continue
+        kept.append((item, score))
+        if len(kept) >= k * 3:
+            break
+    order = diversify([item for item, _ in kept], {item: doc_of(item) for item, _ in kept}, per_doc=4, window=k)
+    scores, out, ceiling = dict(kept), [], 1.0
+    for item in order:
+        ceiling = min(ceiling, max(0.0, scores[item]))
+        out.append((item, round(ceiling, 4)))
+    return out
