@@ -27,7 +27,7 @@ from indexer.settings import Settings, get_settings
 
 from searchapi.answers.plan import QueryPlan, plan_query
 from searchapi.distributed.global_stats import merged
-from searchapi.retrieval.engine import UnknownDocument, _overlaps
+from searchapi.retrieval.engine import UnknownDocument, shown
 from searchapi.retrieval.fuse import fuse
 from searchapi.retrieval.query import respell
 from searchapi.retrieval.rerank import settle, shingles
@@ -141,15 +141,4 @@ class ShardedRanker:
         rendered: dict[str, dict] = {}
         for part in self.fan_out("render", [([kv for kv in ranked if owner[kv[0]] == s],) for s in range(self.shards)]):
             rendered.update(part)
-        results: list[Result] = []
-        for chunk_id, _ in ranked:
-            result = Result(**{**rendered[chunk_id], "rank": len(results) + 1})
-            if not any(_overlaps(result, kept) for kept in results):
-                results.append(result)
-            if len(results) == k:
-                break
-        if sort == "newest":
-            results.sort(key=lambda r: r.document.date or "", reverse=True)
-            for i, r in enumerate(results):
-                r.rank = i + 1
-        return results, ranking
+        return shown((Result(**{**rendered[chunk_id], "rank": 0}) for chunk_id, _ in ranked), k, sort), ranking

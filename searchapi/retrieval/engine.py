@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import islice
 from datetime import date
 from functools import lru_cache
@@ -90,6 +90,23 @@ def _fts_phrase(ref: str) -> str:
     """A reference as an FTS5 phrase of its tokens ('3.2' -> '"3 2"'), as the index tokenises text."""
     return '"' + " ".join(re.findall(r"[A-Za-z0-9]+", ref.lower())) + '"'
 
+
+
+def shown(results: Iterable[Result], k: int, sort: str = "relevance") -> list[Result]:
+    """The first k results, best first, leaving out any that overlaps one above, numbered; 'newest'
+    reorders them by date. Results are made lazily: only as many as are read."""
+    out: list[Result] = []
+    for result in results:
+        if not any(_overlaps(result, kept) for kept in out):
+            result.rank = len(out) + 1
+            out.append(result)
+        if len(out) == k:
+            break
+    if sort == "newest":
+        out.sort(key=lambda r: r.document.date or "", reverse=True)
+        for i, r in enumerate(out):
+            r.rank = i + 1
+    return out
 
 class SearchEngine:
     """One generation of the index, never changed once loaded: a re-index is picked up by loading
@@ -325,17 +342,8 @@ class SearchEngine:
         started = time.perf_counter()
         parsed = query if isinstance(query, QueryPlan) else self.plan(query)
         allowed = self.allowed_chunks(filters)
-        results: list[Result] = []
-        for rowid, score in self.rank(parsed, k, allowed, use_dense, use_keyword):
-            result = self.result(rowid, score, len(results) + 1)
-            if not any(_overlaps(result, kept) for kept in results):
-                results.append(result)
-            if len(results) == k:
-                break
-        if sort == "newest":
-            results.sort(key=lambda r: r.document.date or "", reverse=True)
-            for i, r in enumerate(results):
-                r.rank = i + 1
+        ranked = self.rank(parsed, k, allowed, use_dense, use_keyword)
+        results = shown((self.result(rowid, score, 0) for rowid, score in ranked), k, sort)
         return SearchResponse(query=parsed.question, results=results, took_ms=round((time.perf_counter() - started) * 1000, 2))
 
     # ---- results ------------------------------------------------------------------------------
