@@ -18,7 +18,7 @@ from searchapi.answers.nearmiss import Corpus, near_misses, siblings, swap_modif
 from searchapi.answers.fit import Sample, fit_calibration, fit_weights, holds_evidence, threshold_for, threshold_for_balance
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
-from searchapi.retrieval.lexical import TermStats, stem
+from searchapi.retrieval.lexical import CorpusStats, stem
 from searchapi.retrieval.query import tokens
 
 TEXTS = [
@@ -28,7 +28,7 @@ TEXTS = [
     "Medway has 12 speed cameras, and the county has 140.",
     "The Chief of Staff, Adrian Harper, was appointed in June 2015.",
 ]
-TERMS = TermStats(TEXTS)
+TERMS = CorpusStats.from_texts(TEXTS)
 
 
 def word_vector(word: str) -> np.ndarray:

@@ -34,7 +34,7 @@ def _assert_same(stored, scratch) -> None:
     assert stored.n == scratch.n > 0
     assert stored.df == scratch.df
     assert stored.words == scratch.words
-    assert stored.hyphenated == scratch.hyphenated
+    assert stored.hyphenated_counts == scratch.hyphenated_counts
     assert list(stored.acronyms.items()) == list(scratch.acronyms.items())  # order matters: expansions follow it
 
 

@@ -19,33 +19,6 @@ from indexer.distributed import shard_dirs
 from searchapi.schemas import Answer, Filters, Result, SearchResponse
 
 
-def merge_results(lists: list[list[dict]], k: int) -> list[dict]:
-    """Each shard's own results merged by score: what a router without global statistics gives (the
-    baseline the tests compare with; a shard's BM25, IDF and fusion ranks are its own)."""
-    tagged = [(-r["score"], shard, r["rank"], r) for shard, results in enumerate(lists) for r in results]
-    merged = [r for *_, r in sorted(tagged, key=lambda t: t[:3])][:k]
-    return [{**r, "rank": i + 1} for i, r in enumerate(merged)]
-
-
-def merge_answers(question: str, answers: list[dict], k: int, started: float) -> dict:
-    """The answer of the shard whose evidence ranks best among the answerable ones (else an abstention),
-    with the merged passages of all shards: the old router's answer, kept as a baseline (the service
-    answers through global_answer.py)."""
-    def best(answer: dict) -> float:
-        return max((p["score"] for p in answer["passages"]), default=0.0)
-
-    answerable = [a for a in answers if a["answerable"]]
-    chosen = max(answerable or answers, key=best)
-    out = dict(chosen)
-    cited = {c["chunk_id"] for c in chosen.get("citations", [])}
-    passages = merge_results([a["passages"] for a in answers], k)
-    kept = {p["chunk_id"] for p in passages}
-    out["passages"] = passages + [p for p in chosen["passages"] if p["chunk_id"] in cited - kept]
-    out["question"] = question
-    out["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    return out
-
-
 class ShardSearcher:
     """One shard: an engine over one shard folder for one audience ('public': public papers only, or
     'all'), with the primitives the router's global ranking calls (searchapi/distributed/global_rank.py);
@@ -184,19 +157,6 @@ class ShardSearcher:
         return [self.engine.citation(n, chunks[self.rowid_of[c]], start, end) for n, c, start, end in asks]
 
     # ---- whole requests (the shard alone) --------------------------------------------------------
-    def search(self, query: str, k: int, filters: dict | None = None) -> list[dict]:
-        flt = Filters(**filters) if filters else None
-        known = set(self.engine.documents)
-        if flt and flt.document_ids:  # another shard's papers: this shard has none of them
-            flt.document_ids = [d for d in flt.document_ids if d in known]
-            if not flt.document_ids:
-                return []
-        return [r.model_dump(mode="json") for r in self.engine.search(query, k=k, filters=flt).results]
-
-    def ask(self, question: str, k: int, filters: dict | None = None) -> dict:
-        flt = Filters(**filters) if filters else None
-        return self._answerer_here().ask(question, k, flt).model_dump(mode="json")
-
     def documents(self) -> list[dict]:
         from searchapi.service.app import _meta
 

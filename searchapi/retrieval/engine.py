@@ -61,8 +61,6 @@ def _overlaps(a: Result, b: Result) -> bool:
     return shared > 0.5 * min(a.span[1] - a.span[0], b.span[1] - b.span[0])
 
 
-
-
 class DocumentChunks(Mapping):
     """doc id -> its passages in order, read by document from the pinned index (a bounded LRU)."""
 
@@ -91,7 +89,6 @@ def _fts_phrase(ref: str) -> str:
     return '"' + " ".join(re.findall(r"[A-Za-z0-9]+", ref.lower())) + '"'
 
 
-
 def shown(results: Iterable[Result], k: int, sort: str = "relevance") -> list[Result]:
     """The first k results, best first, leaving out any that overlaps one above, numbered; 'newest'
     reorders them by date. Results are made lazily: only as many as are read."""
@@ -107,6 +104,7 @@ def shown(results: Iterable[Result], k: int, sort: str = "relevance") -> list[Re
         for i, r in enumerate(out):
             r.rank = i + 1
     return out
+
 
 class SearchEngine:
     """One generation of the index, never changed once loaded: a re-index is picked up by loading

@@ -157,10 +157,6 @@ class CorpusStats:
         return {acronym: long_form for acronym, (_, long_form) in ordered}
 
     @property
-    def hyphenated(self) -> set[str]:
-        return set(self.hyphenated_counts)
-
-    @property
     def spelling(self):
         """pyspellchecker over the reports' own lower-case words, built when first asked."""
         if self._spelling is None:
@@ -208,7 +204,3 @@ def acronym_order(document_id: str, ord_: int, position: int) -> str:
     (the order in which an engine used to read the passages)."""
     return f"{document_id}\x01{ord_:09d}{position:06d}"
 
-
-def TermStats(texts: Iterable[str]) -> CorpusStats:  # noqa: N802  (the old name, for callers and tests)
-    """Statistics of passages given in memory."""
-    return CorpusStats.from_texts(texts)

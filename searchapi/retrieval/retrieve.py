@@ -23,6 +23,7 @@ K1, B = 1.2, 0.75  # FTS5's bm25() constants (ext/fts5/fts5_aux.c)
 _MIN_IDF = 1e-6  # FTS5 clamps an IDF <= 0 (a phrase in over half the rows) to this
 _FREQ_STEP = 0.5  # a row's weighted phrase frequency is a sum of column weights, so a multiple of 0.5
 _PHRASE = re.compile(r'"((?:[^"]|"")*)"')
+_BM25 = f"bm25(chunks_fts, {COLUMN_WEIGHTS[0]}, {COLUMN_WEIGHTS[1]})"  # higher is better once negated
 
 
 def dense_search(index, query_vec: np.ndarray, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
@@ -113,16 +114,15 @@ def phrase_frequencies(conn, fts_query: str, local: KeywordStats,
     """Per phrase of the query: each row holding it (of `rowids`, or all) -> its column-weighted
     frequency there; and each such row's length. Read back from FTS5's own bm25() of the phrase alone
     (`local`: this table's statistics for the query), so matching stays exactly FTS5's."""
-    weights = f"bm25(chunks_fts, {COLUMN_WEIGHTS[0]}, {COLUMN_WEIGHTS[1]})"
     per_phrase = []
     for phrase in fts_phrases(fts_query):
         if rowids is None:
-            per_phrase.append(conn.execute(f"SELECT rowid, {weights} FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall())
+            per_phrase.append(conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall())
             continue
         hits = []
         for start in range(0, len(rowids), 500):
             part = rowids[start:start + 500]
-            hits += conn.execute(f"SELECT rowid, {weights} FROM chunks_fts WHERE chunks_fts MATCH ? "
+            hits += conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ? "
                                  f"AND rowid IN ({','.join('?' * len(part))})", (phrase, *part)).fetchall()
         per_phrase.append(hits)
     lengths = row_lengths(conn, sorted({int(r) for hits in per_phrase for r, _ in hits}))
@@ -163,7 +163,7 @@ def keyword_search(conn: sqlite3.Connection, fts_query: str | None, n: int, allo
     limit = -1 if allowed is not None else n
     try:
         rows = conn.execute(
-            "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
+            f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
             (fts_query, limit),
         ).fetchall()
     except sqlite3.OperationalError:
@@ -201,7 +201,7 @@ def _top_by_bound(conn, fts_query: str, n: int, local: KeywordStats, stats: Keyw
     bound = max(ratios) * max(1.0, stats.avgdl / local.avgdl)
     read = max(4 * n, 64)
     while True:
-        rows = conn.execute(f"SELECT rowid, bm25(chunks_fts, {COLUMN_WEIGHTS[0]}, {COLUMN_WEIGHTS[1]}) FROM chunks_fts "
+        rows = conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts "
                             "WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?", (fts_query, read)).fetchall()
         scored = _ranked(*phrase_frequencies(conn, fts_query, local, [int(r) for r, _ in rows]), stats)
         if len(rows) < read:
