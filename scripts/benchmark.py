@@ -2,6 +2,7 @@
 
     python scripts/benchmark.py [--corpus corpus] [--json]
     python scripts/benchmark.py --scale N [--real-chunks R] [--json]   (see scripts/scale.py)
+    python scripts/benchmark.py --reuse DIR [--json]   (serving figures of an index already built)
 
 Measures, in one run: a from-scratch index of the corpus (chunks/s next to the model's raw encode
 rate on the same texts), the chunk-length distribution (tokens, word pieces, truncated = 0), a
@@ -148,7 +149,13 @@ def main() -> int:
                         help="with --scale: how the synthetic part is written (scripts/scale.py bulk_copies, or the pipeline)")
     parser.add_argument("--vectors-only", action="store_true",
                         help="with --scale: the vector index alone (build, open, RSS, latency, recall@10)")
+    parser.add_argument("--reuse", type=Path, metavar="DIR",
+                        help="serve an index already built in DIR (an index folder, or the --work-dir of an earlier "
+                             "--scale run) and measure start, RSS, search/ask p50/p95 over HTTP and recall@10, "
+                             "without rebuilding; --scale is then only recorded")
     args = parser.parse_args()
+    if args.reuse:
+        return reuse_main(args)
     if args.scale:
         return scale_main(args)
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,11 +169,31 @@ def main() -> int:
     return 0
 
 
+def dev_questions(limit: int = 30) -> list[str]:
+    return [json.loads(line)["question"] for line in (ROOT / "corpus" / "devset.jsonl").read_text().splitlines()
+            if line.strip()][:limit]
+
+
+def print_figures(figures: dict, as_json: bool) -> None:
+    if not as_json:
+        for key, value in figures.items():
+            print(f"{key:<34} {value}")
+    print(json.dumps(figures))
+
+
+def reuse_main(args) -> int:
+    from scripts.scale import serve_only
+
+    figures = {"requested_chunks": args.scale} if args.scale else {}
+    figures.update(serve_only(args.reuse, QUERIES * 3, dev_questions()))
+    print_figures(figures, args.json)
+    return 0
+
+
 def scale_main(args) -> int:
     from scripts.scale import bench_scale
 
-    questions = [json.loads(line)["question"] for line in (ROOT / "corpus" / "devset.jsonl").read_text().splitlines()
-                 if line.strip()][:30]
+    questions = dev_questions()
     with tempfile.TemporaryDirectory(dir=args.work_dir.parent if args.work_dir else None) as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -180,10 +207,7 @@ def scale_main(args) -> int:
         else:
             figures = bench_scale(args.scale, args.real_chunks, work, QUERIES * 3, questions, not args.no_torch,
                                   args.builder)
-    if not args.json:
-        for key, value in figures.items():
-            print(f"{key:<34} {value}")
-    print(json.dumps(figures))
+    print_figures(figures, args.json)
     return 0
 
 

@@ -483,6 +483,39 @@ def bench_scale(n: int, real_chunks: int, work: Path, queries: list[str], questi
     return figures
 
 
+def index_folder(folder: Path) -> Path:
+    """The index folder itself, or a --work-dir of an earlier --scale run (its index/ inside)."""
+    from indexer.store import DB_NAME
+
+    folder = Path(folder)
+    if not (folder / DB_NAME).is_file() and (folder / "index" / DB_NAME).is_file():
+        return folder / "index"
+    if not (folder / DB_NAME).is_file():
+        raise FileNotFoundError(f"no index at {folder} (nor at {folder / 'index'})")
+    return folder
+
+
+def serve_only(folder: Path, queries: list[str], questions: list[str]) -> dict:
+    """Serving figures (start, RSS, search and ask over HTTP, recall@10) of an index already built,
+    without rebuilding it: `benchmark.py --reuse DIR`."""
+    from indexer.embed import get_embedder
+    from indexer.settings import get_settings
+
+    index_dir = index_folder(folder)
+    figures = {"reused_index": str(index_dir), "load_average": os.getloadavg()}
+    figures.update(disk_figures(index_dir))
+    say(f"index: {figures['chunks']} chunks, {figures['bytes_per_chunk_disk']} bytes per chunk on disk (reused)")
+    settings = get_settings()
+    embedder = get_embedder(settings.model_path(), settings.embed_batch_size)
+    figures.update(recall_figures(index_dir, embedder.encode(queries + questions)))
+    say(f"recall@10 {figures['recall_at_10']} ({figures['vector_index']})")
+    figures.update(serve_figures(index_dir, queries, questions, start_timeout=max(120.0, figures["chunks"] / 500)))
+    figures["rss_bytes_per_chunk"] = round(figures["rss_mb"] * 1024 * 1024 / figures["chunks"])
+    figures["load_average_after"] = os.getloadavg()
+    say(f"served: start {figures['start_s']} s, {figures['rss_mb']} MB, search p95 {figures['search_p95_ms']} ms")
+    return figures
+
+
 # ---- the vector index alone, at sizes the rest of the engine cannot yet hold -----------------
 VECTOR_PROBE = """
 import json, sys, time
