@@ -79,6 +79,13 @@ def test_extractors_tell_sums_counts_percentages_dates_durations_and_names():
     assert "person" in states("chaired by Councillor Smith") and "person" not in states("The Chief Constable stated this.")
 
 
+def test_a_sum_needs_its_currency_written_next_to_the_number():
+    # price-parser alone finds a currency code inside any word of a sentence ('Br' of 'Brock', 'SR' of 'SRO').
+    assert "money" not in states("Plans were stood down after the removal of Brock M20 on the 31st January 2020.")
+    assert "money" not in states("The plan agreed by the SRO closed on the 10th January 2020.")
+    assert "money" in states("The contract is worth GBP 1,200 a year.") and "money" in states("It cost £500 in all.")
+
+
 def test_the_question_form_says_what_kind_of_fact_is_asked():
     assert asked_type("how many speed cameras are there in Medway") == "count"
     assert asked_type("How much did the PCC pay Salus?") == "money"

@@ -41,8 +41,16 @@ def has_person(text: str) -> bool:
 
 
 def has_money(text: str) -> bool:
-    price = Price.fromstring(text)
-    return (price.amount is not None and price.currency is not None) or bool(_SCALE.search(text))
+    """A number with a currency written next to it ('£500', 'GBP 1,200'), not a currency code price-parser
+    finds inside some other word of the sentence ('Br' of 'Brock' beside 'M20'), or a sum in millions."""
+    words = text.split()
+    for i, word in enumerate(words):
+        if any(ch.isdigit() for ch in word):
+            window = " ".join(words[max(0, i - 1): i + 2])
+            price = Price.fromstring(window)
+            if price.amount is not None and price.currency and re.search(rf"(?<![^\W\d_]){re.escape(price.currency)}(?![^\W\d_])", window):
+                return True
+    return bool(_SCALE.search(text))
 
 
 _STATES = {
