@@ -1,17 +1,22 @@
 """A sharded index searched through the router ranks exactly as one machine: same passages, same
-order, same scores (searchapi/distributed/global_rank.py), in process, without Ray.
+order, same scores (searchapi/distributed/global_rank.py), in process, without Ray; and the router's
+HTTP API (sharded_view.py) answers every route as one machine's service does, picks up a re-index,
+and refuses what it cannot serve exactly with a 501.
 
 Each shard folder starts as a copy of the sample index from which the store removes the other
 shard's files (as a re-index removes vanished files), so nothing is embedded again.
 """
 
 import json
+import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import CORPUS, DEVSET, HOLDOUT
+from searchapi.schemas import Result
+from tests.conftest import CORPUS, DEVSET, HOLDOUT, ServerThread
 
 
 def split(index_dir: Path, out: Path) -> Path:
@@ -169,3 +174,133 @@ def test_members_and_public_each_get_one_machines_view(with_restricted):
             else:
                 seen_restricted += bool(hits & restricted)
     assert seen_restricted > 0, "members find the restricted paper"
+
+
+# ---- the router's HTTP API (searchapi/distributed/sharded_view.py) against one machine's ----------
+def comparable(response: httpx.Response):
+    """Status, body (JSON without timings and the router's shard count, or the text with the server's own
+    address taken out) and the guard's headers."""
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("took_ms", "shards")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    if response.headers.get("content-type", "").startswith("application/json"):
+        body = strip(response.json())
+    else:
+        body = re.sub(r'"took_ms": [0-9.]+', "", response.text).replace(str(response.url.copy_with(path="/", query=None)), "/")
+    headers = {k: v for k, v in response.headers.items() if k not in ("date", "content-length", "server")}
+    return response.status_code, body, headers
+
+
+def api_requests(documents: list[dict]) -> list[tuple[str, str, dict | None, dict]]:
+    """Every route: found and unknown papers, errors the guard and validation give, streamed answers."""
+    ids = [d["id"] for d in documents]
+    out = [("GET", "/api/health", None, {}), ("GET", "/api/documents", None, {}), ("GET", "/api/examples?n=6", None, {}),
+           ("GET", "/api/saved", None, {}), ("GET", "/api/saved/essex/feed", None, {}),
+           ("GET", "/api/saved/never-saved/feed", None, {}), ("GET", "/api/documents/nope", None, {}),
+           ("GET", "/api/documents/nope/source", None, {}), ("GET", "/", None, {})]
+    out += [("GET", f"/api/documents/{d}", None, {}) for d in ids[:4]]
+    out += [("GET", f"/api/documents/{d}/source", None, {}) for d in ids]
+    out += [("POST", "/api/search", {"query": "collaboration with Essex", "k": 5}, {}),
+            ("POST", "/api/search", {"query": "firearms", "sort": "newest", "filters": {"document_ids": ids[:2]}}, {}),
+            ("POST", "/api/search", {"query": "x", "filters": {"document_ids": ["nope"]}}, {}),
+            ("POST", "/api/search", {"query": " "}, {}),
+            ("POST", "/api/search", {"query": "a\u0001b"}, {}),
+            ("POST", "/api/search", {"query": "x" * 70_000}, {}),
+            ("POST", "/api/search", {"query": "budget"}, {"host": "attacker.example"}),
+            ("POST", "/api/ask", {"question": "How much did the PCC pay Salus?"}, {}),
+            ("POST", "/api/ask", {"question": "what does the joint firearms licensing unit do", "mode": "local"},
+             {"accept": "text/event-stream"}),
+            ("POST", "/api/ask", {"question": "q", "filters": {"document_ids": ["nope"]}}, {})]
+    for query in ["collaboration with Essex Police", "firearms licensing backlog", "police and crime plan priorities"]:
+        out += [("POST", "/api/precedent", {"query": query}, {}),
+                ("POST", "/api/precedent", {"query": query, "k": 4, "sort": "oldest"}, {})]
+    out += [("POST", "/api/precedent", {"query": "policing", "filters": {"date_from": "2017-01-01", "date_to": "2017-12-31"}}, {}),
+            ("POST", "/api/precedent", {"query": "x", "filters": {"document_ids": ["nope"]}}, {})]
+    return out
+
+
+@pytest.fixture(scope="module")
+def served_pair(with_restricted):
+    """One machine's service and the router's (shards in process), each with a saved search whose
+    matches were recorded on one machine, and a member's key."""
+    from searchapi.distributed.sharded_view import create_sharded_app, local_nodes
+    from searchapi.meeting.saved import SAVED_FILE, SavedSearches, record_new_matches
+    from searchapi.service.app import create_app
+    from searchapi.service.keys import KeyStore
+
+    one, sharded = with_restricted
+    SavedSearches(one).add("essex", "collaboration with Essex")
+    record_new_matches(one, before=set())
+    shutil.copy(one / SAVED_FILE, sharded / SAVED_FILE)
+    keys = (KeyStore(one).add("member-one", "member"), KeyStore(sharded).add("member-sharded", "member"))
+    with ServerThread(create_app(one)) as single, ServerThread(create_sharded_app(sharded, *local_nodes(sharded))) as router:
+        yield single.url, router.url, keys
+
+
+def test_router_serves_the_one_machine_api(served_pair):
+    single_url, router_url, (single_key, router_key) = served_pair
+    with httpx.Client(base_url=single_url, timeout=120) as single, httpx.Client(base_url=router_url, timeout=120) as router:
+        assert router.get("/api/health").json()["shards"] == 2
+        for who, single_auth, router_auth in [("public", {}, {}),
+                                              ("member", {"Authorization": f"Bearer {single_key}"},
+                                               {"Authorization": f"Bearer {router_key}"})]:
+            documents = single.get("/api/documents", headers=single_auth).json()
+            restricted = [d["id"] for d in documents if d["access"] == "restricted"]
+            assert bool(restricted) == (who == "member")
+            for method, path, body, headers in api_requests(documents):
+                want = comparable(single.request(method, path, json=body, headers={**headers, **single_auth}))
+                got = comparable(router.request(method, path, json=body, headers={**headers, **router_auth}))
+                assert got == want, (who, method, path, body)
+            saved = router.get("/api/saved", headers=router_auth).json()
+            assert saved[0]["matches"], "the recorded matches are served"
+            if who == "member":
+                assert any(m["result"]["document"]["id"] in restricted for m in saved[0]["matches"])
+
+
+def test_router_refuses_the_generative_mode_with_501(with_restricted):
+    from indexer.settings import get_settings
+    from searchapi.distributed.sharded_view import create_sharded_app, local_nodes
+
+    _, sharded = with_restricted
+    settings = get_settings().model_copy(update={"llm_url": "http://127.0.0.1:9/v1"})
+    with ServerThread(create_sharded_app(sharded, *local_nodes(sharded), settings=settings)) as router:
+        refused = httpx.post(router.url + "/api/ask", json={"question": "How much did the PCC pay Salus?"}, timeout=120)
+        assert refused.status_code == 501 and "mode" in refused.json()["detail"]
+        local = httpx.post(router.url + "/api/ask", json={"question": "How much did the PCC pay Salus?", "mode": "local"},
+                           timeout=120)
+        assert local.status_code == 200 and local.json()["citations"]
+
+
+def test_router_picks_up_a_reindex(sample_index, tmp_path):
+    """A shard's re-index (here: a file removed, a new generation committed) is served without a
+    restart, ranked as one machine's index after the same change."""
+    from indexer.distributed import read_manifest, shard_dir
+    from indexer.store import IndexStore
+    from searchapi.distributed.sharded_view import create_sharded_app, local_nodes
+    from searchapi.retrieval.engine import SearchEngine
+
+    (tmp_path / "sharded").mkdir()
+    sharded = split(sample_index, tmp_path / "sharded")
+    one = tmp_path / "one"
+    shutil.copytree(sample_index, one)
+    app = create_sharded_app(sharded, *local_nodes(sharded), check_every=0.0)
+    query = {"query": "collaboration with Essex Police", "k": 10}
+    with ServerThread(app) as router, httpx.Client(base_url=router.url, timeout=120) as client:
+        before = client.get("/api/health").json()
+        placed = read_manifest(sharded)["files"]
+        shard = max((0, 1), key=lambda s: sum(v == s for v in placed.values()))  # the shard keeps a file
+        removed = next(f for f, s in placed.items() if s == shard)
+        for folder in (shard_dir(sharded, shard), one):
+            store = IndexStore(folder)
+            store.apply([], [removed], meta={})
+            store.close()
+        after = client.get("/api/health").json()
+        want = SearchEngine(one, audience="public")
+        assert after["chunks"] == len(want.snapshot.chunks) < before["chunks"]
+        assert after["documents"] == len(want.documents) < before["documents"]
+        got = client.post("/api/search", json=query).json()["results"]
+        assert ranked([Result(**r) for r in got]) == ranked(want.search(query["query"], k=10).results)

@@ -156,50 +156,155 @@ class ShardSearcher:
         chunks = self.engine.snapshot.chunks
         return [self.engine.citation(n, chunks[self.rowid_of[c]], start, end) for n, c, start, end in asks]
 
-    # ---- whole requests (the shard alone) --------------------------------------------------------
-    def documents(self) -> list[dict]:
+    # ---- whole requests' parts (the router's API, searchapi/distributed/sharded_view.py) ----------
+    def documents(self) -> list[tuple[str, int, dict]]:
+        """Each paper's summary, keyed (file, position) so the router lists all shards' papers in one
+        machine's order (by file, then place in the file)."""
         from searchapi.service.app import _meta
 
-        return [{**_meta(d), "sections": len(d.sections)} for d in self.engine.documents.values()]
+        files = self.engine.snapshot.file_paths
+        return [(files.get(d.id, ("", ""))[0] or "", i, {**_meta(d), "sections": len(d.sections)})
+                for i, d in enumerate(self.engine.documents.values())]
+
+    def example_documents(self) -> list[tuple[str, int, dict]]:
+        """What example questions read of each paper (date, type, its sections' titles and spans), keyed as documents()."""
+        files = self.engine.snapshot.file_paths
+        return [(files.get(d.id, ("", ""))[0] or "", i,
+                 {"id": d.id, "date": d.date, "doc_type": d.doc_type, "sections": [(s.title, s.span) for s in d.sections]})
+                for i, d in enumerate(self.engine.documents.values())]
 
     def document_ids(self) -> list[str]:
         return list(self.engine.documents)
 
     def document(self, doc_id: str) -> dict | None:
         """GET /api/documents/{id} of a paper in this shard (None: not here)."""
-        from searchapi.schemas import DocumentDetail, SectionOut
-        from searchapi.service.app import _meta
+        from searchapi.service.app import document_detail
 
-        doc = self.engine.documents.get(doc_id)
-        if doc is None:
+        if doc_id not in self.engine.documents:
             return None
-        return DocumentDetail(**_meta(doc), text=self.engine.document_text(doc_id), pages=doc.pages, sections=[
-            SectionOut(id=s.id, number=s.number, title=s.title, path=s.path, span=s.span, page=s.page) for s in doc.sections
-        ]).model_dump(mode="json")
+        return document_detail(self.engine, doc_id).model_dump(mode="json")
+
+    def source_file(self, doc_id: str) -> tuple[bool, str | None]:
+        """(whether the paper is in this shard, its original file while it lies inside its indexed root)."""
+        if doc_id not in self.engine.documents:
+            return False, None
+        path = self.engine.source_file(doc_id)
+        return True, str(path) if path else None
+
+    def render_known(self, items: list[tuple[str, float]]) -> dict[str, dict]:
+        """Results of those chunks this view holds (saved searches' recorded matches), rank 0."""
+        chunk_by_id, documents = self.engine.snapshot.chunk_by_id, self.engine.documents
+        out = {}
+        for chunk_id, score in items:
+            chunk = chunk_by_id.get(chunk_id)
+            if chunk is not None and chunk.document_id in documents:
+                out[chunk_id] = self.engine.result(chunk.rowid, score, 0).model_dump(mode="json")
+        return out
+
+    def precedent_candidates(self, parsed, n: int, filters: dict | None, keyword_stats) -> dict:
+        """PrecedentFinder's dense and keyword top n in this shard (BM25 on the summed statistics)."""
+        from searchapi.retrieval.retrieve import dense_search, keyword_search
+
+        allowed = self._allowed(filters)
+        if allowed is False:
+            return {"dense": [], "keyword": []}
+        engine = self.engine
+        chunks = engine.snapshot.chunks
+        dense = dense_search(engine.faiss, engine.embedder.encode_query(parsed.dense_text), n, allowed)
+        keyword = keyword_search(engine.store, parsed.fts_query(), n, allowed, stats=keyword_stats)
+        return {"dense": [(chunks[r].id, s) for r, s in dense],
+                "keyword": [(chunks[r].id if r in chunks else None, s) for r, s in keyword]}
+
+    def precedent_best(self, parsed, items: list[tuple[int, str]]) -> list[dict]:
+        """PrecedentFinder's best paragraph per paper over this shard's chunks of the global candidate
+        list, `items` (global position, chunk id) in global order. A paper's entry carries the position
+        where one machine's loop first kept it (its place among the papers), and its occurrence parts."""
+        from searchapi.meeting.precedent import PrecedentFinder
+        from searchapi.retrieval.citations import document_ref
+        from searchapi.retrieval.lexical import concepts
+
+        engine = self.engine
+        finder = PrecedentFinder(engine)
+        qvec = engine.embedder.encode_query(parsed.dense_text)
+        qvec = qvec[0] if qvec.ndim > 1 else qvec
+        terms = [c for c in concepts(parsed.text, engine.acronyms) if engine.terms.df.get(c.stem)]
+        chunks = engine.snapshot.chunks
+        best, first = {}, {}
+        for position, chunk_id in items:  # one chunk at a time: the loop's rule, kept across calls
+            for doc_id, found in finder._best_per_paper([chunks[self.rowid_of[chunk_id]]], qvec, terms).items():
+                if doc_id not in best:
+                    best[doc_id], first[doc_id] = found, position
+                elif found.score > best[doc_id].score:
+                    best[doc_id] = found
+        out = []
+        for doc_id, f in best.items():
+            doc = engine.documents[doc_id]
+            page, label = doc.page_at(f.start) if hasattr(doc, "page_at") else (None, None)
+            out.append({"position": first[doc_id], "document_id": doc_id, "chunk_id": f.chunk.id, "start": f.start,
+                        "end": f.end, "score": f.score, "text": f.text, "date": doc.date or "",
+                        "occurrence": {"document": document_ref(doc).model_dump(mode="json"),
+                                       "citation": engine.cite(f.chunk), "page": page, "page_label": label}})
+        return out
 
     def counts(self) -> dict:
         return {"documents": len(self.engine.documents), "chunks": len(self.engine.snapshot.chunks),
                 "model": self.engine.embedder.model_path}
 
+    def generation(self) -> int:
+        return self.engine.snapshot.generation
+
 
 class ShardNode:
-    """A shard folder served to every audience: one ShardSearcher per audience, made when first asked
-    for (each ranks with its own audience's merged statistics, so a public view never reads a
-    restricted paper's)."""
+    """A shard folder served to every audience: one ShardSearcher per audience and index generation,
+    made when first asked for (each ranks with its own audience's merged statistics, so a public view
+    never reads a restricted paper's). After a re-index the router loads the new generation's views
+    (`load`) and swaps to them; the views of the generation before stay for requests still in flight."""
+
+    KEEP_GENERATIONS = 2
 
     def __init__(self, path: str):
         self.path = path
-        self.views: dict[str, ShardSearcher] = {}
+        self.views: dict[tuple[str, int], ShardSearcher] = {}
 
-    def view(self, audience: str) -> ShardSearcher:
+    def load(self, audience: str) -> int:
+        """A view of the newest committed generation for `audience`; returns that generation."""
         if audience not in ("public", "all"):
             raise ValueError(f"unknown audience {audience!r}")
-        if audience not in self.views:
-            self.views[audience] = ShardSearcher(self.path, audience)
-        return self.views[audience]
+        current = self.generation()
+        if (audience, current) not in self.views:
+            searcher = ShardSearcher(self.path, audience)
+            current = searcher.generation()
+            self.views.setdefault((audience, current), searcher)
+            kept = sorted((g for a, g in self.views if a == audience), reverse=True)[: self.KEEP_GENERATIONS]
+            self.views = {key: v for key, v in self.views.items() if key[0] != audience or key[1] in kept}
+        return current
 
-    def call(self, audience: str, method: str, *args):
-        return getattr(self.view(audience), method)(*args)
+    def generation(self) -> int:
+        """The newest committed generation of the shard folder (read past any loaded view's pinned one)."""
+        if self.views:
+            return next(iter(self.views.values())).engine.store.current_generation()
+        from indexer.store import IndexReader
+
+        reader = IndexReader(Path(self.path))
+        try:
+            return reader.current_generation()
+        finally:
+            reader.close()
+
+    def view(self, audience: str, generation: int | None = None) -> ShardSearcher:
+        if generation is None:
+            generation = self.load(audience)
+        try:
+            return self.views[(audience, generation)]
+        except KeyError:
+            raise LookupError(f"generation {generation} of {self.path} is no longer loaded") from None
+
+    def call(self, audience: str, method: str, *args, generation: int | None = None):
+        return getattr(self.view(audience, generation), method)(*args)
+
+    def call_at(self, view: tuple[str, int], method: str, *args):
+        """A ShardSearcher method of the view (audience, generation) the router ranks with."""
+        return getattr(self.view(*view), method)(*args)
 
 
 class LocalShards:

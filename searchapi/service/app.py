@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import mimetypes
 import sys
 import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -23,22 +20,15 @@ from indexer.settings import Settings, default_index_dir, get_settings, model_di
 from indexer.store import IndexMissing, IndexReader
 
 from searchapi.answers.answerer import Answerer
-from searchapi.retrieval.engine import SearchEngine, UnknownDocument
-from searchapi.service.docs import mount_docs
 from searchapi.answers.generate import GenerativeAnswerer
+from searchapi.meeting.examples import example_questions
+from searchapi.meeting.precedent import PrecedentFinder
+from searchapi.meeting.saved import visible_matches
+from searchapi.retrieval.engine import SearchEngine
 from searchapi.service.meeting_routes import add_meeting_routes
-from searchapi.service.guard import Guard
 from searchapi.service.keys import KeyStore, audience_of, bearer
-from searchapi.schemas import (
-    Answer,
-    AskRequest,
-    DocumentDetail,
-    DocumentSummary,
-    Health,
-    SearchRequest,
-    SearchResponse,
-    SectionOut,
-)
+from searchapi.service.routes import add_answer_and_document_routes, add_search_routes, install_guards
+from searchapi.schemas import Answer, DocumentDetail, DocumentSummary, Health, PrecedentResponse, SearchResponse, SectionOut
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 log = logging.getLogger("reportsearch.http")
@@ -120,8 +110,72 @@ def _meta(doc) -> dict:
             "confidential": doc.confidential, "access": doc.access, "access_reason": doc.access_reason}
 
 
-def _sse(event: str, data) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def document_detail(engine: SearchEngine, doc_id: str) -> DocumentDetail:
+    """GET /api/documents/{id} of a paper this engine may show (UnknownDocument otherwise)."""
+    doc = engine.document(doc_id)
+    text = engine.document_text(doc_id)
+    return DocumentDetail(
+        **_meta(doc), text=text, pages=doc.pages,
+        sections=[SectionOut(id=s.id, number=s.number, title=s.title, path=s.path, span=s.span, page=s.page)
+                  for s in doc.sections],
+    )
+
+
+def answerer_of(engine: SearchEngine) -> Answerer:
+    if not hasattr(engine, "_answerer"):
+        engine._answerer = Answerer(engine)
+    return engine._answerer
+
+
+class EngineView:
+    """One machine's view for the shared routes (routes.py, meeting_routes.py): the caller's engine,
+    with its answerer, precedent finder and examples kept on the engine (one generation, one set)."""
+
+    def __init__(self, engine: SearchEngine):
+        self.engine = engine
+        self.saved_dir = engine.index_dir
+
+    def health(self) -> Health:
+        engine = self.engine
+        return Health(status="ok", documents=len(engine.documents), chunks=len(engine.snapshot.chunks),
+                      model=model_display_name(engine.embedder.model_path))
+
+    def search(self, query: str, k: int, filters, sort: str) -> SearchResponse:
+        return self.engine.search(query, k=k, filters=filters, sort=sort)
+
+    def knows_document(self, doc_id: str) -> bool:
+        return doc_id in self.engine.documents
+
+    def ask(self, question: str, k: int, filters, history) -> Answer:
+        return answerer_of(self.engine).ask(question, k, filters, history)
+
+    def generative(self, settings: Settings) -> GenerativeAnswerer:
+        return GenerativeAnswerer(answerer_of(self.engine), settings)
+
+    def documents(self) -> list[DocumentSummary]:
+        return [DocumentSummary(**_meta(d), sections=len(d.sections)) for d in self.engine.documents.values()]
+
+    def document(self, doc_id: str) -> DocumentDetail:
+        return document_detail(self.engine, doc_id)
+
+    def source_file(self, doc_id: str) -> Path | None:
+        return self.engine.source_file(doc_id)
+
+    def precedent(self, query: str, k: int, filters, sort: str) -> PrecedentResponse:
+        engine = self.engine
+        if not hasattr(engine, "_precedent"):
+            engine._precedent = PrecedentFinder(engine)
+        return engine._precedent.find(query, k=k, filters=filters, sort=sort)
+
+    def examples(self, n: int) -> list[str]:
+        engine = self.engine
+        cached = getattr(engine, "_examples", None)
+        if cached is None or len(cached) < n:  # one generation of the index, one set of examples
+            cached = engine._examples = example_questions(engine, n)
+        return cached[:n]
+
+    def visible_matches(self, search):
+        return visible_matches(self.engine, search)
 
 
 def create_app(index_dir: Path | None = None, settings: Settings | None = None,
@@ -129,11 +183,6 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
     """The service; pass an already loaded `engine` to share it (tests, embedding in another app)."""
     _setup_logging()
     settings = settings or get_settings()
-
-    def answerer_of(engine: SearchEngine) -> Answerer:
-        if not hasattr(engine, "_answerer"):
-            engine._answerer = Answerer(engine)
-        return engine._answerer
 
     def prepare(engine: SearchEngine) -> None:
         """Fully warm before serving: model, sentence vectors and the answerer's fitted model loaded."""
@@ -160,128 +209,22 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
     )
     app.state.holder = holder
     app.state.keys = keys
-    app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts, max_body_bytes=settings.max_request_bytes)
-    mount_docs(app)
+    install_guards(app, settings)
 
-    def audience(request: Request) -> str:
-        """'all' for a member's or officer's key, else 'public' (no key, a public key, an unknown key)."""
-        return audience_of(keys.role_of(bearer(request.headers.get("authorization"))))
+    def view_for(request: Request) -> EngineView:
+        """A member's or officer's key sees every paper; anyone else (no key, a public key, an unknown
+        key) the public ones."""
+        return EngineView(holder.get(audience_of(keys.role_of(bearer(request.headers.get("authorization"))))))
 
-    def engine_for(request: Request) -> SearchEngine:
-        return holder.get(audience(request))
+    add_search_routes(app, view_for, settings)
+    add_meeting_routes(app, view_for)  # precedent, saved searches and their feeds, example questions
+    add_answer_and_document_routes(app, view_for, settings)
+    add_page(app)
+    return app
 
-    @app.exception_handler(RequestValidationError)
-    def invalid(_: Request, exc: RequestValidationError):
-        """FastAPI's 422 shape, without echoing the input back (it may be huge or unprintable)."""
-        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
-                  for e in exc.errors()[:20]]
-        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
 
-    @app.exception_handler(Exception)
-    def failed(request: Request, exc: Exception):
-        log.exception("request failed: %s", request.url.path)
-        return JSONResponse(status_code=500, content={"detail": f"internal error ({type(exc).__name__})"})
-
-    @app.middleware("http")
-    async def access_log(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        if request.url.path.startswith("/api"):
-            log.info(json.dumps({
-                "event": "request", "method": request.method, "path": request.url.path,
-                "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
-            }))
-        return response
-
-    def answerer(request: Request) -> Answerer:
-        return answerer_of(engine_for(request))
-
-    @app.get("/api/health", response_model=Health)
-    def health(request: Request) -> Health:
-        engine = engine_for(request)
-        return Health(status="ok", documents=len(engine.documents), chunks=len(engine.snapshot.chunks),
-                      model=model_display_name(engine.embedder.model_path))
-
-    @app.post("/api/search", response_model=SearchResponse)
-    def search(request: SearchRequest, http: Request) -> SearchResponse:
-        engine = engine_for(http)
-        try:
-            return engine.search(request.query, k=request.k, filters=request.filters, sort=request.sort)
-        except UnknownDocument as exc:
-            raise HTTPException(status_code=422, detail=f"unknown document id in filters: {exc.args[0]}") from None
-
-    add_meeting_routes(app, engine_for)  # precedent, saved searches and their feeds, example questions
-
-    @app.post("/api/ask", response_model=Answer)
-    def ask(request: AskRequest, http: Request):
-        base = answerer(http)
-        generative = GenerativeAnswerer(base, settings) if settings.llm_url and request.mode != "local" else None
-        if request.filters and request.filters.document_ids:
-            unknown = [d for d in request.filters.document_ids if d not in base.engine.documents]
-            if unknown:
-                raise HTTPException(status_code=422, detail=f"unknown document id in filters: {unknown[0]}")
-        streaming = "text/event-stream" in http.headers.get("accept", "")
-        if not streaming:
-            if generative:
-                return generative.ask(request.question, request.k, request.filters, request.history)
-            return base.ask(request.question, request.k, request.filters, request.history)
-
-        def events() -> Iterator[str]:
-            try:
-                if generative:
-                    for kind, payload in generative.stream(request.question, request.k, request.filters, request.history):
-                        yield _sse(kind, payload)
-                    return
-                answer = base.ask(request.question, request.k, request.filters, request.history)
-                yield _sse("passages", [p.model_dump() for p in answer.passages])
-                for piece in answer.answer.split(" "):
-                    yield _sse("token", {"text": piece + " "})
-                yield _sse("answer", answer.model_dump())
-            except Exception as exc:  # the stream has started: report in-band
-                log.exception("ask stream failed")
-                yield _sse("error", {"detail": f"internal error: {type(exc).__name__}"})
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-    @app.get("/api/documents", response_model=list[DocumentSummary])
-    def documents(request: Request) -> list[DocumentSummary]:
-        engine = engine_for(request)
-        return [DocumentSummary(**_meta(d), sections=len(d.sections)) for d in engine.documents.values()]
-
-    @app.get("/api/documents/{doc_id}", response_model=DocumentDetail)
-    def document(doc_id: str, request: Request) -> DocumentDetail:
-        engine = engine_for(request)
-        try:
-            doc = engine.document(doc_id)
-            text = engine.document_text(doc_id)
-        except UnknownDocument:
-            raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}") from None
-        return DocumentDetail(
-            **_meta(doc), text=text, pages=doc.pages,
-            sections=[SectionOut(id=s.id, number=s.number, title=s.title, path=s.path, span=s.span, page=s.page)
-                      for s in doc.sections],
-        )
-
-    @app.get("/api/documents/{doc_id}/source", include_in_schema=True)
-    def source(doc_id: str, request: Request):
-        """The original file (PDF, DOCX, HTML, text) of a paper, only from inside the folder it was indexed from."""
-        engine = engine_for(request)
-        try:
-            path = engine.source_file(doc_id)
-        except UnknownDocument:
-            raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}") from None
-        if path is None:
-            raise HTTPException(status_code=404, detail="the original file is no longer available")
-        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if media.startswith("text/"):
-            media += "; charset=utf-8" if path.suffix.lower() in {".txt", ".md"} else ""
-        return FileResponse(path, media_type=media, content_disposition_type="inline",
-                            filename=path.name, headers={"Cache-Control": "no-cache"})
-
-    @app.exception_handler(IndexMissing)
-    def missing(_: Request, exc: IndexMissing):
-        return JSONResponse(status_code=503, content={"detail": str(exc)})
-
+def add_page(app: FastAPI) -> None:
+    """The web page at / and its files at /static."""
     if WEB_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
@@ -291,5 +234,3 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
         if not index.exists():
             raise HTTPException(status_code=404, detail="web page not installed")
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
-
-    return app
