@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     max_unpacked_bytes: int = 200 * 1024 * 1024
     # Retrieval
     candidates: int = 60
+    # Keyword top-n (searchapi/retrieval/retrieve.py): below this many matching rows (summed over the query's
+    # phrases) FTS5 scores every match (about 1 us each); above, rows are read rarest phrase first and scoring
+    # stops once no unread row can enter the top n, falling back to scoring every match past this many rows
+    # scored exactly (each costs a re-tokenisation, about 50 us).
+    keyword_prune_min_matches: int = 50_000
+    keyword_prune_max_candidates: int = 4_000
     rrf_k: int = 10
     # Answers (searchapi/answers/answerer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.
@@ -70,6 +76,9 @@ class Settings(BaseSettings):
     agenda_factor: float = 0.8
     reference_bonus: float = 1.0  # a referenced place ('section 3.2'), in units of a first-place RRF vote
     reference_elsewhere: float = 0.3  # share of the bonus for a paper the query describes less well than another
+    # At most this many papers take a reference's bonus: those the query describes best (title, type, body,
+    # date), in document order among equals; 'section 3' in an archive where thousands of papers have one.
+    reference_max_papers: int = 40
     answer_passages: int = 3  # top passages whose sentences are candidate evidence (3 and 5 alike under CV; 3 is faster)
     answer_place_chunks: int = 12  # a place the question names ('section 5.3') is read whole, up to this
     answer_max_sentences: int = 3

@@ -686,6 +686,9 @@ class IndexReader:
             raise IndexMissing(f"the index at {self.dir} is empty or was made by an older version "
                                "(run `reportsearch index PATH` to build or upgrade it)")
         self.meta = meta
+        # Rows per full-text phrase in this generation (retrieve.keyword_stats): FTS5 stores no document
+        # frequencies, and counting a common word walks its whole doclist.
+        self.phrase_rows = _LRU(100_000)
         self.generation = int(meta["generation"])
         self.model = meta.get("model", "")
         self.dim = int(meta.get("dim", "384"))

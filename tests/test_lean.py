@@ -217,3 +217,22 @@ def test_sections_are_read_on_demand(engine):
                                                      if s.number == "3" or (s.number or "").startswith("3.")}
     copy = pickle.loads(pickle.dumps(doc))  # plain data, sections included, for other processes
     assert copy.sections == doc.sections and copy.id == doc.id
+
+
+def test_reference_bonus_reaches_at_most_the_papers_described_best(engine, monkeypatch):
+    """'section 3 ...' in an archive where many papers have a section 3: only `reference_max_papers`
+    papers take the bonus, those the query describes best (title, type, body, date), in document order
+    among equals; below the cap every referenced paper does, as before."""
+    from searchapi.retrieval.query import parse_query
+    from searchapi.retrieval.rerank import paper_match
+
+    query = parse_query("section 3 of the 2017 collaboration report")
+    everything, _ = engine.named_place(query)
+    papers = sorted({engine.snapshot.chunks[r].document_id for r in everything})
+    assert len(papers) >= 3 and set(everything) == _scan_named_place(engine, query)
+    ranked = sorted(papers, key=lambda d: -paper_match(query, engine.documents[d]))  # stable: document order among equals
+    for cap in (1, 2):
+        monkeypatch.setattr(engine.settings, "reference_max_papers", cap)
+        capped, _ = engine.named_place(query)
+        assert {engine.snapshot.chunks[r].document_id for r in capped} == set(ranked[:cap])
+        assert {r for r in everything if engine.snapshot.chunks[r].document_id in ranked[:cap]} == set(capped)

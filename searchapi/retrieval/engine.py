@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -249,16 +249,16 @@ class SearchEngine:
         'para 14 of the Sept 2017 collaboration paper': the paper the query describes best gets
         1 + its match and is the named place; the same number in other papers gets REFERENCE_ELSEWHERE.
         'section 3' alone, with several papers having a section 3, names no place: each gets 1.
+        At most `reference_max_papers` papers take the bonus (see `_referenced`).
         """
         if not (query.section_refs or query.item_refs or query.decision_refs):
             return {}, set()
-        sections, docs = self.snapshot.sections, self.documents
-        found = {c.rowid: c for c in self._reference_candidates(query)
-                 if reference_matches(query, sections[c.section_id], c, docs[c.document_id])}
-        if allowed is not None:  # in the filter's order, as a scan of the allowed passages meets them
-            hits = [found[r] for r in allowed if r in found] if len(found) else []
-        else:  # in document order
-            hits = sorted(found.values(), key=lambda c: (c.document_id, c.ord))
+        docs = self.documents
+        rowids = self._reference_candidates(query)
+        if allowed is not None:
+            rowids = rowids[np.fromiter((r in allowed for r in rowids.tolist()), bool, len(rowids))]
+        # in document order, as a scan of the papers meets them
+        hits = sorted(self._referenced(query, rowids), key=lambda c: (c.document_id, c.ord))
         match: dict[str, float] = {}
         described: dict[tuple[str, str], float] = {}  # passages of one heading describe their paper alike
         for c in hits:
@@ -272,10 +272,58 @@ class SearchEngine:
         named = {c.rowid for c in hits if c.document_id in chosen} if len(chosen) == 1 else set()
         return {c.rowid: weights[c.document_id] for c in hits}, named
 
-    def _reference_candidates(self, query: ParsedQuery) -> list[ChunkRecord]:
-        """Every passage that could match a reference (reference_matches decides): those of sections
-        with the number, of papers with the decision reference, and those whose text or heading
-        holds the number as a word (FTS5); read without filling the passage cache."""
+    def _referenced(self, query: ParsedQuery, rowids: np.ndarray) -> list[ChunkRecord]:
+        """The candidates that match the reference, from at most `reference_max_papers` papers: all of them
+        when no more papers hold candidates; else papers are read best described first (title, type, body,
+        date: `paper_match` without the heading), in document order among equals, until that many match."""
+        table, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
+        limit = self.settings.reference_max_papers
+        numbers = table.doc_of[rowids]
+        papers = np.unique(numbers)  # document numbers follow document ids
+        if len(papers) > limit:
+            papers = papers[np.argsort(-self._paper_descriptions(query)[papers], kind="stable")]
+        found: list[ChunkRecord] = []
+        kept = 0
+        for start in range(0, len(papers), max(1, limit)):
+            if kept >= limit:
+                break
+            batch = papers[start:start + max(1, limit)]
+            matched = [c for c in table.read(rowids[np.isin(numbers, batch)].tolist())
+                       if reference_matches(query, sections[c.section_id], c, docs[c.document_id])]
+            holding = {c.document_id for c in matched}
+            take = {table.doc_ids[d] for d in batch if table.doc_ids[d] in holding}
+            if kept + len(take) > limit:
+                take = set([table.doc_ids[d] for d in batch if table.doc_ids[d] in holding][: limit - kept])
+            found += [c for c in matched if c.document_id in take]
+            kept += len(take)
+        return found
+
+    def _paper_descriptions(self, query: ParsedQuery) -> np.ndarray:
+        """Per document number, how well the query describes the paper by its title, type, body and date
+        (`paper_match` without a heading): computed once per distinct description, not per paper."""
+        kinds, kind_of = self._descriptions
+        match = np.array([paper_match(query, self.documents[doc_id]) for doc_id in kinds], dtype="float64")
+        return match[kind_of]
+
+    @cached_property
+    def _descriptions(self) -> tuple[list[str], np.ndarray]:
+        """One paper per distinct (title, type, body, date), and each document number's description."""
+        seen: dict[tuple, int] = {}
+        kinds: list[str] = []
+        kind_of = np.empty(len(self.snapshot.chunks.doc_ids), dtype="int32")
+        for number, doc_id in enumerate(self.snapshot.chunks.doc_ids):
+            doc = self.documents[doc_id]
+            key = (doc.title, doc.doc_type, doc.body, doc.date)
+            if key not in seen:
+                seen[key] = len(kinds)
+                kinds.append(doc_id)
+            kind_of[number] = seen[key]
+        return kinds, kind_of
+
+    def _reference_candidates(self, query: ParsedQuery) -> np.ndarray:
+        """Rowids (ascending) of every visible passage that could match a reference (reference_matches
+        decides): those of sections with the number, of papers with the decision reference, and those
+        whose text or heading holds the number as a word (FTS5). No text is read here."""
         table, rowids = self.snapshot.chunks, set()
         numbers = set(query.section_refs) | {r for r in query.item_refs if r.isdigit()}
         section_ids = self.snapshot.sections.numbered(numbers, list(dict.fromkeys(query.section_refs)))
@@ -294,7 +342,9 @@ class SearchEngine:
         if phrases:
             rowids.update(r for (r,) in self.store.execute(
                 "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (" OR ".join(phrases),)))
-        return table.read(sorted(rowids))
+        found = np.array(sorted(rowids), dtype="int64")
+        found = found[found < len(table.doc_of)]
+        return found[table.doc_of[found] >= 0]
 
     def rerank(self, query: ParsedQuery, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rescore the head of the fused list by its best-matching sentence and rare-word overlap.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,23 +110,18 @@ def row_lengths(conn, rowids: list[int]) -> dict[int, int]:
     return out
 
 
-def phrase_frequencies(conn, fts_query: str, local: KeywordStats,
-                       rowids: list[int] | None = None) -> tuple[list[dict[int, float]], dict[int, int]]:
-    """Per phrase of the query: each row holding it (of `rowids`, or all) -> its column-weighted
-    frequency there; and each such row's length. Read back from FTS5's own bm25() of the phrase alone
+def phrase_frequencies(conn, fts_query: str, local: KeywordStats) -> tuple[list[dict[int, float]], dict[int, int]]:
+    """Per phrase of the query: every row holding it -> its column-weighted frequency there; and each
+    such row's length. Read back from FTS5's own bm25() of the phrase alone over its whole doclist
     (`local`: this table's statistics for the query), so matching stays exactly FTS5's."""
-    per_phrase = []
-    for phrase in fts_phrases(fts_query):
-        if rowids is None:
-            per_phrase.append(conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall())
-            continue
-        hits = []
-        for start in range(0, len(rowids), 500):
-            part = rowids[start:start + 500]
-            hits += conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ? "
-                                 f"AND rowid IN ({','.join('?' * len(part))})", (phrase, *part)).fetchall()
-        per_phrase.append(hits)
+    per_phrase = [conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall()
+                  for phrase in fts_phrases(fts_query)]
     lengths = row_lengths(conn, sorted({int(r) for hits in per_phrase for r, _ in hits}))
+    return _solved(per_phrase, lengths, local), lengths
+
+
+def _solved(per_phrase: list[list[tuple[int, float]]], lengths: dict[int, int], local: KeywordStats) -> list[dict[int, float]]:
+    """Each row's frequency of each phrase, solved from bm25() of that phrase alone with `local` statistics."""
     freqs = []
     for i, hits in enumerate(per_phrase):
         idf = local.idf(i)
@@ -136,52 +132,98 @@ def phrase_frequencies(conn, fts_query: str, local: KeywordStats,
             f = s * norm / (idf * (K1 + 1.0) - s)  # bm25 of one phrase solved for its frequency
             found[int(rowid)] = round(f / _FREQ_STEP) * _FREQ_STEP
         freqs.append(found)
-    return freqs, lengths
+    return freqs
+
+
+class _Scratch(threading.local):
+    """A per-thread in-memory FTS5 table with the index's own tokenizer, into which the rows to be scored
+    are copied: one phrase's frequencies in a few rows then cost a re-tokenisation of those rows, not a
+    walk of the phrase's whole doclist (bm25() of `MATCH ? AND rowid IN (...)` recounts every phrase's
+    rows once per rowid: FTS5 filters an IN list one value at a time)."""
+
+    conn: sqlite3.Connection | None = None
+    schema: str | None = None
+
+
+_SCRATCH = _Scratch()
+
+
+def row_frequencies(conn, phrases: list[str], rowids: list[int]) -> tuple[list[dict[int, float]], dict[int, int]]:
+    """Per phrase: each of `rowids` holding it -> its column-weighted frequency there (FTS5's matching,
+    FTS5's tokens); and every one of those rows' length."""
+    schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
+    if _SCRATCH.conn is None:
+        _SCRATCH.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    scratch = _SCRATCH.conn
+    scratch.execute("DROP TABLE IF EXISTS chunks_fts")  # a fresh table: cheaper than deleting rows one by one
+    scratch.execute(schema)
+    _SCRATCH.schema = schema
+    scratch.execute("BEGIN")
+    for start in range(0, len(rowids), 500):
+        part = rowids[start:start + 500]
+        scratch.executemany("INSERT INTO chunks_fts(rowid, text, heading) VALUES (?,?,?)", conn.execute(
+            f"SELECT rowid, text, heading FROM chunks_fts WHERE rowid IN ({','.join('?' * len(part))})", part))
+    scratch.execute("COMMIT")  # FTS5 writes the scratch table's totals when the transaction ends
+    rows, tokens = table_size(scratch)
+    lengths = {int(r): sum(_varints(size)) for r, size in scratch.execute("SELECT id, sz FROM chunks_fts_docsize")}
+    per_phrase = [scratch.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ?", (p,)).fetchall()
+                  for p in phrases]
+    local = KeywordStats(rows, tokens, tuple(len(hits) for hits in per_phrase))
+    return _solved(per_phrase, lengths, local), lengths
 
 
 def keyword_stats(conn, fts_query: str | None) -> KeywordStats:
-    """This index's share of the statistics bm25() reads for `fts_query` (summed over shards by a router)."""
+    """This index's share of the statistics bm25() reads for `fts_query` (summed over shards by a router).
+    Rows per phrase are counted by FTS5 (a walk of the phrase's doclist) and kept by a pinned reader
+    (`phrase_rows`, a cache of its generation's counts)."""
     rows, tokens = table_size(conn)
+    cache = getattr(conn, "phrase_rows", None)
     counts = []
     for phrase in fts_phrases(fts_query or ""):
-        try:
-            counts.append(conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchone()[0])
-        except sqlite3.OperationalError:
-            counts.append(0)
+        count = cache.get(phrase) if cache is not None else None
+        if count is None:
+            try:
+                count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchone()[0]
+            except sqlite3.OperationalError:
+                count = 0
+            if cache is not None:
+                cache.put(phrase, count)
+        counts.append(count)
     return KeywordStats(rows, tokens, tuple(counts))
 
 
 def keyword_search(conn: sqlite3.Connection, fts_query: str | None, n: int, allowed: set[int] | None,
                    stats: KeywordStats | None = None) -> list[tuple[int, float]]:
-    """BM25 over passage text (weight 1) and its heading path (weight 0.5); higher is better.
+    """BM25 over passage text (weight 1) and its heading path (weight 0.5); higher is better; ties by rowid.
     `conn` is anything with SQLite's `execute`: an engine passes its pinned IndexReader.
-    `stats`: score with these statistics (a sharded index's, summed) instead of this table's own."""
+    `stats`: score with these statistics (a sharded index's, summed) instead of this table's own.
+    Exactly FTS5's `ORDER BY bm25()` (same rows, same scores), without scoring every match when the
+    query's phrases match many rows (see `_pruned_top`)."""
+    from indexer.settings import get_settings
+
     if not fts_query or (allowed is not None and not allowed):
         return []
-    if stats is not None:
-        return _keyword_search_with(conn, fts_query, n, allowed, stats)
-    limit = -1 if allowed is not None else n
-    try:
-        rows = conn.execute(
-            f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
-            (fts_query, limit),
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    hits = [(int(r), -float(s)) for r, s in rows if allowed is None or r in allowed]
-    return hits[:n]
-
-
-def _keyword_search_with(conn, fts_query: str, n: int, allowed: set[int] | None,
-                         stats: KeywordStats) -> list[tuple[int, float]]:
+    settings = get_settings()
     try:
         local = keyword_stats(conn, fts_query)
-        if allowed is None:
-            return _top_by_bound(conn, fts_query, n, local, stats)
-        freqs, lengths = phrase_frequencies(conn, fts_query, local)
+        if sum(local.phrase_rows) > settings.keyword_prune_min_matches:
+            top = _pruned_top(conn, fts_query, n, allowed, local, stats or local, settings.keyword_prune_max_candidates)
+            if top is not None:
+                return top
+        if stats is None:
+            return _fts5_top(conn, fts_query, n, allowed)
+        return _ranked(*phrase_frequencies(conn, fts_query, local), stats, allowed)[:n]
     except sqlite3.OperationalError:
         return []
-    return _ranked(freqs, lengths, stats, allowed)[:n]
+
+
+def _fts5_top(conn, fts_query: str, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+    """FTS5 scores every match and sorts (ties in rowid order, as SQLite's sorter keeps insertion order)."""
+    limit = -1 if allowed is not None else n
+    rows = conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
+                        (fts_query, limit)).fetchall()
+    hits = [(int(r), -float(s)) for r, s in rows if allowed is None or r in allowed]
+    return hits[:n]
 
 
 def _ranked(freqs: list[dict[int, float]], lengths: dict[int, int], stats: KeywordStats,
@@ -191,22 +233,48 @@ def _ranked(freqs: list[dict[int, float]], lengths: dict[int, int], stats: Keywo
     return sorted(scored, key=lambda kv: (-kv[1], kv[0]))
 
 
-def _top_by_bound(conn, fts_query: str, n: int, local: KeywordStats, stats: KeywordStats) -> list[tuple[int, float]]:
-    """The top n with the given statistics, reading rows in FTS5's own order only until no unread row
-    can enter: per phrase, a row's score with other statistics is at most its own times the ratio of
-    the IDFs and of the length normalisations (the latter at most the ratio of the average lengths)."""
-    ratios = [stats.idf(i) / local.idf(i) for i, count in enumerate(local.phrase_rows) if count]
-    if not ratios:
+def _pruned_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: KeywordStats, stats: KeywordStats,
+                max_scored: int) -> list[tuple[int, float]] | None:
+    """The top n by BM25 with `stats` (MaxScore pruning over FTS5's postings), or None past `max_scored`.
+
+    A phrase adds at most idf * (k1 + 1) to a row's score (BM25 saturates in its frequency). Phrases
+    are taken rarest first: rows holding one of the first j ("essential") phrases are read from FTS5
+    best first by their score over those phrases, and each row read is scored exactly over all phrases.
+    A row not read yet scores at most (its essential score, at most the last one read, scaled when
+    `stats` are not this table's) + the bounds of the other phrases; a row holding none of the first j
+    at most those bounds. Reading stops once both fall below the n-th exact score (strictly: ties go
+    to the lower rowid, which may be unread); the bounds of the other phrases too high, one more
+    phrase becomes essential; else four times as many rows are read."""
+    phrases = fts_phrases(fts_query)
+    present = sorted((i for i, count in enumerate(local.phrase_rows) if count), key=lambda i: (local.phrase_rows[i], i))
+    if not present:
         return []
-    bound = max(ratios) * max(1.0, stats.avgdl / local.avgdl)
-    read = max(4 * n, 64)
+    bound = [stats.idf(i) * (K1 + 1.0) for i in range(len(phrases))]
+    # this table's bm25() of a row over some phrases, scaled to `stats`: at most the ratio of the IDFs
+    # times that of the average lengths (a longer average shortens every row's normalisation)
+    ratio = [stats.idf(i) / local.idf(i) * max(1.0, stats.avgdl / local.avgdl) for i in range(len(phrases))]
+    slack = 1 + 1e-9  # floating-point rounding only
+    scored: dict[int, float] = {}
+    essential, read = 1, max(4 * n, 64)
     while True:
-        rows = conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts "
-                            "WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?", (fts_query, read)).fetchall()
-        scored = _ranked(*phrase_frequencies(conn, fts_query, local, [int(r) for r, _ in rows]), stats)
-        if len(rows) < read:
-            return scored[:n]
-        unread_at_most = bound * -float(rows[-1][1]) * (1 + 1e-9)  # 1e-9: floating-point rounding only
-        if len(scored) >= n and unread_at_most < scored[n - 1][1]:
-            return scored[:n]
-        read *= 4
+        chosen = present[:essential]
+        rest = sum(bound[i] for i in present[essential:]) * slack
+        rows = conn.execute(f"SELECT rowid, {_BM25} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
+                            (" OR ".join(phrases[i] for i in chosen), read)).fetchall()
+        fresh = [int(r) for r, _ in rows if int(r) not in scored and (allowed is None or int(r) in allowed)]
+        if len(scored) + len(fresh) > max_scored:
+            return None
+        if fresh:
+            freqs, lengths = row_frequencies(conn, phrases, fresh)
+            scored.update(_ranked(freqs, lengths, stats))
+        top = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        exhausted = len(rows) < read
+        unread = rest if exhausted else max(ratio[i] for i in chosen) * -float(rows[-1][1]) * slack + rest
+        if exhausted and essential == len(present):
+            return top  # every matching row scored
+        if len(top) == n and unread < top[-1][1]:
+            return top
+        if exhausted or (len(top) == n and essential < len(present) and rest >= top[-1][1]):
+            essential += 1  # rows holding none of the essential phrases could still enter
+        else:
+            read *= 4

@@ -1,0 +1,134 @@
+"""The keyword top n read without scoring every match (MaxScore over FTS5's postings) must be FTS5's own
+`ORDER BY bm25()`: the same rows, the same scores, ties in the same (rowid) order, with and without a
+filter, with this table's statistics and with statistics summed over shards."""
+
+import json
+import random
+import sqlite3
+
+import pytest
+
+from indexer.settings import get_settings
+from searchapi.retrieval.retrieve import KeywordStats, keyword_search, keyword_stats
+from tests.conftest import DEVSET, FRESH, HOLDOUT
+from tests.test_global_bm25 import split_fts
+
+BM25 = "bm25(chunks_fts, 1.0, 0.5)"
+
+
+def fts5_order(conn, fts_query: str, n: int, allowed=None) -> list[tuple[int, float]]:
+    """FTS5's own ranking: every match scored by bm25(), sorted by SQLite, cut after filtering."""
+    rows = conn.execute(f"SELECT rowid, {BM25} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2",
+                        (fts_query,)).fetchall()
+    return [(int(r), -s) for r, s in rows if allowed is None or r in allowed][:n]
+
+
+@pytest.fixture
+def prune_always(monkeypatch):
+    """Pruning for every query, however few rows match (the default starts at tens of thousands)."""
+    settings = get_settings()
+    monkeypatch.setattr(settings, "keyword_prune_min_matches", 0)
+    monkeypatch.setattr(settings, "keyword_prune_max_candidates", 10**9)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def skewed() -> sqlite3.Connection:
+    """An FTS5 table like the index's, with Zipf-distributed words (a few in nearly every row, most in a
+    handful), duplicated rows (exact score ties), headings, and a two-word phrase in some rows."""
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(3000)]
+    weights = [1.0 / (i + 1) ** 1.1 for i in range(len(vocab))]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(text, heading, tokenize='porter unicode61')")
+    rows, rowid = [], 0
+    while rowid < 12_000:
+        words = rng.choices(vocab, weights, k=rng.randint(5, 120))
+        if rng.random() < 0.1:
+            words[rng.randrange(len(words)):0] = ["budget", "report"]
+        heading = " ".join(rng.choices(vocab[:200], k=rng.randint(1, 6)))
+        for _ in range(rng.choice((1, 1, 1, 2, 5))):  # copies: identical rows score alike
+            rowid += 1
+            rows.append((rowid, " ".join(words), heading))
+    conn.executemany("INSERT INTO chunks_fts(rowid, text, heading) VALUES (?,?,?)", rows)
+    conn.commit()
+    return conn
+
+
+def random_queries(rng: random.Random, count: int) -> list[str]:
+    common = [f"w{i}" for i in range(6)]
+    middle = [f"w{i}" for i in range(6, 120)]
+    rare = [f"w{i}" for i in range(120, 3000)]
+    out = []
+    for _ in range(count):
+        words = rng.sample(common, rng.randint(0, 3)) + rng.sample(middle, rng.randint(0, 2)) + rng.sample(rare, rng.randint(0, 2))
+        phrases = [f'"{w}"' for w in words or ["w1"]]
+        if rng.random() < 0.2:
+            phrases.append('"budget report"')
+        rng.shuffle(phrases)
+        out.append(" OR ".join(phrases))
+    return out
+
+
+def check_random_queries(conn, seed: int, count: int) -> None:
+    rng = random.Random(seed)
+    rowids = [r for (r,) in conn.execute("SELECT rowid FROM chunks_fts")]
+    wide = set(rng.sample(rowids, len(rowids) // 2))
+    narrow = set(range(2000, 2600))
+    checked = ties = 0
+    for query in random_queries(rng, count):
+        for n in (1, 10, 60):
+            for allowed in (None, wide, narrow):
+                want = fts5_order(conn, query, n, allowed)
+                assert keyword_search(conn, query, n, allowed) == want, (query, n)
+                checked += 1
+        full = fts5_order(conn, query, 60)
+        ties += len(full) - len({s for _, s in full})
+    assert checked == 9 * count and ties > count  # ties were exercised: they go to the lower rowid, as FTS5's sorter has it
+
+
+def test_pruned_top_is_fts5_order_on_skewed_index(skewed, prune_always):
+    check_random_queries(skewed, 11, 15)
+
+
+@pytest.mark.slow
+def test_pruned_top_is_fts5_order_on_many_random_queries(skewed, prune_always):
+    check_random_queries(skewed, 12, 150)
+
+
+def test_fallback_past_the_candidate_cap_is_fts5_order(skewed, prune_always):
+    prune_always.keyword_prune_max_candidates = 70  # the first read already holds more: FTS5 scores every match
+    for query in random_queries(random.Random(5), 10):
+        assert keyword_search(skewed, query, 10, None) == fts5_order(skewed, query, 10)
+
+
+def test_statistics_path_is_pruned_and_exact(skewed, prune_always):
+    """With statistics given (sharded serving), the same pruning: with this table's own statistics it is
+    FTS5's order; three shards with summed statistics rank as the whole table."""
+    shards = split_fts(skewed, 3)
+    for query in random_queries(random.Random(3), 15):
+        local = keyword_stats(skewed, query)
+        assert keyword_search(skewed, query, 30, None, stats=local) == fts5_order(skewed, query, 30)
+        stats = KeywordStats.merged([keyword_stats(s, query) for s in shards])
+        assert stats == local
+        merged = sorted((hit for s in shards for hit in keyword_search(s, query, 30, None, stats=stats)),
+                        key=lambda kv: (-kv[1], kv[0]))[:30]
+        want = fts5_order(skewed, query, 30)
+        assert [r for r, _ in merged] == [r for r, _ in want] and max(abs(a[1] - b[1]) for a, b in zip(merged, want)) <= 1e-9
+
+
+def test_pruned_top_is_fts5_order_on_sample_questions(engine, prune_always):
+    reader = engine.store
+    questions = [json.loads(line)["question"] for path in (DEVSET, HOLDOUT, FRESH)
+                 for line in path.read_text().splitlines() if line.strip()]
+    report = {r for (r,) in reader.execute("SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.document_id "
+                                            "WHERE d.doc_type = 'report'")}
+    checked = 0
+    for question in questions[::3]:
+        query = engine.plan(question).fts_query()
+        if not query:
+            continue
+        for allowed in (None, report):
+            assert keyword_search(reader, query, 60, allowed) == fts5_order(reader, query, 60, allowed), question
+            checked += 1
+    assert checked > 150
