@@ -86,6 +86,12 @@ def test_a_sum_needs_its_currency_written_next_to_the_number():
     assert "money" in states("The contract is worth GBP 1,200 a year.") and "money" in states("It cost £500 in all.")
 
 
+def test_a_count_is_a_whole_number_that_is_no_date_percentage_or_paragraph_number():
+    for text in ("In 2015, it rose.", "at 86.6% for high risk", "1.2 The Regulations set out the rules.", "on 30 September 2018"):
+        assert "count" not in states(text), text
+    assert "count" in states("4 premises will be visited.") and "count" in states("It rose from 30 to 68.")
+
+
 def test_the_question_form_says_what_kind_of_fact_is_asked():
     assert asked_type("how many speed cameras are there in Medway") == "count"
     assert asked_type("How much did the PCC pay Salus?") == "money"

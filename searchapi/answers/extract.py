@@ -16,11 +16,15 @@ from indexer.dates import find_dates
 
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
 _FRACTION = r"(?:half|halves|thirds?|quarters?|fifths?|tenths?)"
-_NUMBER = re.compile(rf"(?<![\w/.£$€])\d[\d,]*(?:\.\d+)?(?![\w/%])(?!\s+{_FRACTION}\b)|\b{_NUMBER_WORD}\b(?![\s-]+{_FRACTION}\b)", re.I)
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _PERCENT = re.compile(rf"\d\s?%|\bper ?cent\b|\bpercentage points?\b|\b{_FRACTION}\b", re.I)
 _SCALE = re.compile(r"\d(?:\.\d+)?\s?(?:m|bn|k|million|billion)\b", re.I)
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+# A number that counts something: whole (not the '86' of '86.6%', nor a year's trailing comma), not the day of a
+# date ('30 September'), not a fraction's numerator; and not the number of a paragraph that opens a sentence ('1.2 The').
+_NUMBER = re.compile(rf"(?<![\w/.£$€])\d(?:[\d,]*\d)?(?:\.\d+)?(?![\w/%]|[.,]\d|\s?%)(?!\s+{_FRACTION}\b)(?!\s+{_MONTH})"
+                     rf"|\b{_NUMBER_WORD}\b(?![\s-]+{_FRACTION}\b)", re.I)
+_PARAGRAPH_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)+\s+(?=[A-Z])")
 _LOOSE_DATE = re.compile(rf"\b{_MONTH}\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d(?:\s*[/-]\s*\d\d(?:\d\d)?)?\b"
                          rf"|\b(?:spring|summer|autumn|winter)\b|\b(?:by|from|until|in|since|on) {_MONTH}\b", re.I)
 _DURATION = re.compile(rf"\b(?:\d+(?:\.\d+)?|an?|{_NUMBER_WORD})[\s-]+(?:working\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", re.I)
@@ -55,7 +59,7 @@ def has_money(text: str) -> bool:
 
 _STATES = {
     "money": has_money,
-    "count": lambda text: any(not _YEAR.match(m.group()) for m in _NUMBER.finditer(text)),
+    "count": lambda text: any(not _YEAR.match(m.group()) for m in _NUMBER.finditer(_PARAGRAPH_NUMBER.sub("", text))),
     "percent": _PERCENT.search,
     "date": lambda text: find_dates(text) or _LOOSE_DATE.search(text),
     "duration": _DURATION.search,
