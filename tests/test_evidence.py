@@ -15,7 +15,7 @@ from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
 from searchapi.answers.nearmiss import Corpus, near_misses, siblings, swap_modifier, swap_subject, swap_year
-from searchapi.answers.fit import Sample, fit_calibration, fit_weights, holds_evidence, threshold_for, threshold_for_balance
+from searchapi.answers.fit import Sample, fit_calibration, fit_weights, holds_evidence, threshold_for, threshold_for_rate
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
 from searchapi.retrieval.lexical import CorpusStats, stem
@@ -288,15 +288,14 @@ def test_the_best_sentence_itself_must_name_the_subject():
     assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["top_score"] < 0
 
 
-def test_the_balanced_threshold_keeps_the_answer_rate_and_abstains_on_the_rest():
+def test_the_threshold_abstains_as_often_as_the_answer_rate_floor_allows():
     probabilities = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     answerable = np.array([True, True, False, True, False, True])
-    correct = np.array([True, True, False, False, False, True])
-    # At 0.8 two answers are right and both unanswerable questions abstained (4 right), answering half
-    # the answerable ones; answering all of them (0.4) gets only 3 right.
-    assert threshold_for_balance(probabilities, correct, answerable, 0.5) == 0.8
-    assert threshold_for_balance(probabilities, correct, answerable, 0.0) == 0.8
-    assert threshold_for_balance(probabilities, correct, answerable, 1.0) == 0.4
+    # Answering half of the four answerable questions needs a threshold of 0.8; all of them, 0.4.
+    assert threshold_for_rate(probabilities, answerable, 0.5) == 0.8
+    assert threshold_for_rate(probabilities, answerable, 0.6) == 0.6
+    assert threshold_for_rate(probabilities, answerable, 1.0) == 0.4
+    assert threshold_for_rate(probabilities, np.zeros(6, dtype=bool), 0.8) == 0.0
 
 
 def test_mined_near_misses_never_train_the_sentence_weights():

@@ -130,7 +130,8 @@ def calibration_weights(samples: list[Sample]) -> np.ndarray:
 
 
 def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    """Logistic calibration of out-of-fold question features to P(the answer holds the evidence)."""
+    """Logistic calibration of out-of-fold question features to P(label): the label is whether the
+    question is answerable (fit_model), and may be any yes/no outcome."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = features.mean(axis=0), features.std(axis=0)
@@ -165,27 +166,21 @@ def threshold_for(probabilities: np.ndarray, correct: np.ndarray, precision: flo
     return best
 
 
-def threshold_for_balance(probabilities: np.ndarray, correct: np.ndarray, answerable: np.ndarray, min_answer_rate: float) -> float:
-    """The threshold that gets most questions right (answered with the evidence, or unanswerable and
-    abstained) while answering at least `min_answer_rate` of the answerable questions; 0 when none can."""
-    answerable = answerable.astype(bool)
-    best, best_score = 0.0, -1
-    for t in np.unique(probabilities):
-        answered = probabilities >= t
-        if answerable.any() and answered[answerable].mean() < min_answer_rate:
-            continue
-        score = int((answered & correct).sum() + (~answered & ~answerable).sum())
-        if score > best_score:
-            best, best_score = float(t), score
-    return best
+def threshold_for_rate(probabilities: np.ndarray, answerable: np.ndarray, min_answer_rate: float) -> float:
+    """The highest threshold that still answers at least `min_answer_rate` of the answerable questions:
+    abstain as often as that floor allows."""
+    scores = np.sort(probabilities[answerable.astype(bool)])[::-1]
+    if not len(scores):
+        return 0.0
+    return float(scores[min(len(scores), max(1, int(np.ceil(min_answer_rate * len(scores))))) - 1])
 
 
 def choose_threshold(probabilities: np.ndarray, correct: np.ndarray, answerable: np.ndarray, settings) -> float:
-    """For the stated objective: most questions right at the least answer rate (`answer_min_rate`),
-    or, when that is 0, the stated precision (`answer_target_precision`)."""
+    """For the stated objective: the least answer rate (`answer_min_rate`), or, when that is 0, the stated
+    precision (`answer_target_precision`)."""
     min_rate = getattr(settings, "answer_min_rate", 0.0)
     if min_rate > 0:
-        return threshold_for_balance(probabilities, correct, answerable, min_rate)
+        return threshold_for_rate(probabilities, answerable, min_rate)
     return threshold_for(probabilities, correct, settings.answer_target_precision)
 
 
@@ -200,18 +195,20 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
         if ap > best_ap:
             chosen, best_ap, best_oof = c, ap, (features, correct)
     features, correct = best_oof
-    weights = calibration_weights(samples)
-    probabilities = calibrated_out_of_fold(features, correct, [s.group for s in samples], weights)
+    weights, answerable = calibration_weights(samples), np.array([s.answerable for s in samples])
+    # The abstention decides one thing: do the reports state this at all? Which sentence to quote is the
+    # evidence model's business, so the calibration learns answerable from unanswerable, not right from wrong.
+    probabilities = calibrated_out_of_fold(features, answerable, [s.group for s in samples], weights)
     model = fit_weights(samples, chosen)
-    model.calibration = fit_calibration(features, correct, weights)
-    model.threshold = choose_threshold(probabilities, correct, np.array([s.answerable for s in samples]), settings)
+    model.calibration = fit_calibration(features, answerable, weights)
+    model.threshold = choose_threshold(probabilities, answerable, answerable, settings)
     real = sum(not s.synthetic for s in samples)
     model.version = f"evidence-{date.today().isoformat()}-{real}q"
     model.report = {"C": chosen, "cv_average_precision": round(best_ap, 4), "questions": real,
                     "near_misses": len(samples) - real, "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
                     "groups": sorted({s.group for s in samples}),
                     "cv_correct_if_all_answered": round(float(correct[[not s.synthetic for s in samples]].mean()), 4),
-                    "cv_calibrated_auc": round(float(_auc(correct, probabilities)), 4)}
+                    "cv_calibrated_auc": round(float(_auc(answerable, probabilities)), 4)}
     return model
 
 

@@ -29,7 +29,7 @@ class EvidenceModel:
     scale: list[float]
     coef: list[float]
     intercept: float
-    # P(the answer holds the evidence): a Platt scaling of the best score widened to QUESTION_FEATURES.
+    # P(the reports state the answer): logistic over QUESTION_FEATURES of the question's whole candidate set.
     calibration: dict = field(default_factory=dict)
     threshold: float = 0.5  # answer when the calibrated probability is at least this
     report: dict = field(default_factory=dict)  # how it was fitted and its cross-validated figures
@@ -40,8 +40,8 @@ class EvidenceModel:
         return z @ np.asarray(self.coef) + self.intercept
 
     def confidence(self, question_features: dict[str, float] | list[float]) -> float:
-        """Calibrated probability that an answer led by this evidence holds the answer (features by
-        name, or already in the calibration's order)."""
+        """Calibrated probability that the reports state the answer to the question (features by name,
+        or already in the calibration's order)."""
         c = self.calibration
         if not c:
             return 0.0
