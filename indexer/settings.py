@@ -57,11 +57,19 @@ class Settings(BaseSettings):
     # Retrieval
     candidates: int = 60
     # Keyword top-n (searchapi/retrieval/retrieve.py): below this many matching rows (summed over the query's
-    # phrases) FTS5 scores every match (about 1 us each); above, rows are read rarest phrase first and scoring
-    # stops once no unread row can enter the top n, falling back to scoring every match past this many rows
-    # scored exactly (each costs a re-tokenisation, about 50 us).
+    # phrases) FTS5 scores every match (about 1 us each). Above, one machine adds up each phrase's own bm25()
+    # per row, kept per phrase (up to keyword_impact_cache_postings rows in all, 12 bytes each; a phrase in at
+    # most keyword_cold_sync_rows rows is read at once, about 2 us a row, a commoner one in the background
+    # while its rows that could enter the top n are scored exactly). Scoring a row exactly re-tokenises it
+    # (about 50 us); past keyword_prune_max_candidates such rows FTS5 scores every match instead. With corpus
+    # statistics given (shards), rows are read rarest phrase first until no unread row can enter the top n.
     keyword_prune_min_matches: int = 50_000
     keyword_prune_max_candidates: int = 4_000
+    keyword_impact_cache_postings: int = 20_000_000
+    keyword_cold_sync_rows: int = 20_000
+    # After start-up, the commonest words' terms are read in the background, this many rows in all (an archive
+    # above keyword_prune_min_matches rows only).
+    keyword_warm_postings: int = 8_000_000
     rrf_k: int = 10
     # Answers (searchapi/answers/answerer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.

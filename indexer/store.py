@@ -60,7 +60,10 @@ CREATE TABLE IF NOT EXISTS stat_terms(access TEXT NOT NULL, kind TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS stat_acronyms(document_id TEXT NOT NULL, access TEXT NOT NULL, sort_key TEXT NOT NULL,
     acronym TEXT NOT NULL, long_form TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS stat_acronyms_doc ON stat_acronyms(document_id);
+CREATE INDEX IF NOT EXISTS documents_meta ON documents(id, access, access_reason, pages);
 """
+# documents_meta: the columns stored after a paper's text, read at start-up without walking the text's
+# overflow pages (SQLite reads every page of a long value to reach a column stored after it).
 # Corpus statistics (searchapi/retrieval/lexical.py CorpusStats), kept per access class so a public
 # engine never counts a restricted paper: stat_terms holds, per class, passages per stem ('df'),
 # lower-case word occurrences ('word', for spelling), passages per hyphenated form ('hyph') and the
@@ -689,6 +692,7 @@ class IndexReader:
         # Rows per full-text phrase in this generation (retrieve.keyword_stats): FTS5 stores no document
         # frequencies, and counting a common word walks its whole doclist.
         self.phrase_rows = _LRU(100_000)
+        self.phrase_impacts = None  # each phrase's bm25() terms by row (retrieve.ImpactCache, made on first use)
         self.generation = int(meta["generation"])
         self.model = meta.get("model", "")
         self.dim = int(meta.get("dim", "384"))
@@ -753,22 +757,27 @@ class IndexReader:
         documents: dict[str, Document] = {}
         file_paths: dict[str, tuple[str, str | None]] = {}
         hidden: set[str] = set()
+        # Columns stored after the text come from the documents_meta index (an index made before it has
+        # none: then SQLite reads them from the rows, walking each text's pages).
+        later = {doc_id: (access, reason, pages) for doc_id, access, reason, pages in
+                 self.execute("SELECT id, access, access_reason, pages FROM documents")}
         for row in self.execute(
             "SELECT d.id, d.title, d.date, d.dates, d.doc_type, d.body, d.author, d.contact, d.reference, d.confidential, "
-            "d.source_path, d.position, d.pages, d.access, d.access_reason, d.file_path, f.root "
+            "d.source_path, d.position, d.file_path, f.root "
             "FROM documents d LEFT JOIN files f ON f.path = d.file_path ORDER BY d.file_path, d.position"
         ):
-            access = row[13] or "public"
+            access, reason, pages = later[row[0]]
+            access = access or "public"
             if audience == "public" and access != "public":
                 hidden.add(row[0])
                 continue
             documents[row[0]] = StoredDocument(
                 id=row[0], title=row[1], text="", date=row[2], dates=json.loads(row[3] or "[]"), doc_type=row[4],
                 body=row[5], author=row[6], contact=row[7], reference=row[8], confidential=bool(row[9]),
-                source_path=row[10], position=row[11], pages=[tuple(p) for p in json.loads(row[12] or "[]")],
-                access=access, access_reason=row[14],
+                source_path=row[10], position=row[11], pages=[tuple(p) for p in json.loads(pages or "[]")],
+                access=access, access_reason=reason,
             )
-            file_paths[row[0]] = (row[15], row[16])
+            file_paths[row[0]] = (row[12], row[13])
         sections = SectionTable(self, documents, section_cache)
         for doc in documents.values():
             doc.__dict__["_load_sections"] = sections.of_document

@@ -1,6 +1,7 @@
-"""The keyword top n read without scoring every match (MaxScore over FTS5's postings) must be FTS5's own
-`ORDER BY bm25()`: the same rows, the same scores, ties in the same (rowid) order, with and without a
-filter, with this table's statistics and with statistics summed over shards."""
+"""The keyword top n read without FTS5 scoring every match must be FTS5's own `ORDER BY bm25()`: the same
+rows, the same scores, ties in the same (rowid) order, with and without a filter. One machine adds up each
+phrase's own bm25() terms (kept per phrase; a phrase not kept yet is read in the background while its rows
+that could enter are scored exactly); with statistics summed over shards, MaxScore over FTS5's postings."""
 
 import json
 import random
@@ -99,7 +100,8 @@ def test_pruned_top_is_fts5_order_on_many_random_queries(skewed, prune_always):
 def test_fallback_past_the_candidate_cap_is_fts5_order(skewed, prune_always):
     prune_always.keyword_prune_max_candidates = 70  # the first read already holds more: FTS5 scores every match
     for query in random_queries(random.Random(5), 10):
-        assert keyword_search(skewed, query, 10, None) == fts5_order(skewed, query, 10)
+        stats = keyword_stats(skewed, query)
+        assert keyword_search(skewed, query, 10, None, stats=stats) == fts5_order(skewed, query, 10)
 
 
 def test_statistics_path_is_pruned_and_exact(skewed, prune_always):
@@ -117,8 +119,14 @@ def test_statistics_path_is_pruned_and_exact(skewed, prune_always):
         assert [r for r, _ in merged] == [r for r, _ in want] and max(abs(a[1] - b[1]) for a, b in zip(merged, want)) <= 1e-9
 
 
-def test_pruned_top_is_fts5_order_on_sample_questions(engine, prune_always):
-    reader = engine.store
+@pytest.mark.parametrize("cold_rows", [0, 30, 20_000])
+def test_pruned_top_is_fts5_order_on_sample_questions(engine, prune_always, cold_rows):
+    """Through the engine's pinned reader, whose kept phrases fill in the background: phrases in more than
+    `cold_rows` rows start cold (their rows that could enter scored exactly), then are kept."""
+    from indexer.store import IndexReader
+
+    prune_always.keyword_cold_sync_rows = cold_rows
+    reader = IndexReader(engine.index_dir)  # a fresh reader: nothing kept yet
     questions = [json.loads(line)["question"] for path in (DEVSET, HOLDOUT, FRESH)
                  for line in path.read_text().splitlines() if line.strip()]
     report = {r for (r,) in reader.execute("SELECT c.rowid FROM chunks c JOIN documents d ON d.id = c.document_id "
@@ -131,4 +139,33 @@ def test_pruned_top_is_fts5_order_on_sample_questions(engine, prune_always):
         for allowed in (None, report):
             assert keyword_search(reader, query, 60, allowed) == fts5_order(reader, query, 60, allowed), question
             checked += 1
-    assert checked > 150
+    assert checked > 150 and reader.phrase_impacts.size > 0
+    reader.close()
+
+
+def test_warm_up_keeps_the_commonest_words(engine, prune_always, monkeypatch):
+    """After start-up, the commonest words (by their count in the reports, no stopwords) are read in the
+    background, up to the warm-up budget; searches then add up kept terms and stay FTS5's order."""
+    import time
+
+    from indexer.store import IndexReader
+    from searchapi.retrieval.engine import SearchEngine
+    from searchapi.retrieval.query import STOPWORDS
+
+    prune_always.keyword_cold_sync_rows = 10
+    prune_always.keyword_warm_postings = 2_000
+    fresh = SearchEngine(engine.index_dir, reader=IndexReader(engine.index_dir))
+    fresh.warm_keywords()
+    cache = fresh.store.phrase_impacts
+    deadline = time.monotonic() + 30
+    while cache._filler is not None and cache._filler.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    words = sorted(fresh.terms.words.items(), key=lambda kv: -kv[1])
+    kept = {p.strip('"') for p in cache._items}
+    assert kept and not kept & STOPWORDS
+    assert sum(fresh.terms.words[w] for w in kept) <= 2_000
+    assert max(count for word, count in words if word not in STOPWORDS) in {fresh.terms.words[w] for w in kept}
+    question = "how much did the council pay for policing"
+    query = fresh.plan(question).fts_query()
+    assert keyword_search(fresh.store, query, 60, None) == fts5_order(fresh.store, query, 60)
+    fresh.store.close()

@@ -23,9 +23,9 @@ from searchapi.retrieval.fuse import fuse
 from searchapi.retrieval.lexical import CorpusStats, concepts
 from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan, plan_query
-from searchapi.retrieval.query import ParsedQuery, respell
+from searchapi.retrieval.query import STOPWORDS, ParsedQuery, respell
 from searchapi.retrieval.rerank import is_boilerplate, paper_match, reference_matches, settle, shingles
-from searchapi.retrieval.retrieve import dense_search, keyword_search
+from searchapi.retrieval.retrieve import dense_search, impact_cache, keyword_search
 from searchapi.schemas import Citation, Filters, Result, SearchResponse
 from searchapi.retrieval.sentences import SentenceStore
 
@@ -163,10 +163,31 @@ class SearchEngine:
         return self.store.current_generation() != self.snapshot.generation
 
     def warm(self, sentences: bool = False) -> None:
-        """Load the model now; optionally read every sentence vector into memory."""
+        """Load the model now; optionally read every sentence vector into memory, when they all fit in the
+        sentence cache. A larger archive reads them by passage as queries need them: warming an arbitrary
+        part of it (the first papers in id order) would only delay the start."""
         self.embedder.encode_query("warm up")
-        if sentences:  # as many passages as the cache holds; the rest are read on demand
+        if sentences and len(self.snapshot.chunks) <= self.sentences.cache_size:
             self.sentences.warm(list(islice(self.snapshot.chunks.values(), self.sentences.cache_size)))
+        if sentences:
+            self.warm_keywords()
+
+    def warm_keywords(self) -> None:
+        """In the background, read the commonest words' bm25() terms (retrieve.ImpactCache): a query's
+        common words are then added up rather than scored passage by passage. Words by their count in
+        the reports (an upper bound of their passages), up to `keyword_warm_postings` passages in all."""
+        settings = self.settings
+        cache = impact_cache(self.store, settings.keyword_impact_cache_postings)
+        if cache is None or len(self.snapshot.chunks) <= settings.keyword_prune_min_matches:
+            return
+        budget, phrases = settings.keyword_warm_postings, []
+        for word, count in sorted(self.terms.words.items(), key=lambda kv: -kv[1]):
+            if count <= settings.keyword_cold_sync_rows:
+                break  # read when a query first needs it
+            if word not in STOPWORDS and count <= budget:
+                budget -= count
+                phrases.append(f'"{word}"')
+        cache.fill_later(self.store, phrases)
 
     # ---- documents ---------------------------------------------------------------------------
     @property

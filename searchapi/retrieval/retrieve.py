@@ -15,6 +15,8 @@ import math
 import re
 import sqlite3
 import threading
+from collections import OrderedDict
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,13 +203,17 @@ def keyword_search(conn: sqlite3.Connection, fts_query: str | None, n: int, allo
     query's phrases match many rows (see `_pruned_top`)."""
     from indexer.settings import get_settings
 
-    if not fts_query or (allowed is not None and not allowed):
+    if not fts_query or n <= 0 or (allowed is not None and not allowed):
         return []
     settings = get_settings()
     try:
         local = keyword_stats(conn, fts_query)
         if sum(local.phrase_rows) > settings.keyword_prune_min_matches:
-            top = _pruned_top(conn, fts_query, n, allowed, local, stats or local, settings.keyword_prune_max_candidates)
+            if stats is None:
+                top = _summed_top(conn, fts_query, n, allowed, local,
+                                  impact_cache(conn, settings.keyword_impact_cache_postings), settings)
+            else:
+                top = _pruned_top(conn, fts_query, n, allowed, local, stats, settings.keyword_prune_max_candidates)
             if top is not None:
                 return top
         if stats is None:
@@ -215,6 +221,159 @@ def keyword_search(conn: sqlite3.Connection, fts_query: str | None, n: int, allo
         return _ranked(*phrase_frequencies(conn, fts_query, local), stats, allowed)[:n]
     except sqlite3.OperationalError:
         return []
+
+
+class ImpactCache:
+    """phrase -> (rowids ascending, the phrase's own bm25 in each row), least recently used first out,
+    holding at most `budget` rows in all. Valid for one pinned generation (kept by its reader), whose
+    common phrases it also reads in the background (`fill_later`) on a connection of its own."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.size = 0
+        self._items: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._filler: threading.Thread | None = None
+
+    def get(self, phrase: str):
+        with self._lock:
+            item = self._items.get(phrase)
+            if item is not None:
+                self._items.move_to_end(phrase)
+            return item
+
+    def put(self, phrase: str, item: tuple[np.ndarray, np.ndarray]) -> None:
+        with self._lock:
+            if phrase in self._items or len(item[0]) > self.budget:
+                return
+            self._items[phrase] = item
+            self.size += len(item[0])
+            while self.size > self.budget:
+                _, (rows, _) = self._items.popitem(last=False)
+                self.size -= len(rows)
+
+    def fill_later(self, reader, phrases: list[str]) -> None:
+        """Read these phrases' terms in a background thread, from the reader's generation only."""
+        with self._lock:
+            self._pending += [p for p in phrases if p not in self._items and p not in self._pending]
+            if not self._pending or (self._filler is not None and self._filler.is_alive()):
+                return
+            self._filler = threading.Thread(target=self._fill, args=(reader.dir / "index.sqlite", reader.generation),
+                                            name="impact-fill", daemon=True)
+            self._filler.start()
+
+    def _fill(self, path, generation: int) -> None:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            conn.execute("BEGIN")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            while row is not None and int(row[0]) == generation:  # a newer generation: its engine fills its own
+                with self._lock:
+                    if not self._pending:
+                        return
+                    phrase = self._pending.pop(0)
+                self.put(phrase, phrase_impacts(conn, phrase, None))
+        except sqlite3.Error:
+            pass
+        finally:
+            with self._lock:
+                self._pending.clear()
+            conn.close()
+
+
+def impact_cache(conn, budget: int) -> ImpactCache | None:
+    """A pinned reader's cache (made on first use); None for a plain connection."""
+    if not hasattr(conn, "phrase_impacts"):
+        return None
+    if conn.phrase_impacts is None:
+        conn.phrase_impacts = ImpactCache(budget)
+    return conn.phrase_impacts
+
+
+def phrase_impacts(conn, phrase: str, cache: ImpactCache | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every row holding the phrase (ascending) and the phrase's own term of bm25() there: FTS5's bm25()
+    of the phrase alone is 0.0 plus that term, the very value it adds in any query holding the phrase
+    (its IDF reads only the phrase's own row count)."""
+    item = cache.get(phrase) if cache is not None else None
+    if item is None:
+        rows = conn.execute(f"SELECT rowid, -{_BM25} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid",
+                            (phrase,)).fetchall()
+        found = np.fromiter(chain.from_iterable(rows), dtype="float64", count=2 * len(rows)).reshape(-1, 2)
+        rowids = found[:, 0]
+        item = (rowids.astype("int32" if len(rowids) and rowids[-1] < 2**31 else "int64"), np.ascontiguousarray(found[:, 1]))
+        if cache is not None:
+            cache.put(phrase, item)
+    return item
+
+
+def phrase_rowids(conn, phrase: str) -> np.ndarray:
+    """The rows holding a phrase, without scoring them (FTS5 walks the doclist: tens of ns a row)."""
+    rows = conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall()
+    return np.fromiter(chain.from_iterable(rows), dtype="int64", count=len(rows))
+
+
+def _summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: KeywordStats,
+                cache: ImpactCache | None, settings) -> list[tuple[int, float]] | None:
+    """FTS5's top n, every score added up phrase by phrase in the query's order as bm25() adds them (so bit
+    for bit FTS5's), from each phrase's own terms, which a reader keeps: a phrase common to many queries
+    is read from FTS5 once. A phrase not kept yet and in many rows ("cold") is read in the background;
+    meanwhile only its rows that could enter the top n are scored exactly: a row scores at least its sum
+    over the kept phrases and at most that plus idf * (k1 + 1) per cold phrase it holds. Ties go to the
+    lower rowid, as FTS5's sorter has it. None past `keyword_prune_max_candidates` exact scorings."""
+    phrases = fts_phrases(fts_query)
+    known: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for i, phrase in enumerate(phrases):
+        if phrase not in known:
+            item = cache.get(phrase) if cache is not None else None
+            if item is None and (cache is None or local.phrase_rows[i] <= settings.keyword_cold_sync_rows):
+                item = phrase_impacts(conn, phrase, cache)
+            if item is not None:
+                known[phrase] = item
+    cold = {p: phrase_rowids(conn, p) for p in dict.fromkeys(phrases) if p not in known}
+    last = max((int(rows[-1]) for rows in [r for r, _ in known.values()] + list(cold.values()) if len(rows)), default=-1)
+    if last < 0:
+        return []
+    score = np.zeros(last + 1, dtype="float64")
+    held = np.zeros(last + 1, dtype=bool)
+    for phrase in phrases:  # in the query's order: a row's terms are added as bm25() adds them
+        if phrase in known:
+            rows, terms = known[phrase]
+            score[rows] += terms  # rowids are distinct within a phrase: one addition per row
+            held[rows] = True
+    extra = np.zeros(last + 1, dtype="float64") if cold else None
+    for i, phrase in enumerate(phrases):
+        if phrase in cold:
+            extra[cold[phrase]] += local.idf(i) * (K1 + 1.0)
+            held[cold[phrase]] = True
+    rows = np.flatnonzero(held)
+    if allowed is not None:
+        keep = np.zeros(last + 1, dtype=bool)
+        wanted = np.fromiter(allowed, dtype="int64", count=len(allowed))
+        keep[wanted[(wanted >= 0) & (wanted <= last)]] = True
+        rows = rows[keep[rows]]
+    scores = score[rows]
+    cut = -np.partition(-scores, n - 1)[n - 1] if len(rows) > n else -np.inf  # at least n rows score this much
+    if cold:
+        upper = scores + extra[rows] * (1 + 1e-9)  # 1e-9: floating-point rounding only
+        unsure = rows[(extra[rows] > 0) & (upper >= cut)]
+        if len(unsure) > settings.keyword_prune_max_candidates:
+            if cache is not None and hasattr(conn, "dir"):
+                cache.fill_later(conn, list(cold))
+            return None
+        sure = (extra[rows] == 0) & (scores >= cut)
+        rows, scores = rows[sure], scores[sure]
+        if len(unsure):
+            exact = dict(_ranked(*row_frequencies(conn, phrases, unsure.tolist()), local))
+            rows = np.concatenate([rows, unsure])
+            scores = np.concatenate([scores, np.array([exact[int(r)] for r in unsure], dtype="float64")])
+        if cache is not None and hasattr(conn, "dir"):
+            cache.fill_later(conn, list(cold))
+    elif len(rows) > n:
+        keep = scores >= cut
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((rows, -scores))[:n]
+    return [(int(r), float(s)) for r, s in zip(rows[order], scores[order])]
 
 
 def _fts5_top(conn, fts_query: str, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
