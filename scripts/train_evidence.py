@@ -45,7 +45,7 @@ def main() -> int:
     args.out.write_text(model.to_json() + "\n", encoding="utf-8")
     print(json.dumps(model.report, indent=1))
     print(f"{model.report['near_misses']} near-miss unanswerable copies mined for the abstention; threshold "
-          f"{model.threshold:.3f} (most questions right answering >= {model.report['min_answer_rate']} of answerable); wrote {args.out}")
+          f"{model.threshold:.3f} (the highest answering >= {model.report['min_answer_rate']} of answerable, out of fold); wrote {args.out}")
     return 0
 
 

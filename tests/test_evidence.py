@@ -144,7 +144,7 @@ def test_features_are_general_and_complete():
     p, cands, x = featurize("What is the annual budget of the Violence Reduction Unit?", TEXTS[:2])
     assert x.shape == (2, len(FEATURES)) and np.isfinite(x).all()
     vru, budget = cands
-    assert vru.features["subject_sentence"] == 1.0 and budget.features["subject_sentence"] == 0.0
+    assert vru.features["subject_window"] == 1.0 and budget.features["subject_window"] == 0.0
     assert budget.features["type_match"] == 1.0 and vru.features["type_missing"] == 1.0
     assert budget.features["coverage_sentence"] > 0 and vru.features["coverage_sentence"] > budget.features["coverage_sentence"]
 
@@ -283,9 +283,9 @@ def test_the_best_sentence_itself_must_name_the_subject():
     nearby = question_features(p, [budget, vru])
     budget.probability, vru.probability = 0.0, 1.0
     named = question_features(p, [vru, budget])
-    assert nearby["lead_subject"] == 0.0 and named["lead_subject"] == 1.0
+    assert nearby["lead_subject_window"] == 0.0 and named["lead_subject_window"] == 1.0
     assert named["lead_window_coverage"] > nearby["lead_window_coverage"]
-    assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["top_score"] < 0
+    assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["lead_missing_peak"] == 1.0
 
 
 def test_the_threshold_abstains_as_often_as_the_answer_rate_floor_allows():
@@ -341,11 +341,11 @@ def test_the_rarest_missing_word_weighs_more_than_a_common_one():
 
 def test_the_stored_calibration_reads_its_own_features_by_name():
     p, cands, x = featurize("when was the appointment extended", TEXTS[1:3])
-    calibration = {"features": ["top_score"], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
+    calibration = {"features": ["paper_margin"], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
     model = EvidenceModel("test", ["dense_sentence"], [0.0], [1.0], [1.0], 0.0, calibration=calibration, threshold=0.0)
     decision = decide(p, ranked_by(model, cands, x), model, Settings())
-    top = decision.ranked[0].probability
-    assert decision.confidence == pytest.approx(1 / (1 + np.exp(-top))) == pytest.approx(model.confidence([top]))
+    margin = decision.ranked[0].probability - decision.ranked[1].probability  # two papers
+    assert decision.confidence == pytest.approx(1 / (1 + np.exp(-margin))) == pytest.approx(model.confidence([margin]))
 
 
 SIBLINGS = {

@@ -21,15 +21,13 @@ from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
     "dense_sentence", "passage_score", "passage_prior", "coverage_sentence", "coverage_context",
-    "heading_match", "subject_sentence", "type_match", "type_missing", "year_mismatch", "heading_like", "known_share",
-    "named_place", "boilerplate", "previous_dense", "previous_coverage", "type_in_context", "dense_rank", "coverage_rank",
-    "window_dense", "window_coverage", "previous_then_type", "subject_min", "type_in_window", "question_type_support",
-    "subject_window", "missing_peak",
+    "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like", "known_share",
+    "named_place", "boilerplate", "previous_dense", "type_in_context", "dense_rank", "coverage_rank",
+    "window_dense", "window_coverage", "previous_then_type", "subject_min", "question_type_support", "subject_window",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("top_score", "type_support", "subject_and_type", "coverage_and_type", "known_share", "subject_min",
-                     "year_mismatch", "lead_subject", "lead_window_coverage", "lead_subject_window", "lead_missing_peak",
-                     "window_subject_and_type", "paper_margin")
+QUESTION_FEATURES = ("type_support", "coverage_and_type", "subject_min", "year_mismatch", "lead_window_coverage",
+                     "lead_subject_window", "lead_missing_peak", "window_subject_and_type", "paper_margin")
 
 
 @dataclass(eq=False)  # told apart by identity
@@ -100,7 +98,6 @@ class Featurizer:
                 sims = self.similarity(vocabulary, asked + plan.subject)
                 subject = self.support(plan.subject, stem_set(context), sims[:, len(asked):])
                 contexts[c.chunk.id] = (min(subject, default=1.0), vocabulary, sims[:, : len(asked)] >= self.synonym_similarity)
-            have = stem_set(c.text)
             type_match = float(matches(plan.answer_type, c.text))
             year_match = all(y.written_in(c.text) or y.written_in(context) or
                              (not y.financial and c.paper_date.startswith(str(y.start))) for y in plan.years)
@@ -111,7 +108,6 @@ class Featurizer:
                 "coverage_sentence": coverage(plan.concepts, c.text),
                 "coverage_context": coverage(plan.concepts, context),
                 "heading_match": coverage(plan.concepts, c.chunk.heading),
-                "subject_sentence": sum(stem(w) in have for w in plan.subject) / len(plan.subject) if plan.subject else 1.0,
                 "type_match": type_match,
                 "type_missing": float(plan.answer_type is not None and not type_match),
                 "year_mismatch": float(bool(plan.years) and not year_match),
@@ -132,12 +128,10 @@ class Featurizer:
             f, previous = c.features, before[c]
             window = [n for n in (previous, c, after.get(c)) if n is not None]
             f["previous_dense"] = previous.features["dense_sentence"] if previous else 0.0
-            f["previous_coverage"] = previous.features["coverage_sentence"] if previous else 0.0
             f["type_in_context"] = f["type_match"] * f["coverage_context"]
             f["window_dense"] = float(_unit(np.mean([n.vector for n in window], axis=0)) @ qvec)
             f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
-            f["previous_then_type"] = f["previous_coverage"] * f["type_match"]
-            f["type_in_window"] = max(n.features["type_match"] for n in window)
+            f["previous_then_type"] = (previous.features["coverage_sentence"] if previous else 0.0) * f["type_match"]
             # The question's distinctive words must be in the sentence, its neighbours or its heading
             # (or said there in other words), not merely somewhere in the passage.
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
@@ -161,25 +155,23 @@ class Featurizer:
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
-    """QUESTION_FEATURES of candidates ranked by the evidence model: how strong the best sentence is,
-    whether any sentence states the kind of fact asked about the subject, and whether the best
-    sentence itself (not only its passage) speaks of what was asked."""
+    """QUESTION_FEATURES of candidates ranked by the evidence model: whether any sentence states the kind
+    of fact asked about the subject, whether the best sentence itself (not only its passage) speaks of what
+    was asked, and how far it stands above the best of any other paper."""
     if not ranked:
-        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"top_score": -20.0, "year_mismatch": 1.0, "lead_missing_peak": 1.0}
+        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0}
     typed = ("type_match",) if plan.answer_type is not None else ()
 
     def best(name: str) -> float:
         return max(math.prod(c.features[n] for n in (name,) + typed) for c in ranked)
 
     lead, top = ranked[0].features, ranked[0]
-    # How far the best sentence stands above the best of any other paper.
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
-    return {"top_score": top.probability, "type_support": lead["question_type_support"],
-            "subject_and_type": best("subject_sentence"), "coverage_and_type": best("coverage_sentence"),
-            "known_share": lead["known_share"], "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
-            "lead_subject": lead["subject_sentence"], "lead_window_coverage": lead["window_coverage"],
-            "lead_subject_window": lead["subject_window"], "lead_missing_peak": lead["missing_peak"],
-            "window_subject_and_type": best("subject_window"), "paper_margin": top.probability - other}
+    return {"type_support": lead["question_type_support"], "coverage_and_type": best("coverage_sentence"),
+            "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
+            "lead_window_coverage": lead["window_coverage"], "lead_subject_window": lead["subject_window"],
+            "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
+            "paper_margin": top.probability - other}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:
