@@ -67,9 +67,12 @@ class Settings(BaseSettings):
     keyword_prune_max_candidates: int = 4_000
     keyword_impact_cache_postings: int = 20_000_000
     keyword_cold_sync_rows: int = 20_000
-    # After start-up, the commonest words' terms are read in the background, this many rows in all (an archive
-    # above keyword_prune_min_matches rows only).
-    keyword_warm_postings: int = 8_000_000
+    # A query may read cold phrases at once up to this share of its phrases' rows (reading a phrase's terms
+    # costs about three times what FTS5 spends on a row when it scores every match); beyond, FTS5 scores all.
+    keyword_cold_sync_share: float = 0.3
+    # After start-up, the commonest words' terms can be read in the background, this many rows in all (an
+    # archive above keyword_prune_min_matches rows only). Off: on 2 cores it slows the first minute's requests.
+    keyword_warm_postings: int = 0
     rrf_k: int = 10
     # Answers (searchapi/answers/answerer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.

@@ -180,9 +180,13 @@ def keyword_stats(conn, fts_query: str | None) -> KeywordStats:
     (`phrase_rows`, a cache of its generation's counts)."""
     rows, tokens = table_size(conn)
     cache = getattr(conn, "phrase_rows", None)
+    kept = getattr(conn, "phrase_impacts", None)
     counts = []
     for phrase in fts_phrases(fts_query or ""):
         count = cache.get(phrase) if cache is not None else None
+        if count is None and kept is not None:
+            impacts = kept.get(phrase)  # a kept phrase's rows are counted already
+            count = len(impacts[0]) if impacts is not None else None
         if count is None:
             try:
                 count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchone()[0]
@@ -330,22 +334,59 @@ def _summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: K
                 item = phrase_impacts(conn, phrase, cache)
             if item is not None:
                 known[phrase] = item
-    cold = {p: phrase_rowids(conn, p) for p in dict.fromkeys(phrases) if p not in known}
-    last = max((int(rows[-1]) for rows in [r for r, _ in known.values()] + list(cold.values()) if len(rows)), default=-1)
-    if last < 0:
-        return []
+    cold = [p for p in dict.fromkeys(phrases) if p not in known]
+    # a cold phrase adds at most idf * (k1 + 1) to a row (bm25 saturates in its frequency)
+    cold_bound = sum(local.idf(i) * (K1 + 1.0) for i, p in enumerate(phrases) if p in cold) * (1 + 1e-9)
+    held_cold = {}
+    rows, scores, cut = _partial_sums(phrases, known, held_cold, n, allowed)
+    rows_of = dict(zip(phrases, local.phrase_rows))
+    spend = settings.keyword_cold_sync_share * sum(local.phrase_rows)
+    while cold and cold_bound >= cut:  # a row holding only cold phrases could enter: read the rarest cold phrase now
+        rarest = min(cold, key=rows_of.get)
+        if rows_of[rarest] > spend:
+            return None  # cheaper to let FTS5 score every match
+        spend -= rows_of[rarest]
+        known[rarest] = phrase_impacts(conn, rarest, cache)
+        cold.remove(rarest)
+        cold_bound = sum(local.idf(i) * (K1 + 1.0) for i, p in enumerate(phrases) if p in cold) * (1 + 1e-9)
+        rows, scores, cut = _partial_sums(phrases, known, held_cold, n, allowed)
+    if cold:
+        if cache is not None and hasattr(conn, "dir"):
+            cache.fill_later(conn, cold)
+        unsure = scores + cold_bound >= cut  # could hold cold phrases and enter: scored exactly
+        if held_cold:  # rows known to hold no cold phrase score their partial sum exactly
+            holding = np.zeros(max(int(rows[-1]) if len(rows) else 0, 0) + 1, dtype=bool)
+            for found in held_cold.values():
+                holding[found[found < len(holding)]] = True
+            unsure &= holding[rows]
+        if int(unsure.sum()) > settings.keyword_prune_max_candidates:
+            return None
+        sure = ~unsure & (scores >= cut)
+        exact = dict(_ranked(*row_frequencies(conn, phrases, rows[unsure].tolist()), local)) if unsure.any() else {}
+        rows = np.concatenate([rows[sure], rows[unsure]])
+        scores = np.concatenate([scores[sure], np.array([exact[int(r)] for r in rows[int(sure.sum()):]], dtype="float64")])
+    else:
+        keep = scores >= cut
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((rows, -scores))[:n]
+    return [(int(r), float(s)) for r, s in zip(rows[order], scores[order])]
+
+
+def _partial_sums(phrases: list[str], known: dict, held_cold: dict, n: int,
+                  allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The rows holding a kept phrase (or a cold one, in `held_cold`), ascending and allowed; their sums over
+    the kept phrases, added in the query's order as bm25() adds them; and the n-th best of those sums (at
+    least n rows score that much), -inf with n rows or fewer."""
+    last = max((int(r[-1]) for r in [r for r, _ in known.values()] + list(held_cold.values()) if len(r)), default=-1)
     score = np.zeros(last + 1, dtype="float64")
     held = np.zeros(last + 1, dtype=bool)
-    for phrase in phrases:  # in the query's order: a row's terms are added as bm25() adds them
+    for phrase in phrases:
         if phrase in known:
             rows, terms = known[phrase]
             score[rows] += terms  # rowids are distinct within a phrase: one addition per row
             held[rows] = True
-    extra = np.zeros(last + 1, dtype="float64") if cold else None
-    for i, phrase in enumerate(phrases):
-        if phrase in cold:
-            extra[cold[phrase]] += local.idf(i) * (K1 + 1.0)
-            held[cold[phrase]] = True
+    for found in held_cold.values():
+        held[found] = True
     rows = np.flatnonzero(held)
     if allowed is not None:
         keep = np.zeros(last + 1, dtype=bool)
@@ -353,27 +394,8 @@ def _summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: K
         keep[wanted[(wanted >= 0) & (wanted <= last)]] = True
         rows = rows[keep[rows]]
     scores = score[rows]
-    cut = -np.partition(-scores, n - 1)[n - 1] if len(rows) > n else -np.inf  # at least n rows score this much
-    if cold:
-        upper = scores + extra[rows] * (1 + 1e-9)  # 1e-9: floating-point rounding only
-        unsure = rows[(extra[rows] > 0) & (upper >= cut)]
-        if len(unsure) > settings.keyword_prune_max_candidates:
-            if cache is not None and hasattr(conn, "dir"):
-                cache.fill_later(conn, list(cold))
-            return None
-        sure = (extra[rows] == 0) & (scores >= cut)
-        rows, scores = rows[sure], scores[sure]
-        if len(unsure):
-            exact = dict(_ranked(*row_frequencies(conn, phrases, unsure.tolist()), local))
-            rows = np.concatenate([rows, unsure])
-            scores = np.concatenate([scores, np.array([exact[int(r)] for r in unsure], dtype="float64")])
-        if cache is not None and hasattr(conn, "dir"):
-            cache.fill_later(conn, list(cold))
-    elif len(rows) > n:
-        keep = scores >= cut
-        rows, scores = rows[keep], scores[keep]
-    order = np.lexsort((rows, -scores))[:n]
-    return [(int(r), float(s)) for r, s in zip(rows[order], scores[order])]
+    cut = -np.partition(-scores, n - 1)[n - 1] if len(rows) > n else -np.inf
+    return rows, scores, cut
 
 
 def _fts5_top(conn, fts_query: str, n: int, allowed: set[int] | None) -> list[tuple[int, float]]:
