@@ -151,8 +151,9 @@ def main() -> int:
                         help="with --scale: the vector index alone (build, open, RSS, latency, recall@10)")
     parser.add_argument("--reuse", type=Path, metavar="DIR",
                         help="serve an index already built in DIR (an index folder, or the --work-dir of an earlier "
-                             "--scale run) and measure start, RSS, search/ask p50/p95 over HTTP and recall@10, "
-                             "without rebuilding; --scale is then only recorded")
+                             "--scale run) and measure start, RSS, search/ask p50/p95 over HTTP (the first requests "
+                             "after start, then warm_*: the searches again with other numbers and 30 other questions) "
+                             "and recall@10, without rebuilding; --scale is then only recorded")
     args = parser.parse_args()
     if args.reuse:
         return reuse_main(args)
@@ -185,7 +186,8 @@ def reuse_main(args) -> int:
     from scripts.scale import serve_only
 
     figures = {"requested_chunks": args.scale} if args.scale else {}
-    figures.update(serve_only(args.reuse, QUERIES * 3, dev_questions()))
+    questions = dev_questions(60)
+    figures.update(serve_only(args.reuse, QUERIES * 3, questions[:30], questions[30:]))
     print_figures(figures, args.json)
     return 0
 

@@ -397,7 +397,11 @@ def memory_mb(pid: int) -> dict:
             "rss_peak_mb": round(field("VmHWM"))}
 
 
-def serve_figures(index_dir: Path, queries: list[str], questions: list[str], start_timeout: float) -> dict:
+def serve_figures(index_dir: Path, queries: list[str], questions: list[str], start_timeout: float,
+                  warm_questions: list[str] | None = None) -> dict:
+    """Start, RSS, and search and ask latency over HTTP in the first requests after start; with
+    `warm_questions`, once more after those: the same searches with other numbers appended, and these
+    other questions (a server that has answered traffic: what a query's common words cost it then)."""
     port = free_port()
     code = "import sys; from searchapi.cli import main; sys.exit(main())"
     started = time.perf_counter()
@@ -429,6 +433,15 @@ def serve_figures(index_dir: Path, queries: list[str], questions: list[str], sta
                 t0 = time.perf_counter()
                 client.post("/api/ask", json={"question": q}).raise_for_status()
                 ask.append((time.perf_counter() - t0) * 1000)
+            warm_search, warm_ask = [], []
+            for i, q in enumerate(queries if warm_questions else []):
+                t0 = time.perf_counter()
+                client.post("/api/search", json={"query": f"{q} {i + len(queries)}", "k": 10}).raise_for_status()
+                warm_search.append((time.perf_counter() - t0) * 1000)
+            for q in warm_questions or []:
+                t0 = time.perf_counter()
+                client.post("/api/ask", json={"question": q}).raise_for_status()
+                warm_ask.append((time.perf_counter() - t0) * 1000)
             after = memory_mb(proc.pid)
     finally:
         proc.terminate()
@@ -439,7 +452,10 @@ def serve_figures(index_dir: Path, queries: list[str], questions: list[str], sta
     return {"start_s": round(start_s, 2), "rss_start_mb": at_start["rss_mb"], **after,
             "search_p50_ms": round(pct(search, 0.5), 1), "search_p95_ms": round(pct(search, 0.95), 1),
             "search_requests": len(search), "ask_p50_ms": round(pct(ask, 0.5), 1), "ask_p95_ms": round(pct(ask, 0.95), 1),
-            "ask_requests": len(ask)}
+            "ask_requests": len(ask),
+            **({"warm_search_p50_ms": round(pct(warm_search, 0.5), 1), "warm_search_p95_ms": round(pct(warm_search, 0.95), 1),
+                "warm_ask_p50_ms": round(pct(warm_ask, 0.5), 1), "warm_ask_p95_ms": round(pct(warm_ask, 0.95), 1),
+                "warm_ask_requests": len(warm_ask)} if warm_questions else {})}
 
 
 def query_encoding_figures(queries: list[str]) -> dict:
@@ -504,7 +520,7 @@ def index_folder(folder: Path) -> Path:
     return folder
 
 
-def serve_only(folder: Path, queries: list[str], questions: list[str]) -> dict:
+def serve_only(folder: Path, queries: list[str], questions: list[str], warm_questions: list[str] | None = None) -> dict:
     """Serving figures (start, RSS, search and ask over HTTP, recall@10) of an index already built,
     without rebuilding it: `benchmark.py --reuse DIR`."""
     from indexer.embed import get_embedder
@@ -518,7 +534,8 @@ def serve_only(folder: Path, queries: list[str], questions: list[str]) -> dict:
     embedder = get_embedder(settings.model_path(), settings.embed_batch_size)
     figures.update(recall_figures(index_dir, embedder.encode(queries + questions)))
     say(f"recall@10 {figures['recall_at_10']} ({figures['vector_index']})")
-    figures.update(serve_figures(index_dir, queries, questions, start_timeout=max(120.0, figures["chunks"] / 500)))
+    figures.update(serve_figures(index_dir, queries, questions, start_timeout=max(120.0, figures["chunks"] / 500),
+                                 warm_questions=warm_questions))
     figures["rss_bytes_per_chunk"] = round(figures["rss_mb"] * 1024 * 1024 / figures["chunks"])
     figures["load_average_after"] = os.getloadavg()
     say(f"served: start {figures['start_s']} s, {figures['rss_mb']} MB, search p95 {figures['search_p95_ms']} ms")
