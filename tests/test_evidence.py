@@ -15,7 +15,8 @@ from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
 from searchapi.answers.nearmiss import Corpus, near_misses, siblings, swap_modifier, swap_subject, swap_year
-from searchapi.answers.fit import Sample, fit_calibration, fit_weights, holds_evidence, threshold_for, threshold_for_rate
+from searchapi.answers.fit import (Sample, fit_calibration, fit_weights, holds_evidence, signed_logistic, threshold_for,
+                                   threshold_for_rate)
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
 from searchapi.retrieval.lexical import CorpusStats, stem
@@ -286,6 +287,19 @@ def test_the_best_sentence_itself_must_name_the_subject():
     assert nearby["lead_subject_window"] == 0.0 and named["lead_subject_window"] == 1.0
     assert named["lead_window_coverage"] > nearby["lead_window_coverage"]
     assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["lead_missing_peak"] == 1.0
+
+
+def test_the_calibration_weights_keep_the_sign_their_meaning_gives_them():
+    # Two features that move together: the label follows the first, less what the second adds, so an
+    # unconstrained fit gives the second a negative weight although more of it means more support.
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=400)
+    b = a + rng.normal(scale=0.3, size=400)
+    y = ((2 * a - b + rng.normal(scale=0.3, size=400)) > 0).astype(float)
+    z = np.column_stack([a, b])
+    against, _ = signed_logistic(z, y, np.ones(400), [1.0, -1.0])  # the second allowed only to count against
+    kept, _ = signed_logistic(z, y, np.ones(400), [1.0, 1.0])
+    assert against[1] < 0 and kept[1] >= 0 and kept[0] > 0
 
 
 def test_the_threshold_abstains_as_often_as_the_answer_rate_floor_allows():

@@ -28,6 +28,7 @@ FEATURES = (
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "coverage_and_type", "subject_min", "year_mismatch", "lead_window_coverage",
                      "lead_subject_window", "lead_missing_peak", "window_subject_and_type", "paper_margin")
+LACKING = ("year_mismatch", "lead_missing_peak")  # these speak against an answer, the rest for one
 
 
 @dataclass(eq=False)  # told apart by identity

@@ -16,7 +16,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, question_features
+from searchapi.answers.features import FEATURES, LACKING, QUESTION_FEATURES, Candidate, question_features
 from searchapi.answers.model import EvidenceModel
 from searchapi.answers.plan import QueryPlan
 
@@ -131,17 +131,34 @@ def calibration_weights(samples: list[Sample]) -> np.ndarray:
 
 def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None) -> dict:
     """Logistic calibration of out-of-fold question features to P(label): the label is whether the
-    question is answerable (fit_model), and may be any yes/no outcome."""
-    from sklearn.linear_model import LogisticRegression
-
+    question is answerable (fit_model), and may be any yes/no outcome. Each weight keeps the sign its
+    feature's meaning gives it (support for, LACKING against), so features that move together cannot
+    trade signs to fit one corpus's quirks."""
     mean, scale = features.mean(axis=0), features.std(axis=0)
     scale[scale == 0] = 1.0
     if correct.all() or not correct.any():
         return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
                 "coef": [0.0] * len(mean), "intercept": 10.0 if correct.all() else -10.0}
-    clf = LogisticRegression(C=1.0, max_iter=2000).fit((features - mean) / scale, correct.astype(int), sample_weight=weights)
+    signs = [-1.0 if name in LACKING else 1.0 for name in QUESTION_FEATURES]
+    coef, intercept = signed_logistic((features - mean) / scale, correct.astype(float),
+                                      np.ones(len(correct)) if weights is None else weights, signs)
     return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
-            "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}
+            "coef": coef.tolist(), "intercept": intercept}
+
+
+def signed_logistic(z: np.ndarray, y: np.ndarray, weights: np.ndarray, signs: list[float], c: float = 1.0):
+    """Weighted L2 logistic regression (sklearn's objective at C=c) whose weights keep the given signs."""
+    from scipy.optimize import minimize
+
+    def loss(p: np.ndarray):
+        margin = z @ p[1:] + p[0]
+        residual = weights * (1.0 / (1.0 + np.exp(-margin)) - y)
+        value = float(np.sum(weights * (np.logaddexp(0.0, margin) - y * margin)) + p[1:] @ p[1:] / (2 * c))
+        return value, np.concatenate([[residual.sum()], z.T @ residual + p[1:] / c])
+
+    bounds = [(None, None)] + [(0.0, None) if sign > 0 else (None, 0.0) for sign in signs]
+    fitted = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds)
+    return fitted.x[1:], float(fitted.x[0])
 
 
 def calibrated_out_of_fold(features: np.ndarray, correct: np.ndarray, groups: list[str], weights: np.ndarray) -> np.ndarray:
