@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import CORPUS, DEVSET, ROOT, free_port
+from tests.conftest import CORPUS, DEVSET, ROOT, ServerThread, free_port
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed ([ray] extra)")]
@@ -263,3 +264,55 @@ def test_sharded_service_on_ray_serve_ranks_and_answers_as_one_machine(ray_servi
             for key in ("answerable", "answer", "notice", "confidence", "citations"):
                 assert got[key] == want[key], (q, key)
             assert [p["chunk_id"] for p in got["passages"]] == [p["chunk_id"] for p in want["passages"]]
+
+
+def test_every_route_through_ray_serve_as_one_machine(ray_service, sample_index):
+    """Documents, sources, examples, precedent, saved searches, streamed answers and the guard's errors
+    (size, host, validation, unknown papers) through the Ray Serve proxy, as one machine serves them."""
+    from searchapi.service.app import create_app
+    from tests.test_sharded_ranking import api_requests, comparable
+
+    with ServerThread(create_app(sample_index)) as one, httpx.Client(base_url=one.url, timeout=120) as single, \
+            httpx.Client(base_url=ray_service, timeout=120) as router:
+        documents = single.get("/api/documents").json()
+        for method, path, body, headers in api_requests(documents):
+            want = comparable(single.request(method, path, json=body, headers=headers))
+            assert comparable(router.request(method, path, json=body, headers=headers)) == want, (method, path, body)
+        streamed = router.post("/api/ask", json={"question": "How much did the PCC pay Salus?"},
+                               headers={"accept": "text/event-stream"})
+        events = re.findall(r"^event: (\w+)$", streamed.text, flags=re.M)
+        assert events[0] == "passages" and events[-1] == "answer" and "token" in events
+
+
+
+
+def test_router_on_ray_serves_a_reindex(cluster, sharded_index, ray_service, sample_index, tmp_path):
+    """A re-index on the cluster that adds a paper is served without restarting the router, ranked as
+    one machine's index of the same files."""
+    from indexer.pipeline import index_paths
+    from searchapi.retrieval.engine import SearchEngine
+    from tests.test_sharded_ranking import NEW_PAPER
+
+    index_dir, _, _ = sharded_index
+    papers = tmp_path / "new"
+    papers.mkdir()
+    (papers / "2023-03-14_rural-crime.txt").write_text(NEW_PAPER, encoding="utf-8")
+    # The serving replicas hold 0.75 of the cluster's 2 CPUs, so each shard task asks for a quarter of one.
+    code = ("import sys; from pathlib import Path; from indexer.distributed import index_on_ray; "
+            "index_on_ray(sys.argv[1], [Path(p) for p in sys.argv[3:]], Path(sys.argv[2]), cpus_per_shard=0.25)")
+    out = subprocess.run([sys.executable, "-c", code, cluster.address, str(index_dir), str(CORPUS), str(papers)],
+                         cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    one = tmp_path / "one"
+    shutil.copytree(sample_index, one)
+    assert index_paths([papers], one, progress=False).indexed
+    single = SearchEngine(one, audience="public")
+    query = "thefts of farm machinery"
+    with httpx.Client(base_url=ray_service, timeout=120) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/api/health").json()["chunks"] != len(single.snapshot.chunks):
+            assert time.monotonic() < deadline, "the router did not pick up the new generation"
+            time.sleep(1)
+        got = client.post("/api/search", json={"query": query, "k": 10}).json()["results"]
+        assert [(r["chunk_id"], r["score"]) for r in got] == [(r.chunk_id, r.score) for r in single.search(query, k=10).results]
+        assert got[0]["document"]["title"] == "Rural Crime Partnership Update"

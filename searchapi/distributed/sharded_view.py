@@ -71,12 +71,14 @@ class ShardedIndex:
         self._checked = time.monotonic()
 
     def _load(self, audience: str) -> tuple[ShardedRanker, list[int]]:
-        generations = self.nodes("load", [(audience,)] * self.shards)
+        """A ranker on fresh views of every shard (a view whose shard did not change is made anew too:
+        the merged statistics it ranks with did)."""
+        loaded = self.nodes("load", [(audience,)] * self.shards)
 
         def fan_out(method: str, args_per_shard: list[tuple]) -> list:
-            return self.nodes("call_at", [((audience, g), method, *args) for g, args in zip(generations, args_per_shard)])
+            return self.nodes("call_at", [((audience, load), method, *args) for (load, _), args in zip(loaded, args_per_shard)])
 
-        return ShardedRanker(fan_out, self.shards, self.settings), generations
+        return ShardedRanker(fan_out, self.shards, self.settings), [generation for _, generation in loaded]
 
     def ranker(self, audience: str) -> ShardedRanker:
         ranker = self._rankers.get(audience)

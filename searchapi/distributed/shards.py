@@ -4,9 +4,10 @@ as one machine, ranking and answering exactly as one machine would.
 Each shard is an ordinary index with an ordinary SearchEngine; `ShardSearcher` adds the primitives the
 router's global ranking and answer call (global_rank.py, global_answer.py): corpus and keyword
 statistics, candidates with BM25 on summed statistics, the rerank of its part of the global head,
-texts, rendering, candidate sentences, the evidence decision, citations. `ShardNode` holds one
-searcher per audience. On Ray each shard is one Serve deployment and the router another
-(shards_ray.py); `LocalShards` is the same router in one process.
+texts, rendering, candidate sentences, the evidence decision, citations; and the parts of the
+router's other routes (documents, sources, precedent, examples, saved matches; sharded_view.py).
+`ShardNode` holds the searchers the router loaded, per audience. On Ray each shard is one Serve
+deployment and the router another (shards_ray.py); `LocalShards` is the ranking router in one process.
 """
 
 from __future__ import annotations
@@ -255,29 +256,29 @@ class ShardSearcher:
 
 
 class ShardNode:
-    """A shard folder served to every audience: one ShardSearcher per audience and index generation,
-    made when first asked for (each ranks with its own audience's merged statistics, so a public view
-    never reads a restricted paper's). After a re-index the router loads the new generation's views
-    (`load`) and swaps to them; the views of the generation before stay for requests still in flight."""
+    """A shard folder served to every audience: ShardSearchers per audience, each loaded on the newest
+    generation when the router asks (`load`; each ranks with its own audience's merged statistics, so a
+    public view never reads a restricted paper's). After any shard's re-index the router loads fresh
+    views on every shard, since the merged statistics change for all of them, and swaps to them whole;
+    the views loaded before stay for requests still in flight."""
 
-    KEEP_GENERATIONS = 2
+    KEEP_LOADS = 2
 
     def __init__(self, path: str):
         self.path = path
-        self.views: dict[tuple[str, int], ShardSearcher] = {}
+        self.views: dict[tuple[str, int], ShardSearcher] = {}  # (audience, load number) -> view
+        self._loads = 0
 
-    def load(self, audience: str) -> int:
-        """A view of the newest committed generation for `audience`; returns that generation."""
+    def load(self, audience: str) -> tuple[int, int]:
+        """A fresh view of the newest committed generation for `audience`: (its load number, generation)."""
         if audience not in ("public", "all"):
             raise ValueError(f"unknown audience {audience!r}")
-        current = self.generation()
-        if (audience, current) not in self.views:
-            searcher = ShardSearcher(self.path, audience)
-            current = searcher.generation()
-            self.views.setdefault((audience, current), searcher)
-            kept = sorted((g for a, g in self.views if a == audience), reverse=True)[: self.KEEP_GENERATIONS]
-            self.views = {key: v for key, v in self.views.items() if key[0] != audience or key[1] in kept}
-        return current
+        searcher = ShardSearcher(self.path, audience)
+        self._loads += 1
+        self.views[(audience, self._loads)] = searcher
+        kept = sorted((n for a, n in self.views if a == audience), reverse=True)[: self.KEEP_LOADS]
+        self.views = {key: v for key, v in self.views.items() if key[0] != audience or key[1] in kept}
+        return self._loads, searcher.generation()
 
     def generation(self) -> int:
         """The newest committed generation of the shard folder (read past any loaded view's pinned one)."""
@@ -291,19 +292,21 @@ class ShardNode:
         finally:
             reader.close()
 
-    def view(self, audience: str, generation: int | None = None) -> ShardSearcher:
-        if generation is None:
-            generation = self.load(audience)
+    def view(self, audience: str, load: int | None = None) -> ShardSearcher:
+        """The view of that load; without one, the latest view for `audience` (loaded if none is)."""
+        if load is None:
+            loads = [n for a, n in self.views if a == audience]
+            load = max(loads) if loads else self.load(audience)[0]
         try:
-            return self.views[(audience, generation)]
+            return self.views[(audience, load)]
         except KeyError:
-            raise LookupError(f"generation {generation} of {self.path} is no longer loaded") from None
+            raise LookupError(f"view {load} of {self.path} is no longer loaded") from None
 
-    def call(self, audience: str, method: str, *args, generation: int | None = None):
-        return getattr(self.view(audience, generation), method)(*args)
+    def call(self, audience: str, method: str, *args):
+        return getattr(self.view(audience), method)(*args)
 
     def call_at(self, view: tuple[str, int], method: str, *args):
-        """A ShardSearcher method of the view (audience, generation) the router ranks with."""
+        """A ShardSearcher method of the view (audience, load number) the router ranks with."""
         return getattr(self.view(*view), method)(*args)
 
 

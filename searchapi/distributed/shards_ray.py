@@ -1,118 +1,62 @@
 """The sharded service on Ray Serve: one deployment per shard folder, and a router deployment that
-serves the HTTP API and ranks and answers over all shards as one machine would
-(searchapi/distributed/global_rank.py, global_answer.py: each request is a few fan-out rounds to the
-shards' ShardSearcher primitives).
+serves the one-machine HTTP API (searchapi/service/routes.py and meeting_routes.py, with the same
+request guard and error shapes) over a view that ranks, answers and gathers over all shards as one
+machine would (sharded_view.py; search and ask are a few fan-out rounds to the shards'
+ShardSearcher primitives, global_rank.py and global_answer.py).
 
 As on one machine, a request with the `Authorization: Bearer KEY` of a member or officer (keys.json
 in the sharded index folder, `reportsearch keys add NAME --role member --index-dir INDEX`) is served
-from every paper; any other request from the public papers alone, with the public statistics.
+from every paper; any other request from the public papers alone, with the public statistics. A
+re-index (`reportsearch index --ray`) is picked up without a restart: the router checks the shards'
+generations every few seconds and swaps to the new ones whole.
 
 Defined at module level so Ray pickles them by reference; importing this module needs Ray
 (`pip install 'reportsearch[ray]'`).
 """
 
 
-import asyncio
-import time
-from functools import partial
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
 from ray import serve
 
 from indexer.distributed import shard_dirs
-from indexer.settings import model_display_name
 
-from searchapi.distributed.global_answer import ask as global_ask
-from searchapi.distributed.global_rank import ShardedRanker
 from searchapi.distributed.shards import ShardNode
-from searchapi.retrieval.engine import UnknownDocument
-from searchapi.schemas import AskRequest, SearchRequest
-from searchapi.service.keys import KeyStore, audience_of, bearer
 
-api = FastAPI(title="ReportSearch (sharded)")
+NODE_METHODS = {"load", "generation", "call_at"}
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.5})
 class Shard:
     def __init__(self, path: str):
-        self.node = ShardNode(path)
-        self.node.view("public").engine.warm()
+        self.node = ShardNode(path)  # views are loaded when the router asks (at its start, and after a re-index)
 
-    def call(self, audience: str, method: str, *args):
-        """A ShardSearcher method of this shard's view for `audience` (the global ranking's primitives,
-        documents, counts)."""
-        return self.node.call(audience, method, *args)
+    def run(self, method: str, *args):
+        """A ShardNode method (load a generation's view, read the committed generation, or call a view's
+        ShardSearcher primitive)."""
+        if method not in NODE_METHODS:
+            raise ValueError(f"not a shard node method: {method}")
+        return getattr(self.node, method)(*args)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25})
-@serve.ingress(api)
+@serve.ingress()
 class Router:
+    """The HTTP API of the sharded index; its FastAPI app is made in the replica (create_sharded_app)."""
+
     def __init__(self, index_dir: str, *shards):
-        self.keys = KeyStore(Path(index_dir))
+        self.index_dir = index_dir
         self.shards = shards
-        self._rankers: dict[str, ShardedRanker] = {}
-        self._ranker_lock = asyncio.Lock()
 
-    def audience(self, request: Request) -> str:
-        return audience_of(self.keys.role_of(bearer(request.headers.get("authorization"))))
-
-    async def _all(self, audience: str, method: str, *args) -> list:
-        return await asyncio.gather(*[s.call.remote(audience, method, *args) for s in self.shards])
-
-    def _fan_out(self, audience: str, method: str, args_per_shard: list[tuple]) -> list:
-        """Every shard's primitive at once, waited for together (runs in a worker thread, not the event loop)."""
-        calls = [shard.call.remote(audience, method, *args) for shard, args in zip(self.shards, args_per_shard)]
+    def _nodes(self, method: str, args_per_shard: list[tuple]) -> list:
+        """Every shard's node method at once, waited for together (from a route's worker thread)."""
+        calls = [shard.run.remote(method, *args) for shard, args in zip(self.shards, args_per_shard)]
         return [call.result() for call in calls]
 
-    async def ranker(self, audience: str) -> ShardedRanker:
-        """Made at an audience's first request: gathers the shards' statistics and gives each the merged ones."""
-        async with self._ranker_lock:
-            if audience not in self._rankers:
-                self._rankers[audience] = await asyncio.to_thread(
-                    ShardedRanker, partial(self._fan_out, audience), len(self.shards))
-        return self._rankers[audience]
+    def __serve_build_asgi_app__(self):
+        from searchapi.distributed.sharded_view import create_sharded_app
 
-    @api.get("/api/health")
-    async def health(self, http: Request) -> dict:
-        counts = await self._all(self.audience(http), "counts")
-        return {"status": "ok", "documents": sum(c["documents"] for c in counts),
-                "chunks": sum(c["chunks"] for c in counts), "model": model_display_name(counts[0]["model"]),
-                "shards": len(counts)}
-
-    @api.post("/api/search")
-    async def search(self, request: SearchRequest, http: Request) -> dict:
-        started = time.perf_counter()
-        raw = request.filters.model_dump(mode="json") if request.filters else None
-        ranker = await self.ranker(self.audience(http))
-        plan = ranker.plan(request.query)
-        try:
-            results = await asyncio.to_thread(ranker.search, plan, request.k, raw, request.sort)
-        except UnknownDocument as exc:
-            raise HTTPException(status_code=422, detail=f"unknown document id in filters: {exc.args[0]}") from None
-        return {"query": plan.question, "results": [r.model_dump(mode="json") for r in results],
-                "took_ms": round((time.perf_counter() - started) * 1000, 2)}
-
-    @api.post("/api/ask")
-    async def ask(self, request: AskRequest, http: Request) -> dict:
-        raw = request.filters.model_dump(mode="json") if request.filters else None
-        ranker = await self.ranker(self.audience(http))
-        try:
-            answer = await asyncio.to_thread(global_ask, ranker, request.question, request.k, raw, request.history)
-        except UnknownDocument as exc:
-            raise HTTPException(status_code=422, detail=f"unknown document id in filters: {exc.args[0]}") from None
-        return answer.model_dump(mode="json")
-
-    @api.get("/api/documents")
-    async def documents(self, http: Request) -> list[dict]:
-        return [d for docs in await self._all(self.audience(http), "documents") for d in docs]
-
-    @api.get("/api/documents/{doc_id}")
-    async def document(self, doc_id: str, http: Request) -> dict:
-        found = [d for d in await self._all(self.audience(http), "document", doc_id) if d is not None]
-        if not found:
-            raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
-        return found[0]
+        return create_sharded_app(Path(self.index_dir), self._nodes, len(self.shards))
 
 
 def build_app(index_dir: Path):
