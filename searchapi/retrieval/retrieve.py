@@ -305,7 +305,7 @@ def phrase_impacts(conn, phrase: str, cache: ImpactCache | None) -> tuple[np.nda
                             (phrase,)).fetchall()
         found = np.fromiter(chain.from_iterable(rows), dtype="float64", count=2 * len(rows)).reshape(-1, 2)
         rowids = found[:, 0]
-        item = (rowids.astype("int32" if len(rowids) and rowids[-1] < 2**31 else "int64"), np.ascontiguousarray(found[:, 1]))
+        item = (rowids.astype(np.intp), np.ascontiguousarray(found[:, 1]))  # intp: indexes without a copy
         if cache is not None:
             cache.put(phrase, item)
     return item
@@ -319,76 +319,84 @@ def phrase_rowids(conn, phrase: str) -> np.ndarray:
 
 def _summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: KeywordStats,
                 cache: ImpactCache | None, settings) -> list[tuple[int, float]] | None:
-    """FTS5's top n, every score added up phrase by phrase in the query's order as bm25() adds them (so bit
-    for bit FTS5's), from each phrase's own terms, which a reader keeps: a phrase common to many queries
-    is read from FTS5 once. A phrase not kept yet and in many rows ("cold") is read in the background;
-    meanwhile only its rows that could enter the top n are scored exactly: a row scores at least its sum
-    over the kept phrases and at most that plus idf * (k1 + 1) per cold phrase it holds. Ties go to the
-    lower rowid, as FTS5's sorter has it. None past `keyword_prune_max_candidates` exact scorings."""
+    """FTS5's top n from each phrase's own bm25() terms, which a reader keeps (a phrase common to many
+    queries is read from FTS5 once), every score added up phrase by phrase in the query's order as bm25()
+    adds them, so bit for bit FTS5's. MaxScore over the kept terms: a phrase adds at most idf * (k1 + 1);
+    rows are gathered from the phrases with the highest bounds ("essential") until the other phrases'
+    bounds fall below the n-th best sum so far; only rows that could still enter get the other phrases'
+    terms (looked up by rowid). A phrase not kept yet and in many rows ("cold") is read in the background;
+    meanwhile the rows that could enter are scored exactly by re-tokenising them. Ties go to the lower
+    rowid, as FTS5's sorter has it. None when FTS5 scoring every match is the cheaper way."""
     phrases = fts_phrases(fts_query)
-    known: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    bound = {p: 0.0 for p in phrases}
     for i, phrase in enumerate(phrases):
-        if phrase not in known:
-            item = cache.get(phrase) if cache is not None else None
-            if item is None and (cache is None or local.phrase_rows[i] <= settings.keyword_cold_sync_rows):
-                item = phrase_impacts(conn, phrase, cache)
-            if item is not None:
-                known[phrase] = item
-    cold = [p for p in dict.fromkeys(phrases) if p not in known]
-    # a cold phrase adds at most idf * (k1 + 1) to a row (bm25 saturates in its frequency)
-    cold_bound = sum(local.idf(i) * (K1 + 1.0) for i, p in enumerate(phrases) if p in cold) * (1 + 1e-9)
-    held_cold = {}
-    rows, scores, cut = _partial_sums(phrases, known, held_cold, n, allowed)
+        bound[phrase] += local.idf(i) * (K1 + 1.0)  # bm25 saturates in a phrase's frequency
+    known: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     rows_of = dict(zip(phrases, local.phrase_rows))
+    for phrase in bound:
+        item = cache.get(phrase) if cache is not None else None
+        if item is None and (cache is None or rows_of[phrase] <= settings.keyword_cold_sync_rows):
+            item = phrase_impacts(conn, phrase, cache)
+        if item is not None:
+            known[phrase] = item
+    cold = [p for p in bound if p not in known]
     spend = settings.keyword_cold_sync_share * sum(local.phrase_rows)
-    while cold and cold_bound >= cut:  # a row holding only cold phrases could enter: read the rarest cold phrase now
-        rarest = min(cold, key=rows_of.get)
+    slack = 1 + 1e-9  # floating-point rounding only
+    essential: list[str] = []
+    while True:
+        rest = sum(bound[p] for p in bound if p not in essential) * slack
+        rows, partial, cut = _essential_sums(phrases, known, essential, n, allowed)
+        if rest < cut:
+            break  # a row holding none of the essential phrases cannot enter
+        waiting = [p for p in known if p not in essential]
+        if waiting:  # the kept phrase with the highest bound becomes essential
+            essential.append(max(waiting, key=lambda p: (bound[p], -rows_of[p])))
+            continue
+        if not cold:
+            break  # every phrase is essential: every matching row is in
+        rarest = min(cold, key=rows_of.get)  # a row holding only cold phrases could enter: read one now
         if rows_of[rarest] > spend:
-            return None  # cheaper to let FTS5 score every match
+            return None
         spend -= rows_of[rarest]
         known[rarest] = phrase_impacts(conn, rarest, cache)
         cold.remove(rarest)
-        cold_bound = sum(local.idf(i) * (K1 + 1.0) for i, p in enumerate(phrases) if p in cold) * (1 + 1e-9)
-        rows, scores, cut = _partial_sums(phrases, known, held_cold, n, allowed)
+    if cold and cache is not None and hasattr(conn, "dir"):
+        cache.fill_later(conn, cold)
+    rest = sum(bound[p] for p in bound if p not in essential) * slack
+    rows = rows[partial + rest >= cut]  # the rows that could still enter
+    scores = np.zeros(len(rows), dtype="float64")
+    for phrase in phrases:  # their sums over every kept phrase, in the query's order
+        if phrase in known and len(known[phrase][0]):
+            found, terms = known[phrase]
+            at = np.minimum(np.searchsorted(found, rows), len(found) - 1)
+            scores += np.where(found[at] == rows, terms[at], 0.0)  # + 0.0 leaves a sum as it is
     if cold:
-        if cache is not None and hasattr(conn, "dir"):
-            cache.fill_later(conn, cold)
-        unsure = scores + cold_bound >= cut  # could hold cold phrases and enter: scored exactly
-        if held_cold:  # rows known to hold no cold phrase score their partial sum exactly
-            holding = np.zeros(max(int(rows[-1]) if len(rows) else 0, 0) + 1, dtype=bool)
-            for found in held_cold.values():
-                holding[found[found < len(holding)]] = True
-            unsure &= holding[rows]
+        cold_bound = sum(bound[p] for p in cold) * slack
+        cut = -np.partition(-scores, n - 1)[n - 1] if len(rows) > n else -np.inf
+        unsure = scores + cold_bound >= cut  # may hold a cold phrase and enter: scored exactly
         if int(unsure.sum()) > settings.keyword_prune_max_candidates:
             return None
-        sure = ~unsure & (scores >= cut)
-        exact = dict(_ranked(*row_frequencies(conn, phrases, rows[unsure].tolist()), local)) if unsure.any() else {}
-        rows = np.concatenate([rows[sure], rows[unsure]])
-        scores = np.concatenate([scores[sure], np.array([exact[int(r)] for r in rows[int(sure.sum()):]], dtype="float64")])
-    else:
-        keep = scores >= cut
-        rows, scores = rows[keep], scores[keep]
+        rows = rows[unsure]
+        exact = dict(_ranked(*row_frequencies(conn, phrases, rows.tolist()), local)) if len(rows) else {}
+        scores = np.array([exact[int(r)] for r in rows], dtype="float64")
     order = np.lexsort((rows, -scores))[:n]
     return [(int(r), float(s)) for r, s in zip(rows[order], scores[order])]
 
 
-def _partial_sums(phrases: list[str], known: dict, held_cold: dict, n: int,
-                  allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray, float]:
-    """The rows holding a kept phrase (or a cold one, in `held_cold`), ascending and allowed; their sums over
-    the kept phrases, added in the query's order as bm25() adds them; and the n-th best of those sums (at
-    least n rows score that much), -inf with n rows or fewer."""
-    last = max((int(r[-1]) for r in [r for r, _ in known.values()] + list(held_cold.values()) if len(r)), default=-1)
+def _essential_sums(phrases: list[str], known: dict, essential: list[str], n: int,
+                    allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The allowed rows holding an essential phrase (ascending), their sums over the essential phrases (a
+    lower bound of their scores), and the n-th best of those sums (-inf with n rows or fewer)."""
+    last = max((int(known[p][0][-1]) for p in essential if len(known[p][0])), default=-1)
     score = np.zeros(last + 1, dtype="float64")
     held = np.zeros(last + 1, dtype=bool)
     for phrase in phrases:
-        if phrase in known:
+        if phrase in essential:
             rows, terms = known[phrase]
             score[rows] += terms  # rowids are distinct within a phrase: one addition per row
             held[rows] = True
-    for found in held_cold.values():
-        held[found] = True
     rows = np.flatnonzero(held)
-    if allowed is not None:
+    if allowed is not None and len(rows):
         keep = np.zeros(last + 1, dtype=bool)
         wanted = np.fromiter(allowed, dtype="int64", count=len(allowed))
         keep[wanted[(wanted >= 0) & (wanted <= last)]] = True
