@@ -20,11 +20,10 @@ _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _PERCENT = re.compile(rf"\d\s?%|\bper ?cent\b|\bpercentage points?\b|\b{_FRACTION}\b", re.I)
 _SCALE = re.compile(r"\d(?:\.\d+)?\s?(?:m|bn|k|million|billion)\b", re.I)
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-# A number that counts something: whole (not the '86' of '86.6%', nor a year's trailing comma), not the day of a
-# date ('30 September'), not a fraction's numerator; and not the number of a paragraph that opens a sentence ('1.2 The').
+# A number that counts: whole (not '86' of '86.6%'), no date's day ('30 September'), no fraction's numerator.
 _NUMBER = re.compile(rf"(?<![\w/.£$€])\d(?:[\d,]*\d)?(?:\.\d+)?(?![\w/%]|[.,]\d|\s?%)(?!\s+{_FRACTION}\b)(?!\s+{_MONTH})"
                      rf"|\b{_NUMBER_WORD}\b(?![\s-]+{_FRACTION}\b)", re.I)
-_PARAGRAPH_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)+\s+(?=[A-Z])")
+_PARAGRAPH_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)+\s+(?=[A-Z])")  # '1.2 The ...' numbers a paragraph
 _LOOSE_DATE = re.compile(rf"\b{_MONTH}\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d(?:\s*[/-]\s*\d\d(?:\d\d)?)?\b"
                          rf"|\b(?:spring|summer|autumn|winter)\b|\b(?:by|from|until|in|since|on) {_MONTH}\b", re.I)
 _DURATION = re.compile(rf"\b(?:\d+(?:\.\d+)?|an?|{_NUMBER_WORD})[\s-]+(?:working\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", re.I)
@@ -45,15 +44,13 @@ def has_person(text: str) -> bool:
 
 
 def has_money(text: str) -> bool:
-    """A number with a currency written next to it ('£500', 'GBP 1,200'), not a currency code price-parser
-    finds inside some other word of the sentence ('Br' of 'Brock' beside 'M20'), or a sum in millions."""
+    """A number with a currency beside it ('£500', 'GBP 1,200'; not 'Br' inside 'Brock'), or a sum in millions."""
     words = text.split()
-    for i, word in enumerate(words):
-        if any(ch.isdigit() for ch in word):
-            window = " ".join(words[max(0, i - 1): i + 2])
-            price = Price.fromstring(window)
-            if price.amount is not None and price.currency and re.search(rf"(?<![^\W\d_]){re.escape(price.currency)}(?![^\W\d_])", window):
-                return True
+    for i in (i for i, w in enumerate(words) if any(ch.isdigit() for ch in w)):
+        window = " ".join(words[max(0, i - 1): i + 2])
+        price = Price.fromstring(window)
+        if price.amount is not None and price.currency and re.search(rf"(?<![^\W\d_]){re.escape(price.currency)}(?![^\W\d_])", window):
+            return True
     return bool(_SCALE.search(text))
 
 

@@ -130,7 +130,8 @@ class Featurizer:
             window = [n for n in (previous, c, after.get(c)) if n is not None]
             f["previous_dense"] = previous.features["dense_sentence"] if previous else 0.0
             f["type_in_context"] = f["type_match"] * f["coverage_context"]
-            f["window_dense"] = float(_unit(np.mean([n.vector for n in window], axis=0)) @ qvec)
+            mean = np.mean([n.vector for n in window], axis=0)
+            f["window_dense"] = float(mean @ qvec) / (float(np.linalg.norm(mean)) or 1.0)
             f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
             f["previous_then_type"] = (previous.features["coverage_sentence"] if previous else 0.0) * f["type_match"]
             # The question's distinctive words must be in the sentence, its neighbours or its heading
@@ -156,9 +157,8 @@ class Featurizer:
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
-    """QUESTION_FEATURES of candidates ranked by the evidence model: whether any sentence states the kind
-    of fact asked about the subject, whether the best sentence itself (not only its passage) speaks of what
-    was asked, and how far it stands above the best of any other paper."""
+    """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
+    fact asked about the subject, does the best one's window speak of what was asked, by what margin."""
     if not ranked:
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0}
     typed = ("type_match",) if plan.answer_type is not None else ()
@@ -184,11 +184,6 @@ def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candid
 @lru_cache(maxsize=20_000)
 def _vocabulary(text: str) -> list[str]:
     return sorted({w for w in tokens(text) if len(w) > 2 and not w.isdigit()})
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n else v
 
 
 def _heading_like(text: str) -> bool:
