@@ -346,12 +346,12 @@ class SearchEngine:
         decides): those of sections with the number, of papers with the decision reference, and those
         whose text or heading holds the number as a word (FTS5). No text is read here."""
         table, rowids = self.snapshot.chunks, set()
-        numbers = set(query.section_refs) | {r for r in query.item_refs if r.isdigit()}
-        section_ids = self.snapshot.sections.numbered(numbers, list(dict.fromkeys(query.section_refs)))
-        for i in range(0, len(section_ids), 500):
-            batch = section_ids[i : i + 500]
-            rowids.update(r for (r,) in self.store.execute(
-                f"SELECT rowid FROM chunks WHERE section_id IN ({','.join('?' * len(batch))})", batch))
+        numbers = sorted(set(query.section_refs) | {r for r in query.item_refs if r.isdigit()})
+        joined = "SELECT c.rowid FROM sections s JOIN chunks c ON c.section_id = s.id WHERE "
+        if numbers:  # sections numbered so, through the number index (papers not visible are dropped below)
+            rowids.update(r for (r,) in self.store.execute(joined + f"s.number IN ({','.join('?' * len(numbers))})", numbers))
+        for prefix in dict.fromkeys(query.section_refs):  # and under them: '3' -> '3.1', '3.2.4'
+            rowids.update(r for (r,) in self.store.execute(joined + "s.number >= ? AND s.number < ?", (prefix + ".", prefix + "/")))
         phrases = [_fts_phrase(ref) for ref in query.section_refs + query.item_refs]
         for ref in query.decision_refs:
             variants = [ref.zfill(width) for width in range(len(ref), 7)] if ref.isdigit() else [ref]  # 'decision 015'
