@@ -102,10 +102,12 @@ class NaiveBaseline:
         self.embedder = engine.embedder
         self.rrf_k = engine.settings.rrf_k
         self.texts: list[str] = []
+        plain = {".txt", ".md"}
         raws = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(corpus.rglob("*"))
-                if p.suffix.lower() in {".txt", ".md"} and p.is_file()]
+                if p.suffix.lower() in plain and p.is_file()]
         # PDF, DOCX and HTML have no raw text to cut: their extracted text, whole papers, stands in.
-        raws = raws or [engine.document_text(doc_id) for doc_id in sorted(engine.documents)]
+        raws += [engine.document_text(doc_id) for doc_id, doc in sorted(engine.documents.items())
+                 if Path(doc.source_path).suffix.lower() not in plain]
         for raw in raws:
             self.texts += [raw[i : i + NAIVE_CHARS] for i in range(0, len(raw), NAIVE_CHARS)]
         import faiss
