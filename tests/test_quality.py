@@ -110,3 +110,24 @@ def test_every_gold_quote_is_verbatim_in_the_corpus(name):
         for gold in q["gold"]:
             assert normalise(gold) in corpus, (q["id"], gold)
         assert q["answerable"] == bool(q["gold"]), q["id"]
+
+
+def test_naive_baseline_cuts_extracted_text_of_pdf_papers_beside_plain_files(tmp_path):
+    """The naive baseline needs text to cut in every format: a PDF's extracted text, not only .txt/.md."""
+    from indexer.pipeline import index_paths
+    from searchapi.evaluate import NAIVE_CHARS, NaiveBaseline
+    from searchapi.retrieval.engine import SearchEngine
+    from tests.test_formats import SENTENCES, make_pdf
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    make_pdf(folder / "report.pdf", SENTENCES[:2])
+    (folder / "notes.md").write_text("# Notes\n\nThe committee noted the provenance of each paper.\n")
+    index_paths([folder], tmp_path / "index", progress=False)
+    engine = SearchEngine(tmp_path / "index")
+    naive = NaiveBaseline(folder, engine)
+    windows = "".join(naive.texts)
+    assert "provenance of each paper" in windows
+    assert SENTENCES[0].split()[3] in windows and len(naive.texts) >= 2
+    assert all(len(t) <= NAIVE_CHARS for t in naive.texts)
+    assert any(SENTENCES[1][:40] in t for t in naive.search(SENTENCES[1][:60], 3))
