@@ -65,9 +65,21 @@ def test_ask_json_and_batch(sample_index, tmp_path):
     assert lines[0]["id"] == 1 and lines[0]["citations"] and lines[1] == {"id": 2, "error": 'line 2: missing or empty "question"'}
 
 
-def test_ask_human_output(sample_index):
-    out = run("ask", "How much did the PCC pay Salus?", index=sample_index)
-    assert out.returncode == 0 and "Sources:" in out.stdout and "[1]" in out.stdout
+def test_ask_human_output_agrees_with_json(sample_index):
+    """The human form shows the JSON answer: its text with [n] marks and each source's verbatim quote,
+    or the plain abstention with the closest passages."""
+    seen = set()
+    for question in ("When did the Head of Strategic Procurement start?", "What is the budget of the moon base?"):
+        answer = json.loads(run("ask", question, "--json", index=sample_index).stdout)
+        out = run("ask", question, index=sample_index)
+        assert out.returncode == 0, out.stderr
+        seen.add(answer["answerable"])
+        if answer["answerable"]:
+            assert out.stdout.startswith(answer["answer"].strip()) and "Sources:" in out.stdout
+            assert all(f"[{c['n']}]" in out.stdout and c["quote"] in out.stdout for c in answer["citations"])
+        else:
+            assert "don't say" in out.stdout and "Sources:" not in out.stdout
+    assert seen == {True, False}
 
 
 @pytest.mark.parametrize(
