@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     max_unpacked_bytes: int = 200 * 1024 * 1024
     # Retrieval
     candidates: int = 60
-    # Keyword top-n (searchapi/retrieval/retrieve.py): below this many matching rows (summed over the query's
+    # Keyword top-n (searchapi/retrieval/keyword_topk.py): below this many matching rows (summed over the query's
     # phrases) FTS5 scores every match (about 1 us each). Above, one machine adds up each phrase's own bm25()
     # per row, kept per phrase (up to keyword_impact_cache_postings rows in all, 16 bytes each; a phrase in at
     # most keyword_cold_sync_rows rows is read at once, about 2 us a row, a commoner one in the background

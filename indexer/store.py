@@ -689,10 +689,10 @@ class IndexReader:
             raise IndexMissing(f"the index at {self.dir} is empty or was made by an older version "
                                "(run `reportsearch index PATH` to build or upgrade it)")
         self.meta = meta
-        # Rows per full-text phrase in this generation (retrieve.keyword_stats): FTS5 stores no document
+        # Rows per full-text phrase in this generation (bm25.keyword_stats): FTS5 stores no document
         # frequencies, and counting a common word walks its whole doclist.
         self.phrase_rows = _LRU(100_000)
-        self.phrase_impacts = None  # each phrase's bm25() terms by row (retrieve.ImpactCache, made on first use)
+        self.phrase_impacts = None  # each phrase's bm25() terms by row (keyword_topk.ImpactCache, made on first use)
         self.generation = int(meta["generation"])
         self.model = meta.get("model", "")
         self.dim = int(meta.get("dim", "384"))

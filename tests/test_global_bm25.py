@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from searchapi.retrieval.retrieve import KeywordStats, keyword_search, keyword_stats, table_size
+from searchapi.retrieval.bm25 import KeywordStats, keyword_stats, table_size
+from searchapi.retrieval.retrieve import keyword_search
 from tests.conftest import DEVSET
 
 

@@ -10,7 +10,8 @@ import sqlite3
 import pytest
 
 from indexer.settings import get_settings
-from searchapi.retrieval.retrieve import KeywordStats, keyword_search, keyword_stats
+from searchapi.retrieval.bm25 import KeywordStats, keyword_stats
+from searchapi.retrieval.retrieve import keyword_search
 from tests.conftest import DEVSET, FRESH, HOLDOUT
 from tests.test_global_bm25 import split_fts
 

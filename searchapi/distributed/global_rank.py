@@ -31,7 +31,7 @@ from searchapi.retrieval.engine import UnknownDocument, shown
 from searchapi.retrieval.fuse import fuse
 from searchapi.retrieval.query import respell
 from searchapi.retrieval.rerank import settle, shingles
-from searchapi.retrieval.retrieve import KeywordStats
+from searchapi.retrieval.bm25 import KeywordStats
 from searchapi.schemas import Result
 
 FanOut = Callable[[str, list[tuple]], list]

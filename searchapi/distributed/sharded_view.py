@@ -42,7 +42,7 @@ from searchapi.meeting.precedent import CANDIDATE_DEPTH, PrecedentFinder, _Found
 from searchapi.retrieval.engine import UnknownDocument
 from searchapi.retrieval.fuse import rrf
 from searchapi.retrieval.query import parse_query, respell
-from searchapi.retrieval.retrieve import KeywordStats
+from searchapi.retrieval.bm25 import KeywordStats
 from searchapi.schemas import (Answer, DocumentDetail, DocumentSummary, Health, PrecedentOccurrence, PrecedentResponse,
                                Result, SearchResponse)
 from searchapi.service.keys import KeyStore, audience_of, bearer

@@ -59,7 +59,7 @@ class ShardSearcher:
         self._answerer = None  # its features read the statistics
 
     def keyword_stats(self, fts_query: str | None):
-        from searchapi.retrieval.retrieve import keyword_stats
+        from searchapi.retrieval.bm25 import keyword_stats
 
         return keyword_stats(self.engine.store, fts_query)
 

@@ -25,7 +25,8 @@ from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan, plan_query
 from searchapi.retrieval.query import STOPWORDS, ParsedQuery, respell
 from searchapi.retrieval.rerank import is_boilerplate, paper_match, reference_matches, settle, shingles
-from searchapi.retrieval.retrieve import dense_search, impact_cache, keyword_search
+from searchapi.retrieval.keyword_topk import impact_cache
+from searchapi.retrieval.retrieve import dense_search, keyword_search
 from searchapi.schemas import Citation, Filters, Result, SearchResponse
 from searchapi.retrieval.sentences import SentenceStore
 
@@ -173,7 +174,7 @@ class SearchEngine:
             self.warm_keywords()
 
     def warm_keywords(self) -> None:
-        """In the background, read the commonest words' bm25() terms (retrieve.ImpactCache): a query's
+        """In the background, read the commonest words' bm25() terms (keyword_topk.ImpactCache): a query's
         common words are then added up rather than scored passage by passage. Words by their count in
         the reports (an upper bound of their passages), up to `keyword_warm_postings` passages in all."""
         settings = self.settings
