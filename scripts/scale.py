@@ -485,24 +485,13 @@ def query_encoding_figures(queries: list[str]) -> dict:
 
 def bench_scale(n: int, real_chunks: int, work: Path, queries: list[str], questions: list[str],
                 compare_torch: bool = True, builder: str = "bulk") -> dict:
-    from indexer.embed import get_embedder
-    from indexer.settings import get_settings
-
     index_dir = work / "index"
     started = time.perf_counter()
     figures = {"requested_chunks": n}
     figures["builder"] = builder
     figures.update(build_archive(n, real_chunks, work, index_dir, builder))
     figures["build_seconds"] = round(time.perf_counter() - started, 1)
-    figures.update(disk_figures(index_dir))
-    say(f"index: {figures['chunks']} chunks, {figures['bytes_per_chunk_disk']} bytes per chunk on disk")
-    settings = get_settings()
-    embedder = get_embedder(settings.model_path(), settings.embed_batch_size)
-    figures.update(recall_figures(index_dir, embedder.encode(queries + questions)))
-    say(f"recall@10 {figures['recall_at_10']} ({figures['vector_index']})")
-    figures.update(serve_figures(index_dir, queries, questions, start_timeout=max(120.0, n / 500)))
-    figures["rss_bytes_per_chunk"] = round(figures["rss_mb"] * 1024 * 1024 / figures["chunks"])
-    say(f"served: start {figures['start_s']} s, {figures['rss_mb']} MB, search p95 {figures['search_p95_ms']} ms")
+    figures.update(index_and_serving_figures(index_dir, queries, questions))
     if compare_torch:
         figures.update(query_encoding_figures(queries))
     return figures
@@ -523,13 +512,21 @@ def index_folder(folder: Path) -> Path:
 def serve_only(folder: Path, queries: list[str], questions: list[str], warm_questions: list[str] | None = None) -> dict:
     """Serving figures (start, RSS, search and ask over HTTP, recall@10) of an index already built,
     without rebuilding it: `benchmark.py --reuse DIR`."""
+    index_dir = index_folder(folder)
+    figures = {"reused_index": str(index_dir), "load_average": os.getloadavg()}
+    figures.update(index_and_serving_figures(index_dir, queries, questions, warm_questions))
+    figures["load_average_after"] = os.getloadavg()
+    return figures
+
+
+def index_and_serving_figures(index_dir: Path, queries: list[str], questions: list[str],
+                              warm_questions: list[str] | None = None) -> dict:
+    """Disk, recall@10 of the served vector index, and a real server's start, RSS and latencies."""
     from indexer.embed import get_embedder
     from indexer.settings import get_settings
 
-    index_dir = index_folder(folder)
-    figures = {"reused_index": str(index_dir), "load_average": os.getloadavg()}
-    figures.update(disk_figures(index_dir))
-    say(f"index: {figures['chunks']} chunks, {figures['bytes_per_chunk_disk']} bytes per chunk on disk (reused)")
+    figures = disk_figures(index_dir)
+    say(f"index: {figures['chunks']} chunks, {figures['bytes_per_chunk_disk']} bytes per chunk on disk")
     settings = get_settings()
     embedder = get_embedder(settings.model_path(), settings.embed_batch_size)
     figures.update(recall_figures(index_dir, embedder.encode(queries + questions)))
@@ -537,7 +534,6 @@ def serve_only(folder: Path, queries: list[str], questions: list[str], warm_ques
     figures.update(serve_figures(index_dir, queries, questions, start_timeout=max(120.0, figures["chunks"] / 500),
                                  warm_questions=warm_questions))
     figures["rss_bytes_per_chunk"] = round(figures["rss_mb"] * 1024 * 1024 / figures["chunks"])
-    figures["load_average_after"] = os.getloadavg()
     say(f"served: start {figures['start_s']} s, {figures['rss_mb']} MB, search p95 {figures['search_p95_ms']} ms")
     return figures
 
