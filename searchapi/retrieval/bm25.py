@@ -128,7 +128,6 @@ class _Scratch(threading.local):
     rows once per rowid: FTS5 filters an IN list one value at a time)."""
 
     conn: sqlite3.Connection | None = None
-    schema: str | None = None
 
 
 _SCRATCH = _Scratch()
@@ -143,7 +142,6 @@ def row_frequencies(conn, phrases: list[str], rowids: list[int]) -> tuple[list[d
     scratch = _SCRATCH.conn
     scratch.execute("DROP TABLE IF EXISTS chunks_fts")  # a fresh table: cheaper than deleting rows one by one
     scratch.execute(schema)
-    _SCRATCH.schema = schema
     scratch.execute("BEGIN")
     for start in range(0, len(rowids), 500):
         part = rowids[start:start + 500]

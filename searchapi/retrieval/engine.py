@@ -179,7 +179,9 @@ class SearchEngine:
         the reports (an upper bound of their passages), up to `keyword_warm_postings` passages in all."""
         settings = self.settings
         cache = impact_cache(self.store, settings.keyword_impact_cache_postings)
-        if cache is None or len(self.snapshot.chunks) <= settings.keyword_prune_min_matches:
+        if cache is None or settings.keyword_warm_postings <= 0:  # off by default: no words sorted at start-up
+            return
+        if len(self.snapshot.chunks) <= settings.keyword_prune_min_matches:
             return
         budget, phrases = settings.keyword_warm_postings, []
         for word, count in sorted(self.terms.words.items(), key=lambda kv: -kv[1]):
@@ -305,17 +307,15 @@ class SearchEngine:
         if len(papers) > limit:
             papers = papers[np.argsort(-self._paper_descriptions(query)[papers], kind="stable")]
         found: list[ChunkRecord] = []
-        kept = 0
-        for start in range(0, len(papers), max(1, limit)):
+        kept, step = 0, max(1, limit)
+        for start in range(0, len(papers), step):
             if kept >= limit:
                 break
-            batch = papers[start:start + max(1, limit)]
+            batch = papers[start:start + step]
             matched = [c for c in table.read(rowids[np.isin(numbers, batch)].tolist())
                        if reference_matches(query, sections[c.section_id], c, docs[c.document_id])]
             holding = {c.document_id for c in matched}
-            take = {table.doc_ids[d] for d in batch if table.doc_ids[d] in holding}
-            if kept + len(take) > limit:
-                take = set([table.doc_ids[d] for d in batch if table.doc_ids[d] in holding][: limit - kept])
+            take = set([table.doc_ids[d] for d in batch if table.doc_ids[d] in holding][: limit - kept])
             found += [c for c in matched if c.document_id in take]
             kept += len(take)
         return found

@@ -99,12 +99,6 @@ def phrase_impacts(conn, phrase: str, cache: ImpactCache | None) -> tuple[np.nda
     return item
 
 
-def phrase_rowids(conn, phrase: str) -> np.ndarray:
-    """The rows holding a phrase, without scoring them (FTS5 walks the doclist: tens of ns a row)."""
-    rows = conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchall()
-    return np.fromiter(chain.from_iterable(rows), dtype="int64", count=len(rows))
-
-
 def summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: KeywordStats,
                 cache: ImpactCache | None, settings) -> list[tuple[int, float]] | None:
     """FTS5's top n from each phrase's own bm25() terms, which a reader keeps (a phrase common to many
