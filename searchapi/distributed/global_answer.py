@@ -65,6 +65,5 @@ def ask(ranker: ShardedRanker, question: str | QueryPlan, k: int = 8, filters: d
     shard_of = {c.chunk.id: s for s, part in enumerate(parts) for _, c in part}
     composer = _Composer(ranker, shard_of, filters, notice)
     answer = Answerer.compose(composer, plan, passages, Filters(**filters) if filters else None, decision)
-    answer.confidence = round(decision.confidence, 3) if decision.ranked else None
     answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
     return answer

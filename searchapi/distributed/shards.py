@@ -31,7 +31,7 @@ class ShardSearcher:
         self.path = path
         self.engine = SearchEngine(Path(path), audience=audience)
         self.engine.warm()
-        self.rowid_of = {c.id: rowid for rowid, c in self.engine.snapshot.chunks.items()}
+        self.rowid_of = self.engine.snapshot.chunks.rowids_by_id()  # no passage text read
         self._answerer = None
 
     def _allowed(self, filters: dict | None) -> set[int] | None | bool:
@@ -103,8 +103,8 @@ class ShardSearcher:
         return {chunks[r].id: s for r, s in self.engine.rerank(plan, [(self.rowid_of[c], v) for c, v in items])}
 
     def texts(self, chunk_ids: list[str]) -> dict[str, str]:
-        chunks = self.engine.snapshot.chunks
-        return {c: chunks[self.rowid_of[c]].text for c in chunk_ids}
+        fetched = self.engine.snapshot.chunks.fetch([self.rowid_of[c] for c in chunk_ids])  # one read
+        return {c: fetched[self.rowid_of[c]].text for c in chunk_ids}
 
     def render(self, items: list[tuple[str, float]]) -> dict[str, dict]:
         return {c: self.engine.result(self.rowid_of[c], score, 0).model_dump(mode="json") for c, score in items}
@@ -292,18 +292,12 @@ class ShardNode:
         finally:
             reader.close()
 
-    def view(self, audience: str, load: int | None = None) -> ShardSearcher:
-        """The view of that load; without one, the latest view for `audience` (loaded if none is)."""
-        if load is None:
-            loads = [n for a, n in self.views if a == audience]
-            load = max(loads) if loads else self.load(audience)[0]
+    def view(self, audience: str, load: int) -> ShardSearcher:
+        """The view of that load (audience, load number)."""
         try:
             return self.views[(audience, load)]
         except KeyError:
             raise LookupError(f"view {load} of {self.path} is no longer loaded") from None
-
-    def call(self, audience: str, method: str, *args):
-        return getattr(self.view(audience), method)(*args)
 
     def call_at(self, view: tuple[str, int], method: str, *args):
         """A ShardSearcher method of the view (audience, load number) the router ranks with."""
