@@ -69,7 +69,8 @@ def test_ask_human_output_agrees_with_json(sample_index):
     """The human form shows the JSON answer: its text with [n] marks and each source's verbatim quote,
     or the plain abstention with the closest passages."""
     seen = set()
-    for question in ("When did the Head of Strategic Procurement start?", "What is the budget of the moon base?"):
+    for question in ("Who was appointed Head of Strategic Procurement, and when did he start?",
+                     "What is the budget of the moon base?"):
         answer = json.loads(run("ask", question, "--json", index=sample_index).stdout)
         out = run("ask", question, index=sample_index)
         assert out.returncode == 0, out.stderr
