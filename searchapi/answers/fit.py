@@ -192,13 +192,13 @@ def threshold_for_rate(probabilities: np.ndarray, answerable: np.ndarray, min_an
     return float(scores[min(len(scores), max(1, int(np.ceil(min_answer_rate * len(scores))))) - 1])
 
 
-def choose_threshold(probabilities: np.ndarray, correct: np.ndarray, answerable: np.ndarray, settings) -> float:
+def choose_threshold(probabilities: np.ndarray, answerable: np.ndarray, settings) -> float:
     """For the stated objective: the least answer rate (`answer_min_rate`), or, when that is 0, the stated
-    precision (`answer_target_precision`)."""
+    precision (`answer_target_precision`) of answering only answerable questions."""
     min_rate = getattr(settings, "answer_min_rate", 0.0)
     if min_rate > 0:
         return threshold_for_rate(probabilities, answerable, min_rate)
-    return threshold_for(probabilities, correct, settings.answer_target_precision)
+    return threshold_for(probabilities, answerable, settings.answer_target_precision)
 
 
 def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceModel:
@@ -218,7 +218,7 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     probabilities = calibrated_out_of_fold(features, answerable, [s.group for s in samples], weights)
     model = fit_weights(samples, chosen)
     model.calibration = fit_calibration(features, answerable, weights)
-    model.threshold = choose_threshold(probabilities, answerable, answerable, settings)
+    model.threshold = choose_threshold(probabilities, answerable, settings)
     real = sum(not s.synthetic for s in samples)
     model.version = f"evidence-{date.today().isoformat()}-{real}q"
     model.report = {"C": chosen, "cv_average_precision": round(best_ap, 4), "questions": real,
