@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # (about 50 us); past keyword_prune_max_candidates such rows FTS5 scores every match instead. With corpus
     # statistics given (shards), rows are read rarest phrase first until no unread row can enter the top n.
     keyword_prune_min_matches: int = 50_000
+    # Term postings stored at index time (indexer/postings.py): rows tokenised per segment (memory: about
+    # 70 postings a row), and a term's segments merged past this many (each read costs one SQLite lookup).
+    postings_batch_rows: int = 25_000
+    postings_max_segments: int = 8
     keyword_prune_max_candidates: int = 4_000
     keyword_impact_cache_postings: int = 20_000_000
     keyword_cold_sync_rows: int = 20_000
@@ -104,6 +108,7 @@ class Settings(BaseSettings):
     answer_subject_max_share: float = 0.5  # a name word in more of the passages than this (the body's own name) is no subject
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
     same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)
+    answer_phrase_gap: int = 3  # two neighbouring question words count as written together within this many words
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     max_request_bytes: int = 64 * 1024

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import postings
 from .models import Chunk, Document, Section
+from .settings import get_settings
 
 DB_NAME = "index.sqlite"
 SCHEMA = """
@@ -423,6 +425,7 @@ class IndexStore:
         try:
             self.conn = connect(self.dir)
             self.conn.executescript(SCHEMA)
+            postings.ensure_schema(self.conn)
             self._upgrade()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"the index at {self.dir} is damaged ({exc}); "
@@ -530,8 +533,11 @@ class IndexStore:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         conn = self.conn
         # Statistics are updated by difference; an index made before they were stored counts them afresh.
-        incremental = self.meta("stats") == STATS_VERSION or not conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone()
+        empty = not conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone()
+        incremental = self.meta("stats") == STATS_VERSION or empty
         self._delta: Counter | None = Counter() if incremental else None
+        stored_postings = self.meta("postings") == postings.VERSION or empty
+        new_rows: list[tuple[int, str, str]] = []
         with conn:  # BEGIN ... COMMIT, or ROLLBACK on any error
             conn.executemany("INSERT OR IGNORE INTO words(word, embedding) VALUES (?,?)",
                              [(w, np.asarray(v, dtype="float32").tobytes()) for w, v in (word_vectors or {}).items()])
@@ -543,7 +549,8 @@ class IndexStore:
                 classes = {doc.id: access_class(doc.access) for doc in update.documents}
                 sentences = update.sentences or [[] for _ in update.chunks]
                 for chunk, vector, chunk_sentences in zip(update.chunks, update.embeddings, sentences):
-                    self._insert_chunk(chunk, vector, chunk_sentences, classes.get(chunk.document_id, "public"))
+                    rowid = self._insert_chunk(chunk, vector, chunk_sentences, classes.get(chunk.document_id, "public"))
+                    new_rows.append((rowid, chunk.text, chunk.context))
                 conn.execute(
                     "INSERT OR REPLACE INTO files(path, sha256, size, indexed_at, root, access) VALUES (?,?,?,?,?,?)",
                     (update.path, update.sha256, update.size, now, update.root, update.access),
@@ -552,8 +559,10 @@ class IndexStore:
                 self._write_stat_delta()
             else:
                 self.rebuild_stats()
+            self._write_postings(new_rows if stored_postings else None)
             generation = self.generation + 1
-            for key, value in {**meta, "generation": generation, "updated_at": now, "stats": STATS_VERSION}.items():
+            for key, value in {**meta, "generation": generation, "updated_at": now, "stats": STATS_VERSION,
+                               "postings": postings.VERSION}.items():
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", (key, str(value)))
         self.write_vectors()
         return generation
@@ -570,6 +579,7 @@ class IndexStore:
                     self._count_terms(access_class(access), text, heading, -1)
             conn.execute("DELETE FROM stat_acronyms WHERE document_id=?", (doc_id,))
             inner = "SELECT rowid FROM chunks WHERE document_id=?"
+            postings.mark_dead(conn, inner, (doc_id,))
             conn.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({inner})", (doc_id,))
             conn.execute(f"DELETE FROM sentences WHERE chunk_rowid IN ({inner})", (doc_id,))
             conn.execute("DELETE FROM chunks WHERE document_id=?", (doc_id,))
@@ -608,6 +618,18 @@ class IndexStore:
         if self._delta is not None:
             self._count_terms(access, chunk.text, chunk.context, +1)
             self._insert_acronyms(chunk.document_id, access, chunk.ord, chunk.text)
+        return rowid
+
+    def _write_postings(self, new_rows: list[tuple[int, str, str]] | None) -> None:
+        """The run's rows as one postings segment (indexer/postings.py), or every row's afresh (None: an index
+        made before postings were stored); then merge what has too many segments."""
+        settings = get_settings()
+        if new_rows is None:
+            postings.rebuild(self.conn, settings.postings_batch_rows)
+        else:
+            for start in range(0, len(new_rows), settings.postings_batch_rows):
+                postings.write_segment(self.conn, new_rows[start:start + settings.postings_batch_rows])
+        postings.merge(self.conn, settings.postings_max_segments)
 
     # ---- corpus statistics ---------------------------------------------------------------------
     def _count_terms(self, access: str, text: str, heading: str, sign: int) -> None:
@@ -693,6 +715,7 @@ class IndexReader:
         # frequencies, and counting a common word walks its whole doclist.
         self.phrase_rows = _LRU(100_000)
         self.phrase_impacts = None  # each phrase's bm25() terms by row (keyword_topk.ImpactCache, made on first use)
+        self.term_postings = None  # the stored postings (indexer/postings.TermPostings, made on first use)
         self.generation = int(meta["generation"])
         self.model = meta.get("model", "")
         self.dim = int(meta.get("dim", "384"))

@@ -7,6 +7,7 @@ import json
 import random
 import sqlite3
 
+import numpy as np
 import pytest
 
 from indexer.settings import get_settings
@@ -170,3 +171,91 @@ def test_warm_up_keeps_the_commonest_words(engine, prune_always, monkeypatch):
     query = fresh.plan(question).fts_query()
     assert keyword_search(fresh.store, query, 60, None) == fts5_order(fresh.store, query, 60)
     fresh.store.close()
+
+
+# ---- term postings stored at index time (indexer/postings.py) -----------------------------------
+def _words(reader, limit: int = 400) -> list[str]:
+    """Words as people type them, from the passages and headings (stems, numbers, acronyms, plurals)."""
+    words = set()
+    for text, heading in reader.execute(f"SELECT text, heading FROM chunks_fts LIMIT {limit}"):
+        words.update(w.strip(".,;:()[]'\u2019").lower() for w in (text + " " + heading).split())
+    return sorted(w for w in words if w and '"' not in w)
+
+
+def assert_stored_postings_are_fts5s(index_dir, words=None) -> int:
+    """Every word's rows and bm25() terms from the stored postings are FTS5's own, bit for bit (the rows
+    of `MATCH` and bm25() of the word alone); every live row's stored length is FTS5's %_docsize."""
+    from indexer.postings import term_postings
+    from indexer.store import IndexReader
+    from searchapi.retrieval.bm25 import row_lengths
+    from searchapi.retrieval.keyword_topk import stored_impacts
+
+    reader = IndexReader(index_dir)
+    checked = 0
+    for word in words or _words(reader):
+        phrase = f'"{word}"'
+        item = stored_impacts(reader, phrase)
+        if item is None:  # several terms ("covid-19"): read from FTS5
+            continue
+        want = reader.execute(f"SELECT rowid, {BM25} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid", (phrase,))
+        assert list(zip(item[0].tolist(), item[1].tolist())) == [(r, -s) for r, s in want], word
+        checked += 1
+    live = [r for (r,) in reader.execute("SELECT rowid FROM chunks_fts")]
+    lengths = term_postings(reader).lengths
+    assert {r: int(lengths[r]) for r in live} == row_lengths(reader, live)
+    assert int((lengths > 0).sum()) == len(live)  # deleted rows count for nothing
+    reader.close()
+    return checked
+
+
+def test_stored_postings_are_fts5s_terms(sample_index):
+    assert assert_stored_postings_are_fts5s(sample_index) > 1000
+
+
+def test_stored_postings_follow_added_replaced_and_removed_papers(sample_index, tmp_path, monkeypatch):
+    """Each run appends a segment; past postings_max_segments a term's segments are merged, without the
+    rows of replaced and removed papers; an index made before postings were stored gets them all."""
+    import shutil
+
+    from indexer.pipeline import index_paths
+    from indexer.store import IndexReader, IndexStore
+    from tests.conftest import CORPUS
+
+    monkeypatch.setattr(get_settings(), "postings_max_segments", 2)
+    index_dir, papers = tmp_path / "idx", tmp_path / "papers"
+    shutil.copytree(sample_index, index_dir)
+    papers.mkdir()
+    sources = sorted(CORPUS.glob("*.txt"))[:3]
+    for source in sources:
+        (papers / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    words = ["commissioner", "police", "kent", "commissionaire", "budget", "2016", "pcc", "victims"]
+    index_paths([papers], index_dir, progress=False)  # three papers twice: a second segment
+    assert assert_stored_postings_are_fts5s(index_dir, words) == len(words)
+    first, second, third = sorted(papers.iterdir())
+    first.write_text(first.read_text(encoding="utf-8").replace("Commissioner", "Commissionaire"), encoding="utf-8")
+    index_paths([papers], index_dir, progress=False)  # a third segment: merged, the replaced rows left out
+    reader = IndexReader(index_dir)
+    dead = {r for (r,) in reader.execute("SELECT rowid FROM postings_dead")}
+    merged = reader.execute("SELECT rowids FROM postings WHERE term = 'kent'")
+    assert dead and len(merged) == 1 and not dead & set(np.frombuffer(merged[0][0], "<u4").tolist())
+    reader.close()
+    second.unlink()
+    third.write_text(third.read_text(encoding="utf-8") + "\n\nThe victims budget was agreed.\n", encoding="utf-8")
+    index_paths([papers], index_dir, progress=False)
+    assert assert_stored_postings_are_fts5s(index_dir, words) == len(words)
+    reader = IndexReader(index_dir)
+    assert max(n for _, n in reader.execute("SELECT term, count(*) FROM postings GROUP BY term")) <= 2
+    reader.close()
+
+    store = IndexStore(index_dir)  # as an index made before postings were stored
+    with store.conn:
+        for table in ("postings", "postings_lengths", "postings_dead"):
+            store.conn.execute(f"DELETE FROM {table}")
+        store.conn.execute("DELETE FROM meta WHERE key = 'postings'")
+    store.close()
+    reader = IndexReader(index_dir)
+    assert reader.meta.get("postings") is None
+    reader.close()
+    (papers / "late.txt").write_text("Late paper\n\nThe victims budget for Kent police was set.\n", encoding="utf-8")
+    index_paths([papers], index_dir, progress=False)
+    assert assert_stored_postings_are_fts5s(index_dir, words) == len(words)

@@ -12,7 +12,9 @@ from itertools import chain
 
 import numpy as np
 
-from searchapi.retrieval.bm25 import BM25_SQL, K1, KeywordStats, fts_phrases, ranked, row_frequencies
+from indexer.postings import term_postings
+from searchapi.retrieval.bm25 import (BM25_SQL, K1, KeywordStats, fts_phrases, ranked, row_frequencies, table_size,
+                                       term_impacts)
 
 
 class ImpactCache:
@@ -86,17 +88,35 @@ def impact_cache(conn, budget: int) -> ImpactCache | None:
 def phrase_impacts(conn, phrase: str, cache: ImpactCache | None) -> tuple[np.ndarray, np.ndarray]:
     """Every row holding the phrase (ascending) and the phrase's own term of bm25() there: FTS5's bm25()
     of the phrase alone is 0.0 plus that term, the very value it adds in any query holding the phrase
-    (its IDF reads only the phrase's own row count)."""
+    (its IDF reads only the phrase's own row count). A word's term is computed from the postings stored
+    at index time; a phrase of several words is read from FTS5 (about 2 us a row)."""
     item = cache.get(phrase) if cache is not None else None
     if item is None:
-        rows = conn.execute(f"SELECT rowid, -{BM25_SQL} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid",
-                            (phrase,)).fetchall()
-        found = np.fromiter(chain.from_iterable(rows), dtype="float64", count=2 * len(rows)).reshape(-1, 2)
-        rowids = found[:, 0]
-        item = (rowids.astype(np.intp), np.ascontiguousarray(found[:, 1]))  # intp: indexes without a copy
+        item = stored_impacts(conn, phrase)
+        if item is None:
+            rows = conn.execute(f"SELECT rowid, -{BM25_SQL} FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid",
+                                (phrase,)).fetchall()
+            found = np.fromiter(chain.from_iterable(rows), dtype="float64", count=2 * len(rows)).reshape(-1, 2)
+            item = (found[:, 0].astype(np.intp), np.ascontiguousarray(found[:, 1]))  # intp: indexes without a copy
         if cache is not None:
             cache.put(phrase, item)
     return item
+
+
+def stored_impacts(conn, phrase: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The phrase's bm25() terms from the stored postings, when it is one word and they are stored."""
+    stored = term_postings(conn)
+    term = stored.term(phrase) if stored is not None else None
+    if term is None:
+        return None
+    rowids, freqs, lengths = stored.rows(term)
+    table = KeywordStats(*table_size(conn), (len(rowids),))
+    return rowids, term_impacts(freqs, lengths, table.idf(0), table.avgdl)
+
+
+def is_stored(conn, phrase: str) -> bool:
+    stored = term_postings(conn)
+    return stored is not None and stored.term(phrase) is not None
 
 
 def summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: KeywordStats,
@@ -117,7 +137,7 @@ def summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: Ke
     rows_of = dict(zip(phrases, local.phrase_rows))
     for phrase in bound:
         item = cache.get(phrase) if cache is not None else None
-        if item is None and (cache is None or rows_of[phrase] <= settings.keyword_cold_sync_rows):
+        if item is None and (cache is None or rows_of[phrase] <= settings.keyword_cold_sync_rows or is_stored(conn, phrase)):
             item = phrase_impacts(conn, phrase, cache)
         if item is not None:
             known[phrase] = item
