@@ -44,7 +44,7 @@ def sharded_index(sample_index, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def router(sharded_index):
-    from searchapi.distributed.shards import LocalShards
+    from searchapi.distributed.sharded_view import LocalShards
 
     return LocalShards(sharded_index)
 
@@ -151,7 +151,7 @@ def with_restricted(sample_index, tmp_path_factory) -> tuple[Path, Path]:
 
 def test_members_and_public_each_get_one_machines_view(with_restricted):
     from searchapi.answers.answerer import Answerer
-    from searchapi.distributed.shards import LocalShards
+    from searchapi.distributed.sharded_view import LocalShards
     from searchapi.retrieval.engine import SearchEngine
 
     one, sharded = with_restricted

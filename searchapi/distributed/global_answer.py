@@ -31,10 +31,8 @@ class _Composer:
     def __init__(self, ranker: ShardedRanker, shard_of: dict[str, int], filters: dict | None, notice: str | None):
         self.notice = notice
 
-        def citation(n, chunk, start, end):
-            shard = shard_of[chunk.id]
-            asks = [[(n, chunk.id, start, end)] if s == shard else [] for s in range(ranker.shards)]
-            return ranker.fan_out("citations", [(a,) for a in asks])[shard][0]
+        def citation(n, chunk, start, end):  # asked of the passage's own shard only
+            return ranker.on_shard(shard_of[chunk.id], "citation", n, chunk.id, start, end)
 
         def allowed_chunks(_filters):
             return set() if sum(ranker.each("allowed_count", filters)) == 0 else None
@@ -57,11 +55,13 @@ def ask(ranker: ShardedRanker, question: str | QueryPlan, k: int = 8, filters: d
     place = ranking.named if passages and passages[0].chunk_id in ranking.named else set()
     shards = range(ranker.shards)
     mine = [[(rank, p.model_dump(mode="json")) for rank, p in enumerate(top) if ranking.owner[p.chunk_id] == s] for s in shards]
-    parts = ranker.fan_out("evidence", [(mine[s], [c for c in place if ranking.owner[c] == s], len(top)) for s in shards])
+    places = [[c for c in place if ranking.owner[c] == s] for s in shards]
+    # Only the shards holding some of the passages or the place make candidate sentences.
+    parts = [part or [] for part in ranker.fan_out("evidence", [(mine[s], places[s], len(top)) if mine[s] or places[s]
+                                                                else None for s in shards])]
     # One machine reads the passages in rank order, the named place last; a paper lives in one shard.
     candidates = [c for _, c in sorted((item for part in parts for item in part), key=lambda item: item[0])]
-    decision, notice = ranker.fan_out("decide", [(plan, candidates) if s == DECIDING_SHARD else (None, None)
-                                                  for s in shards])[DECIDING_SHARD]
+    decision, notice = ranker.on_shard(DECIDING_SHARD, "decide", plan, candidates)
     shard_of = {c.chunk.id: s for s, part in enumerate(parts) for _, c in part}
     composer = _Composer(ranker, shard_of, filters, notice)
     answer = Answerer.compose(composer, plan, passages, Filters(**filters) if filters else None, decision)

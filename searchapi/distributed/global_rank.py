@@ -15,7 +15,8 @@ IDF read corpus statistics. So the router plans the query with the summed statis
 
 Fusion and the final order are the engine's own functions (fuse.fuse, rerank.settle); only gathering
 candidates from the shards is this module's. tests/test_sharded_ranking.py checks the two agree.
-`fan_out(method, args_per_shard)` calls a ShardSearcher method on every shard (in process or on Ray).
+`fan_out(method, args_per_shard)` calls a ShardSearcher method on every shard (in process or on Ray)
+whose args are not None (None comes back for the others).
 """
 
 from __future__ import annotations
@@ -59,32 +60,50 @@ class ShardedRanker:
         """The same call on every shard."""
         return self.fan_out(method, [args] * self.shards)
 
+    def on_shard(self, shard: int, method: str, *args):
+        """The call on one shard only."""
+        return self.fan_out(method, [args if s == shard else None for s in range(self.shards)])[shard]
+
+    def on_owners(self, method: str, items: list, shard_of: Callable, *args) -> list:
+        """`method(*args, part)` on each shard that holds some of `items` (its part, in order), and on no
+        other: their answers, in shard order."""
+        parts = [[item for item in items if shard_of(item) == s] for s in range(self.shards)]
+        return [r for r, part in zip(self.fan_out(method, [(*args, p) if p else None for p in parts]), parts) if part]
+
     def plan(self, question: str, history=None) -> QueryPlan:
         return plan_query(question, self.acronyms, lambda text: respell(text, self.terms.knows, self.terms.correct),
                           self.terms.idf, history)
 
     # ---- ranking (SearchEngine.rank over all shards) ---------------------------------------
+    def check(self, filters: dict | None) -> None:
+        """As one machine: a filter naming a paper this audience cannot see names an unknown paper."""
+        unknown = [d for d in (filters or {}).get("document_ids") or () if d not in self.document_ids]
+        if unknown:
+            raise UnknownDocument(unknown[0])
+
+    def candidates(self, query, n: int, filters: dict | None, adjustments: bool = True):
+        """Every shard's candidates (ShardSearcher.candidates, BM25 on the query's statistics summed over
+        shards), the global dense and keyword top n, and each candidate's shard."""
+        self.check(filters)
+        fts = query.fts_query()
+        keyword_stats = KeywordStats.merged(self.each("keyword_stats", fts)) if fts else None
+        parts = self.each("candidates", query, n, filters, keyword_stats, adjustments)
+        owner = {}
+        for shard, part in enumerate(parts):
+            owner.update((c, shard) for c, _ in part["dense"] + part["keyword"] if c is not None)
+            owner.update((c, shard) for c in part["info"])
+        # Global top n of each list (a shard's hidden keyword rows count towards the cut, as on one machine).
+        dense = sorted((hit for part in parts for hit in part["dense"]), key=lambda hit: -hit[1])[:n]
+        keyword = sorted((hit for part in parts for hit in part["keyword"]), key=lambda hit: -hit[1])[:n]
+        return parts, dense, [hit for hit in keyword if hit[0] is not None], owner
+
     def rank(self, plan: QueryPlan, k: int, filters: dict | None = None) -> Ranking:
         """(chunk id, score) best first, each candidate's shard, and the place a reference names."""
         s = self.settings
-        unknown = [d for d in (filters or {}).get("document_ids") or () if d not in self.document_ids]
-        if unknown:  # as one machine: a paper this audience cannot see is unknown
-            raise UnknownDocument(unknown[0])
         n = max(s.candidates, k * 3)
-        fts = plan.fts_query()
-        keyword_stats = KeywordStats.merged(self.each("keyword_stats", fts)) if fts else None
-        parts = self.each("candidates", plan, n, filters, keyword_stats)
-        owner, info, dense, keyword, references = {}, {}, [], [], []
-        for shard, part in enumerate(parts):
-            dense += part["dense"]
-            keyword += part["keyword"]
-            references += part["references"]
-            for chunk_id, item in part["info"].items():
-                info[chunk_id], owner[chunk_id] = item, shard
-        # Global top n of each list (a shard's hidden keyword rows count towards the cut, as on one machine).
-        dense = sorted(dense, key=lambda hit: -hit[1])[:n]
-        keyword = [hit for hit in sorted(keyword, key=lambda hit: -hit[1])[:n] if hit[0] is not None]
-        referenced, named = self.named_place(references)
+        parts, dense, keyword, owner = self.candidates(plan, n, filters)
+        info = {c: item for part in parts for c, item in part["info"].items()}
+        referenced, named = self.named_place([ref for part in parts for ref in part["references"]])
         ordered = fuse([(dense, self.dense_weight), (keyword, self.keyword_weight)], referenced,
                        lambda ids: {c: (info[c]["factor"], info[c]["phrases"]) for c in ids}, s)
         ordered = self.rerank(plan, ordered, owner)
@@ -108,9 +127,7 @@ class ShardedRanker:
         head, tail = ordered[:depth], ordered[depth:]
         if not head:
             return ordered
-        scores: dict[str, float] = {}
-        for part in self.fan_out("rerank", [(plan, [kv for kv in head if owner[kv[0]] == shard]) for shard in range(self.shards)]):
-            scores.update(part)
+        scores = {c: v for part in self.on_owners("rerank", head, lambda kv: owner[kv[0]], plan) for c, v in part.items()}
         rescored = sorted(((c, scores[c]) for c, _ in head), key=lambda kv: kv[1], reverse=True)
         floor = rescored[-1][1]
         return rescored + [(c, min(v, floor)) for c, v in tail]
@@ -124,7 +141,7 @@ class ShardedRanker:
         def shingles_of(chunk_id: str) -> set[str]:
             if chunk_id not in grams:
                 batch = [c for c, _ in ordered[position[chunk_id]:position[chunk_id] + 2 * limit]]
-                for part in self.fan_out("texts", [([c for c in batch if owner[c] == s],) for s in range(self.shards)]):
+                for part in self.on_owners("texts", batch, owner.get):
                     grams.update((c, shingles(text)) for c, text in part.items())
             return grams[chunk_id]
         return shingles_of
@@ -138,7 +155,5 @@ class ShardedRanker:
         plan = query if isinstance(query, QueryPlan) else self.plan(query)
         ranking = self.rank(plan, k, filters)
         ranked, owner = ranking.order, ranking.owner
-        rendered: dict[str, dict] = {}
-        for part in self.fan_out("render", [([kv for kv in ranked if owner[kv[0]] == s],) for s in range(self.shards)]):
-            rendered.update(part)
+        rendered = {c: r for part in self.on_owners("render", ranked, lambda kv: owner[kv[0]]) for c, r in part.items()}
         return shown((Result(**{**rendered[chunk_id], "rank": 0}) for chunk_id, _ in ranked), k, sort), ranking

@@ -37,14 +37,13 @@ from indexer.settings import Settings, get_settings, model_display_name
 
 from searchapi.distributed.global_answer import ask as global_ask
 from searchapi.distributed.global_rank import ShardedRanker
-from searchapi.meeting.examples import example_questions
+from searchapi.meeting.examples import cached_examples
 from searchapi.meeting.precedent import CANDIDATE_DEPTH, PrecedentFinder, _Found
 from searchapi.retrieval.engine import UnknownDocument
 from searchapi.retrieval.fuse import rrf
 from searchapi.retrieval.query import parse_query, respell
-from searchapi.retrieval.bm25 import KeywordStats
 from searchapi.schemas import (Answer, DocumentDetail, DocumentSummary, Health, PrecedentOccurrence, PrecedentResponse,
-                               Result, SearchResponse)
+                               SearchResponse)
 from searchapi.service.keys import KeyStore, audience_of, bearer
 from searchapi.service.routes import NotServed
 
@@ -75,8 +74,9 @@ class ShardedIndex:
         the merged statistics it ranks with did)."""
         loaded = self.nodes("load", [(audience,)] * self.shards)
 
-        def fan_out(method: str, args_per_shard: list[tuple]) -> list:
-            return self.nodes("call_at", [((audience, load), method, *args) for (load, _), args in zip(loaded, args_per_shard)])
+        def fan_out(method: str, args_per_shard: list[tuple | None]) -> list:
+            return self.nodes("call_at", [None if args is None else ((audience, load), method, *args)
+                                          for (load, _), args in zip(loaded, args_per_shard)])
 
         return ShardedRanker(fan_out, self.shards, self.settings), [generation for _, generation in loaded]
 
@@ -114,18 +114,13 @@ class ShardedView:
     def _raw(filters) -> dict | None:
         return filters.model_dump(mode="json") if filters else None
 
-    def _check(self, filters) -> None:
-        unknown = [d for d in (filters.document_ids if filters else None) or () if d not in self.ranker.document_ids]
-        if unknown:  # as one machine: a paper this audience cannot see is unknown
-            raise UnknownDocument(unknown[0])
-
     def health(self) -> Health:
         counts = self.ranker.each("counts")
         return ShardedHealth(status="ok", documents=sum(c["documents"] for c in counts),
                              chunks=sum(c["chunks"] for c in counts), model=model_display_name(counts[0]["model"]),
                              shards=len(counts))
 
-    def search(self, query: str, k: int, filters, sort: str) -> SearchResponse:
+    def search(self, query: str, k: int = 10, filters=None, sort: str = "relevance") -> SearchResponse:
         started = time.perf_counter()
         plan = self.ranker.plan(query)
         results = self.ranker.search(plan, k, self._raw(filters), sort)
@@ -134,7 +129,7 @@ class ShardedView:
     def knows_document(self, doc_id: str) -> bool:
         return doc_id in self.ranker.document_ids
 
-    def ask(self, question: str, k: int, filters, history) -> Answer:
+    def ask(self, question: str, k: int = 8, filters=None, history=None) -> Answer:
         return global_ask(self.ranker, question, k, self._raw(filters), history)
 
     def generative(self, settings: Settings):
@@ -162,33 +157,21 @@ class ShardedView:
         raise UnknownDocument(doc_id)
 
     def precedent(self, query: str, k: int, filters, sort: str) -> PrecedentResponse:
-        self._check(filters)
         return ShardedPrecedent(self.ranker).find(query, k, self._raw(filters), sort)
 
     def examples(self, n: int) -> list[str]:
-        ranker = self.ranker
-        cached = getattr(ranker, "_examples", None)
-        if cached is None or len(cached) < n:  # one generation of the index, one set of examples
+        def searcher():  # what example_questions reads of an engine: papers' sections, and search
             documents = {d["id"]: SimpleNamespace(
                 id=d["id"], date=d["date"], doc_type=d["doc_type"],
                 sections=[SimpleNamespace(title=title, span=tuple(span)) for title, span in d["sections"]])
                 for d in self._ordered("example_documents")}
-            searcher = SimpleNamespace(documents=documents,
-                                       search=lambda q, k: SimpleNamespace(results=ranker.search(q, k)))
-            cached = ranker._examples = example_questions(searcher, n)
-        return cached[:n]
+            return SimpleNamespace(documents=documents, search=lambda q, k: SimpleNamespace(results=self.ranker.search(q, k)))
+        return cached_examples(self.ranker, n, searcher)
 
     def visible_matches(self, search) -> list[tuple]:
-        """meeting.saved.visible_matches over the shards: recorded matches this caller may see, numbered."""
-        items = [(m.chunk_id, m.score) for m in search.matches]
-        rendered = {}
-        for part in self.ranker.each("render_known", items):
-            rendered.update(part)
-        out = []
-        for m in search.matches:
-            if m.chunk_id in rendered:
-                out.append((m, Result(**{**rendered[m.chunk_id], "rank": len(out) + 1})))
-        return out
+        """meeting.saved.visible_matches on each shard: recorded matches this caller may see, numbered."""
+        found = sorted(item for part in self.ranker.each("visible_matches", search) for item in part)
+        return [(search.matches[i], r.model_copy(update={"rank": rank})) for rank, (i, r) in enumerate(found, 1)]
 
 
 class ShardedPrecedent(PrecedentFinder):
@@ -205,20 +188,10 @@ class ShardedPrecedent(PrecedentFinder):
         ranker = self.ranker
         terms = ranker.stats
         parsed = parse_query(respell(query, terms.knows, terms.correct), ranker.acronyms)
-        fts = parsed.fts_query()
-        keyword_stats = KeywordStats.merged(ranker.each("keyword_stats", fts)) if fts else None
-        dense, keyword, owner = [], [], {}
-        for shard, part in enumerate(ranker.each("precedent_candidates", parsed, CANDIDATE_DEPTH, filters, keyword_stats)):
-            dense += part["dense"]
-            keyword += part["keyword"]
-            owner.update((c, shard) for c, _ in part["dense"] + part["keyword"] if c is not None)
-        # The global top n of each list (a row this audience cannot see counts towards the cut, as on one machine).
-        dense = sorted(dense, key=lambda hit: -hit[1])[:CANDIDATE_DEPTH]
-        keyword = [h for h in sorted(keyword, key=lambda hit: -hit[1])[:CANDIDATE_DEPTH] if h[0] is not None]
+        _, dense, keyword, owner = ranker.candidates(parsed, CANDIDATE_DEPTH, filters, adjustments=False)
         fused = rrf([(dense, ranker.dense_weight), (keyword, ranker.keyword_weight)], ranker.settings.rrf_k)
         order = sorted(fused, key=fused.get, reverse=True)[:CANDIDATE_DEPTH]
-        parts = ranker.fan_out("precedent_best", [(parsed, [(i, c) for i, c in enumerate(order) if owner[c] == shard])
-                                                  for shard in range(ranker.shards)])
+        parts = ranker.on_owners("precedent_best", list(enumerate(order)), lambda item: owner[item[1]], parsed)
         best = []  # in the order one machine's loop first kept each paper
         for item in sorted((item for part in parts for item in part), key=lambda item: item["position"]):
             chunk = SimpleNamespace(id=item["chunk_id"], document_id=item["document_id"])
@@ -275,17 +248,27 @@ def create_sharded_app(index_dir: Path, nodes: NodeCalls, shards: int, settings:
     return app
 
 
+def _in_process(objects: list) -> NodeCalls:
+    """Calls on objects in this process, as NodeCalls (None args: that one is not called)."""
+    def call(method: str, args_per_shard: list[tuple | None]) -> list:
+        return [None if args is None else getattr(o, method)(*args) for o, args in zip(objects, args_per_shard)]
+    return call
+
+
 def local_nodes(index_dir: Path) -> tuple[NodeCalls, int]:
     """The shard nodes of a sharded index in this process (tests; one machine with a sharded index)."""
-    from indexer.distributed import shard_dirs
+    from searchapi.distributed.shards import ShardNode, shard_folders
 
-    from searchapi.distributed.shards import ShardNode
+    nodes = [ShardNode(str(d)) for d in shard_folders(index_dir)]
+    return _in_process(nodes), len(nodes)
 
-    nodes = [ShardNode(str(d)) for d in shard_dirs(index_dir) if (d / "index.sqlite").exists()]
-    if not nodes:
-        raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
 
-    def call(method: str, args_per_shard: list[tuple]) -> list:
-        return [getattr(node, method)(*args) for node, args in zip(nodes, args_per_shard)]
+class LocalShards(ShardedView):
+    """The router's view over one audience's shard engines in this process (tests; saved searches'
+    matches after `index --ray`)."""
 
-    return call, len(nodes)
+    def __init__(self, index_dir: Path, audience: str = "public"):
+        from searchapi.distributed.shards import ShardSearcher, shard_folders
+
+        self.shards = [ShardSearcher(str(d), audience) for d in shard_folders(index_dir)]
+        super().__init__(ShardedRanker(_in_process(self.shards), len(self.shards)), Path(index_dir))

@@ -7,17 +7,24 @@ statistics, candidates with BM25 on summed statistics, the rerank of its part of
 texts, rendering, candidate sentences, the evidence decision, citations; and the parts of the
 router's other routes (documents, sources, precedent, examples, saved matches; sharded_view.py).
 `ShardNode` holds the searchers the router loaded, per audience. On Ray each shard is one Serve
-deployment and the router another (shards_ray.py); `LocalShards` is the ranking router in one process.
+deployment and the router another (shards_ray.py); in one process, sharded_view.LocalShards.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from indexer.distributed import shard_dirs
 
-from searchapi.schemas import Answer, Filters, Result, SearchResponse
+from searchapi.schemas import Filters, Result
+
+
+def shard_folders(index_dir: Path) -> list[Path]:
+    """The shard folders of a sharded index that hold an index (FileNotFoundError for an ordinary one)."""
+    dirs = [d for d in shard_dirs(index_dir) if (d / "index.sqlite").exists()]
+    if not dirs:
+        raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
+    return dirs
 
 
 class ShardSearcher:
@@ -64,9 +71,10 @@ class ShardSearcher:
         return keyword_stats(self.engine.store, fts_query)
 
     # ---- global ranking primitives ---------------------------------------------------------------
-    def candidates(self, plan, n: int, filters: dict | None, keyword_stats) -> dict:
-        """This shard's dense and keyword top n (BM25 with the summed statistics), the chunks a reference
-        in the query points at with their paper's match, and each candidate's paper and adjustments."""
+    def candidates(self, query, n: int, filters: dict | None, keyword_stats, adjustments: bool = True) -> dict:
+        """This shard's dense and keyword top n (BM25 with the summed statistics); with `adjustments`,
+        also the chunks a reference in the query points at with their paper's match, and each
+        candidate's paper and adjustments (the search's, not precedent's)."""
         from searchapi.retrieval.rerank import is_boilerplate, paper_match, reference_matches
         from searchapi.retrieval.retrieve import dense_search, keyword_search
 
@@ -75,21 +83,21 @@ class ShardSearcher:
             return {"dense": [], "keyword": [], "references": [], "info": {}}
         engine, settings = self.engine, self.engine.settings
         chunks, docs, sections = engine.snapshot.chunks, engine.documents, engine.snapshot.sections
-        dense = dense_search(engine.faiss, engine.embedder.encode_query(plan.dense_text), n, allowed)
-        keyword = keyword_search(engine.store, plan.fts_query(), n, allowed, stats=keyword_stats)
-        references = []
-        if plan.section_refs or plan.item_refs or plan.decision_refs:
+        dense = dense_search(engine.faiss, engine.embedder.encode_query(query.dense_text), n, allowed)
+        keyword = keyword_search(engine.store, query.fts_query(), n, allowed, stats=keyword_stats)
+        references, info = [], {}
+        if adjustments and (query.section_refs or query.item_refs or query.decision_refs):
             pool = allowed if allowed is not None else chunks.keys()
-            references = [(r, chunks[r].document_id, paper_match(plan, docs[chunks[r].document_id], chunks[r].heading))
-                          for r in pool if reference_matches(plan, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
-        info = {}
-        for rowid in {r for r, _ in dense} | {r for r, _ in keyword if r in chunks} | {r for r, _, _ in references}:
+            references = [(r, chunks[r].document_id, paper_match(query, docs[chunks[r].document_id], chunks[r].heading))
+                          for r in pool if reference_matches(query, sections[chunks[r].section_id], chunks[r], docs[chunks[r].document_id])]
+        adjusted = {r for r, _ in dense} | {r for r, _ in keyword if r in chunks} | {r for r, _, _ in references}
+        for rowid in adjusted if adjustments else ():
             chunk, doc = chunks[rowid], docs[chunks[rowid].document_id]
             factor = 1.0
-            if not plan.boilerplate_wanted and is_boilerplate(chunk, doc):
+            if not query.boilerplate_wanted and is_boilerplate(chunk, doc):
                 factor = settings.agenda_factor if doc.doc_type == "agenda" else settings.boilerplate_factor
             info[chunk.id] = {"doc": doc.id, "factor": factor,
-                              "phrases": sum(p.lower() in chunk.text.lower() for p in plan.phrases)}
+                              "phrases": sum(p.lower() in chunk.text.lower() for p in query.phrases)}
         return {"dense": [(chunks[r].id, s) for r, s in dense],
                 # rows this generation or audience lacks stay in the list (they count towards the cut) unnamed
                 "keyword": [(chunks[r].id if r in chunks else None, s) for r, s in keyword],
@@ -140,39 +148,37 @@ class ShardSearcher:
                     out.append((rank, c))
         return out
 
-    def decide(self, plan, candidates: list | None):
+    def decide(self, plan, candidates: list):
         """All the answer's candidates scored together (Answerer.evidence over the given sentences) and
-        the decision, with the reason for abstaining. None when this shard is not the deciding one."""
+        the decision, with the reason for abstaining."""
         import copy
 
-        if plan is None:
-            return None
         answerer = self._answerer_here()
         given = copy.copy(answerer)
         given.sentences = lambda passages, place=None: candidates
         decision = answerer.decide(plan, given.evidence(plan, []))
         return decision, (None if decision.answered else answerer.why_not(plan, decision))
 
-    def citations(self, asks: list[tuple[int, str, int, int]]) -> list:
-        chunks = self.engine.snapshot.chunks
-        return [self.engine.citation(n, chunks[self.rowid_of[c]], start, end) for n, c, start, end in asks]
+    def citation(self, n: int, chunk_id: str, start: int, end: int):
+        return self.engine.citation(n, self.engine.snapshot.chunks[self.rowid_of[chunk_id]], start, end)
 
     # ---- whole requests' parts (the router's API, searchapi/distributed/sharded_view.py) ----------
+    def _per_paper(self, describe) -> list[tuple[str, int, dict]]:
+        """describe(paper) for each paper, keyed (file, position) so the router lists all shards' papers
+        in one machine's order (by file, then place in the file)."""
+        files = self.engine.snapshot.file_paths
+        return [(files.get(d.id, ("", ""))[0] or "", i, describe(d)) for i, d in enumerate(self.engine.documents.values())]
+
     def documents(self) -> list[tuple[str, int, dict]]:
-        """Each paper's summary, keyed (file, position) so the router lists all shards' papers in one
-        machine's order (by file, then place in the file)."""
+        """Each paper's summary."""
         from searchapi.service.app import _meta
 
-        files = self.engine.snapshot.file_paths
-        return [(files.get(d.id, ("", ""))[0] or "", i, {**_meta(d), "sections": len(d.sections)})
-                for i, d in enumerate(self.engine.documents.values())]
+        return self._per_paper(lambda d: {**_meta(d), "sections": len(d.sections)})
 
     def example_documents(self) -> list[tuple[str, int, dict]]:
-        """What example questions read of each paper (date, type, its sections' titles and spans), keyed as documents()."""
-        files = self.engine.snapshot.file_paths
-        return [(files.get(d.id, ("", ""))[0] or "", i,
-                 {"id": d.id, "date": d.date, "doc_type": d.doc_type, "sections": [(s.title, s.span) for s in d.sections]})
-                for i, d in enumerate(self.engine.documents.values())]
+        """What example questions read of each paper (date, type, its sections' titles and spans)."""
+        return self._per_paper(lambda d: {"id": d.id, "date": d.date, "doc_type": d.doc_type,
+                                          "sections": [(s.title, s.span) for s in d.sections]})
 
     def document_ids(self) -> list[str]:
         return list(self.engine.documents)
@@ -192,29 +198,12 @@ class ShardSearcher:
         path = self.engine.source_file(doc_id)
         return True, str(path) if path else None
 
-    def render_known(self, items: list[tuple[str, float]]) -> dict[str, dict]:
-        """Results of those chunks this view holds (saved searches' recorded matches), rank 0."""
-        chunk_by_id, documents = self.engine.snapshot.chunk_by_id, self.engine.documents
-        out = {}
-        for chunk_id, score in items:
-            chunk = chunk_by_id.get(chunk_id)
-            if chunk is not None and chunk.document_id in documents:
-                out[chunk_id] = self.engine.result(chunk.rowid, score, 0).model_dump(mode="json")
-        return out
+    def visible_matches(self, search) -> list[tuple[int, Result]]:
+        """meeting.saved.visible_matches in this shard: (position among the search's matches, result)."""
+        from searchapi.meeting.saved import visible_matches
 
-    def precedent_candidates(self, parsed, n: int, filters: dict | None, keyword_stats) -> dict:
-        """PrecedentFinder's dense and keyword top n in this shard (BM25 on the summed statistics)."""
-        from searchapi.retrieval.retrieve import dense_search, keyword_search
-
-        allowed = self._allowed(filters)
-        if allowed is False:
-            return {"dense": [], "keyword": []}
-        engine = self.engine
-        chunks = engine.snapshot.chunks
-        dense = dense_search(engine.faiss, engine.embedder.encode_query(parsed.dense_text), n, allowed)
-        keyword = keyword_search(engine.store, parsed.fts_query(), n, allowed, stats=keyword_stats)
-        return {"dense": [(chunks[r].id, s) for r, s in dense],
-                "keyword": [(chunks[r].id if r in chunks else None, s) for r, s in keyword]}
+        position = {id(m): i for i, m in enumerate(search.matches)}
+        return [(position[id(m)], result) for m, result in visible_matches(self.engine, search)]
 
     def precedent_best(self, parsed, items: list[tuple[int, str]]) -> list[dict]:
         """PrecedentFinder's best paragraph per paper over this shard's chunks of the global candidate
@@ -302,32 +291,3 @@ class ShardNode:
     def call_at(self, view: tuple[str, int], method: str, *args):
         """A ShardSearcher method of the view (audience, load number) the router ranks with."""
         return getattr(self.view(*view), method)(*args)
-
-
-class LocalShards:
-    """The router over shard engines in this process (tests, and one machine with a sharded index),
-    for one audience."""
-
-    def __init__(self, index_dir: Path, audience: str = "public"):
-        from searchapi.distributed.global_rank import ShardedRanker
-
-        dirs = shard_dirs(index_dir)
-        if not dirs:
-            raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
-        self.shards = [ShardSearcher(str(d), audience) for d in dirs if (d / "index.sqlite").exists()]
-        self.ranker = ShardedRanker(self.fan_out, len(self.shards))
-
-    def fan_out(self, method: str, args_per_shard: list[tuple]) -> list:
-        return [getattr(shard, method)(*args) for shard, args in zip(self.shards, args_per_shard)]
-
-    def search(self, query: str, k: int = 10, filters: Filters | None = None, sort: str = "relevance") -> SearchResponse:
-        started = time.perf_counter()
-        raw = filters.model_dump(mode="json") if filters else None
-        plan = self.ranker.plan(query)
-        results = self.ranker.search(plan, k, raw, sort)
-        return SearchResponse(query=plan.question, results=results, took_ms=round((time.perf_counter() - started) * 1000, 2))
-
-    def ask(self, question: str, k: int = 8, filters: Filters | None = None) -> Answer:
-        from searchapi.distributed.global_answer import ask
-
-        return ask(self.ranker, question, k, filters.model_dump(mode="json") if filters else None)

@@ -19,9 +19,7 @@ from pathlib import Path
 
 from ray import serve
 
-from indexer.distributed import shard_dirs
-
-from searchapi.distributed.shards import ShardNode
+from searchapi.distributed.shards import ShardNode, shard_folders
 
 NODE_METHODS = {"load", "generation", "call_at"}
 
@@ -48,10 +46,11 @@ class Router:
         self.index_dir = index_dir
         self.shards = shards
 
-    def _nodes(self, method: str, args_per_shard: list[tuple]) -> list:
-        """Every shard's node method at once, waited for together (from a route's worker thread)."""
-        calls = [shard.run.remote(method, *args) for shard, args in zip(self.shards, args_per_shard)]
-        return [call.result() for call in calls]
+    def _nodes(self, method: str, args_per_shard: list[tuple | None]) -> list:
+        """The shards' node method at once (None args: that shard is not called), waited for together
+        (from a route's worker thread)."""
+        calls = [None if args is None else shard.run.remote(method, *args) for shard, args in zip(self.shards, args_per_shard)]
+        return [None if call is None else call.result() for call in calls]
 
     def __serve_build_asgi_app__(self):
         from searchapi.distributed.sharded_view import create_sharded_app
@@ -60,10 +59,7 @@ class Router:
 
 
 def build_app(index_dir: Path):
-    dirs = [d for d in shard_dirs(index_dir) if (d / "index.sqlite").exists()]
-    if not dirs:
-        raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
-    return Router.bind(str(index_dir), *[Shard.options(name=d.name).bind(str(d)) for d in dirs])
+    return Router.bind(str(index_dir), *[Shard.options(name=d.name).bind(str(d)) for d in shard_folders(index_dir)])
 
 
 def serve_on_ray(address: str, index_dir: Path, host: str = "127.0.0.1", port: int = 8000, blocking: bool = True):

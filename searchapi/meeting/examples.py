@@ -48,3 +48,11 @@ def example_questions(engine: SearchEngine, n: int = 4) -> list[str]:
         if len(out) == n:
             break
     return out
+
+
+def cached_examples(owner, n: int, searcher) -> list[str]:
+    """example_questions(searcher(), n), kept on `owner` (one generation of the index, one set of examples)."""
+    cached = getattr(owner, "_examples", None)
+    if cached is None or len(cached) < n:
+        cached = owner._examples = example_questions(searcher(), n)
+    return cached[:n]

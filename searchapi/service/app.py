@@ -21,7 +21,7 @@ from indexer.store import IndexMissing, IndexReader
 
 from searchapi.answers.answerer import Answerer
 from searchapi.answers.generate import GenerativeAnswerer
-from searchapi.meeting.examples import example_questions
+from searchapi.meeting.examples import cached_examples
 from searchapi.meeting.precedent import PrecedentFinder
 from searchapi.meeting.saved import visible_matches
 from searchapi.retrieval.engine import SearchEngine
@@ -168,11 +168,7 @@ class EngineView:
         return engine._precedent.find(query, k=k, filters=filters, sort=sort)
 
     def examples(self, n: int) -> list[str]:
-        engine = self.engine
-        cached = getattr(engine, "_examples", None)
-        if cached is None or len(cached) < n:  # one generation of the index, one set of examples
-            cached = engine._examples = example_questions(engine, n)
-        return cached[:n]
+        return cached_examples(self.engine, n, lambda: self.engine)
 
     def visible_matches(self, search):
         return visible_matches(self.engine, search)

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from searchapi.retrieval.engine import UnknownDocument
 from searchapi.meeting.saved import Match, SavedError, SavedSearch, SavedSearches, atom_feed
+from searchapi.service.routes import unknown_in_filters
 from searchapi.schemas import PrecedentRequest, PrecedentResponse, Result, SavedMatchOut, SavedSearchOut
 
 
@@ -33,7 +34,7 @@ def add_meeting_routes(app: FastAPI, view_for: Callable[[Request], MeetingView])
         try:
             return view_for(request).precedent(body.query, body.k, body.filters, body.sort)
         except UnknownDocument as exc:
-            raise HTTPException(status_code=422, detail=f"unknown document id in filters: {exc.args[0]}") from None
+            raise unknown_in_filters(exc.args[0]) from None
 
     @app.get("/api/examples", response_model=list[str])
     def examples(request: Request, n: int = 4) -> list[str]:

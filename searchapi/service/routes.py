@@ -93,8 +93,9 @@ def install_guards(app: FastAPI, settings: Settings) -> None:
         return response
 
 
-def _unknown(exc: UnknownDocument) -> HTTPException:
-    return HTTPException(status_code=422, detail=f"unknown document id in filters: {exc.args[0]}")
+def unknown_in_filters(doc_id: str) -> HTTPException:
+    """The 422 for a filter naming a paper the caller cannot see (as if it did not exist)."""
+    return HTTPException(status_code=422, detail=f"unknown document id in filters: {doc_id}")
 
 
 def add_search_routes(app: FastAPI, view_for: Callable[[Request], View], settings: Settings,
@@ -111,7 +112,7 @@ def add_search_routes(app: FastAPI, view_for: Callable[[Request], View], setting
         try:
             return view.search(request.query, request.k, request.filters, request.sort)
         except UnknownDocument as exc:
-            raise _unknown(exc) from None
+            raise unknown_in_filters(exc.args[0]) from None
 
 
 def add_answer_and_document_routes(app: FastAPI, view_for: Callable[[Request], View], settings: Settings) -> None:
@@ -124,7 +125,7 @@ def add_answer_and_document_routes(app: FastAPI, view_for: Callable[[Request], V
         if request.filters and request.filters.document_ids:
             unknown = [d for d in request.filters.document_ids if not view.knows_document(d)]
             if unknown:
-                raise HTTPException(status_code=422, detail=f"unknown document id in filters: {unknown[0]}")
+                raise unknown_in_filters(unknown[0])
         streaming = "text/event-stream" in http.headers.get("accept", "")
         if not streaming:
             if generative:
