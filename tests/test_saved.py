@@ -124,3 +124,43 @@ def test_feed_and_listing_respect_access(reindexed):
         assert not any("Range Lease" in o["citation"] for g in seen["groups"] for o in g["occurrences"])
         seen = client.post("/api/precedent", json=body, headers={"Authorization": f"Bearer {member}"}).json()
         assert any("Range Lease" in o["citation"] for g in seen["groups"] for o in g["occurrences"])
+
+
+def test_sharded_reindex_records_one_machines_matches(sample_index, tmp_path):
+    """After `index --ray` (each shard's task, indexer.distributed.index_shard, run here without Ray) the
+    saved searches at the sharded index's root record the new matches one machine's re-index of the
+    same files records: same passages, same scores."""
+    from indexer.distributed import assign_shards, index_shard, read_manifest
+    from indexer.load import discover
+    from indexer.pipeline import index_paths
+    from searchapi.meeting.saved import SavedSearches, chunk_ids, record_new_matches
+    from searchapi.schemas import Filters
+    from tests.conftest import CORPUS
+    from tests.test_sharded_ranking import split
+
+    papers = tmp_path / "new-papers"
+    papers.mkdir()
+    (papers / "2023-03-14_collaboration-update.txt").write_text(PUBLIC_PAPER, encoding="utf-8")
+    (papers / "2023-03-15_range-lease.txt").write_text(RESTRICTED_PAPER, encoding="utf-8")
+    one, sharded = tmp_path / "one", tmp_path / "sharded"
+    shutil.copytree(sample_index, one)
+    sharded.mkdir()
+    split(sample_index, sharded)
+
+    def on_shards():
+        files = assign_shards(discover([CORPUS, papers]).files, 2, read_manifest(sharded)["files"])
+        for shard in range(2):
+            index_shard(shard, [f for f, s in files.items() if s == shard], [str(CORPUS), str(papers)], str(sharded))
+
+    recorded = []
+    for index, reindex in [(one, lambda: index_paths([CORPUS, papers], one, progress=False)), (sharded, on_shards)]:
+        store = SavedSearches(index)
+        store.add("essex", QUERY)
+        store.add("essex-2023", "collaboration with Essex", Filters(date_from="2023-01-01"))
+        before = chunk_ids(index)
+        reindex()
+        found = record_new_matches(index, before)
+        recorded.append(({name: [(r.chunk_id, r.score) for r in results] for name, results in found.items()},
+                         [[(m.chunk_id, m.score) for m in s.matches] for s in store.load()]))
+    assert recorded[0][0]["essex"] and recorded[0][0]["essex-2023"]
+    assert recorded[1] == recorded[0]

@@ -1,6 +1,6 @@
-"""Saved searches: a query (with filters) kept in the index folder. After each `reportsearch index`,
-passages that are new in that run and rank among the search's results become its new matches,
-listed in the index summary, on the web page and in an Atom feed.
+"""Saved searches: a query (with filters) kept in the index folder. After each `reportsearch index`
+(one machine's, or `--ray` into shards), passages that are new in that run and rank among the
+search's results become its new matches, listed in the index summary, on the web page and in an Atom feed.
 
 "New" is decided from chunk ids, which stay the same while a passage's text is unchanged: the ids
 present before the run are read first, and whatever the run added is new.
@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from indexer.distributed import shard_dirs
 from indexer.store import DB_NAME
 
 from searchapi.schemas import Filters, Result
@@ -110,7 +111,10 @@ class SavedSearches:
 
 
 def chunk_ids(index_dir: Path) -> set[str]:
-    """Ids of the passages in the index now (empty when there is no index yet)."""
+    """Ids of the passages in the index now, in all its shards if it is sharded (empty when there is no index yet)."""
+    shards = shard_dirs(index_dir)
+    if shards:
+        return set().union(*map(chunk_ids, shards))
     db = Path(index_dir) / DB_NAME
     if not db.exists():
         return set()
@@ -136,7 +140,12 @@ def record_new_matches(index_dir: Path, before: set[str]) -> dict[str, list[Resu
         return found
     from searchapi.retrieval.engine import SearchEngine, UnknownDocument
 
-    engine = SearchEngine(Path(index_dir))
+    if shard_dirs(index_dir):  # `index --ray`: the router's search over the shards ranks as one machine
+        from searchapi.distributed.sharded_view import LocalShards
+
+        engine = LocalShards(Path(index_dir), audience="all")
+    else:
+        engine = SearchEngine(Path(index_dir))
     when = _now()
     with _lock:
         searches = store.load()  # re-read under the lock: a search added meanwhile is kept
