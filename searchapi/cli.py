@@ -140,7 +140,7 @@ def _check_settings() -> None:
 
 
 # ---- commands ----------------------------------------------------------------------------------
-def cmd_index_ray(args) -> int:
+def cmd_index_ray(args) -> None:
     """`index --ray ADDRESS`: shard folders under the index folder, indexed across the cluster."""
     from indexer.distributed import index_on_ray
 
@@ -162,21 +162,26 @@ def cmd_index_ray(args) -> int:
     print(f"This run: {report.seconds:.1f}s")
     if not report.usable:
         raise CLIError("nothing could be indexed")
-    return 0
 
 
 def cmd_index(args) -> int:
-    if getattr(args, "ray", None):
-        return cmd_index_ray(args)
-    from indexer.pipeline import IndexBusy, index_paths
-    from indexer.store import IndexMissing
-
     from searchapi.meeting.saved import SavedSearches, chunk_ids
 
     if args.index_dir.exists() and not args.index_dir.is_dir():
         raise CLIError(f"index location {args.index_dir} is a file, not a folder")
     watched = bool(SavedSearches(args.index_dir).load())
-    before = chunk_ids(args.index_dir) if watched else set()  # to tell the passages this run adds
+    before = chunk_ids(args.index_dir) if watched else set()  # to tell the passages this run adds (in every shard)
+    (cmd_index_ray if getattr(args, "ray", None) else _index_here)(args)
+    if watched:
+        _print_saved_matches(args.index_dir, before)
+    return 0
+
+
+def _index_here(args) -> None:
+    """`index PATHS` on this machine."""
+    from indexer.pipeline import IndexBusy, index_paths
+    from indexer.store import IndexMissing
+
     try:
         report = index_paths([Path(p) for p in args.paths], args.index_dir, progress=not args.quiet,
                              access=args.access)
@@ -202,9 +207,6 @@ def cmd_index(args) -> int:
         print(f"  note: {path}: {note}")
     if not report.usable:
         raise CLIError("nothing could be indexed" + (f" ({report.skipped[0][1]})" if report.skipped else ""))
-    if watched:
-        _print_saved_matches(args.index_dir, before)
-    return 0
 
 
 def _print_saved_matches(index_dir: Path, before: set[str]) -> None:
