@@ -1,11 +1,17 @@
-"""Fit the evidence model on the labelled question sets and store it as package data.
+"""Fit the evidence model on labelled question sets of one or more collections and store it as package data.
 
     python scripts/train_evidence.py --index-dir /tmp/ans-index
+    python scripts/train_evidence.py --index-dir /tmp/ans-index --also /tmp/real-idx corpus/dev-real-formats.jsonl
+    python scripts/train_evidence.py --index-dir /tmp/ans-index --cv --also /tmp/real-idx corpus/dev-real-formats.jsonl
+    python scripts/train_evidence.py --index-dir /tmp/ans-index --score /tmp/real-idx corpus/dev-real-formats.jsonl
 
-Reproducible: the index is built from corpus/ (`reportsearch index corpus/`), the questions are
-corpus/devset.jsonl, holdout.jsonl and fresh.jsonl (all splits), the near-miss unanswerable copies
-mined from them (searchapi/answers/nearmiss.py) are drawn by a hash of each question's id, the folds
-are grouped by paper and deterministic, and logistic regression (lbfgs) has no randomness.
+Reproducible: the first index is built from corpus/ (`reportsearch index corpus/`) and asked
+corpus/devset.jsonl, holdout.jsonl and fresh.jsonl (all splits); `--also` adds another collection's
+index and question set. The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
+by a hash of each question's id from its own collection, the folds are grouped by paper (papers of
+different collections never share a group) and deterministic, and the fits have no randomness.
+`--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
+`--score` fits on the training collections and scores a collection it never saw, and stores nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from searchapi.answers.answerer import Answerer, decide  # noqa: E402
-from searchapi.answers.fit import collect, fit_model  # noqa: E402
+from searchapi.answers.fit import collect, cross_validate, fit_model, judge  # noqa: E402
 from searchapi.answers.model import MODEL_PATH, EvidenceModel  # noqa: E402
+from searchapi.evaluate import summarise  # noqa: E402
 from searchapi.retrieval.engine import SearchEngine  # noqa: E402
 
 SETS = ("devset.jsonl", "holdout.jsonl", "fresh.jsonl")
@@ -30,18 +37,57 @@ def load(paths: list[Path]) -> list[dict]:
     return [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def samples_of(index_dir: Path, questions: list[dict], collection: str, near_miss: bool = True):
+    """One collection's labelled samples; features do not depend on the weights, so no model is needed."""
+    engine = SearchEngine(index_dir)
+    engine.warm()
+    engine.sentences.warm(list(engine.snapshot.chunks.values()))
+    placeholder = EvidenceModel("bootstrap", [], [], [], [], 0.0)
+    return collect(Answerer(engine, model=placeholder), questions, near_miss=near_miss, collection=collection), engine.settings
+
+
+def figures(rows: list[dict]) -> dict:
+    out = summarise(rows)
+    keep = ("answerable_questions", "answer_rate", "strict_correct_rate", "correct_if_all_answered",
+            "unanswerable_questions", "abstention_rate")
+    return {k: round(out[k], 3) for k in keep} | {"reliability": [round(p["precision"], 2) for p in out["reliability"]]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", type=Path, required=True)
+    parser.add_argument("--index-dir", type=Path, required=True, help="an index of corpus/ (asked the sets in SETS)")
+    parser.add_argument("--also", nargs=2, action="append", default=[], metavar=("INDEX_DIR", "QUESTIONS"),
+                        help="another collection's index and labelled questions to train on (repeatable)")
+    parser.add_argument("--cv", action="store_true", help="report nested CV grouped by paper over all collections; store nothing")
+    parser.add_argument("--score", nargs=2, metavar=("INDEX_DIR", "QUESTIONS"),
+                        help="fit on the training collections, score this unseen one; store nothing")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
-    engine = SearchEngine(args.index_dir)
-    questions = load([ROOT / "corpus" / name for name in SETS])
-    # Features do not depend on the weights; any stored model (or none yet) serves to collect them.
-    placeholder = EvidenceModel("bootstrap", [], [], [], [], 0.0)
-    samples = collect(Answerer(engine, model=placeholder), questions)
-    model = fit_model(samples, decide, engine.settings)
-    model.report["sets"] = list(SETS)
+    pairs = [(args.index_dir, [ROOT / "corpus" / name for name in SETS], "corpus")]
+    pairs += [(Path(i), [Path(q)], Path(q).stem) for i, q in args.also]
+    samples, collection_of, settings = [], [], None
+    for index_dir, sets, name in pairs:
+        got, settings = samples_of(index_dir, load(sets), name)
+        samples += got
+        collection_of += [name] * len(got)
+    if args.cv:
+        rows = cross_validate(samples, settings, decide)
+        report = {"all": figures(rows)}
+        for name in dict.fromkeys(collection_of):
+            report[name] = figures([r for r in rows if r["group"].startswith(f"{name}:")])
+        print(json.dumps(report, indent=1))
+        return 0
+    model = fit_model(samples, decide, settings)
+    model.report["sets"] = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for _, sets, _ in pairs for p in sets]
+    if args.score:
+        held, _ = samples_of(Path(args.score[0]), load([Path(args.score[1])]), Path(args.score[1]).stem, near_miss=False)
+        rows = []
+        for s in held:
+            decision, _, holds = judge(s, model, decide, settings)
+            rows.append({"id": s.id, "answerable": s.answerable, "confidence": decision.confidence,
+                         "answered": decision.answered, "holds": holds, "strict": holds and decision.answered})
+        print(json.dumps({"trained_on": model.report["sets"], "scored": args.score[1], **figures(rows)}, indent=1))
+        return 0
     args.out.write_text(model.to_json() + "\n", encoding="utf-8")
     print(json.dumps(model.report, indent=1))
     print(f"{model.report['near_misses']} near-miss unanswerable copies mined for the abstention; threshold "

@@ -131,3 +131,14 @@ def test_naive_baseline_cuts_extracted_text_of_pdf_papers_beside_plain_files(tmp
     assert SENTENCES[0].split()[3] in windows and len(naive.texts) >= 2
     assert all(len(t) <= NAIVE_CHARS for t in naive.texts)
     assert any(SENTENCES[1][:40] in t for t in naive.search(SENTENCES[1][:60], 3))
+
+
+def test_collections_trained_together_never_share_a_paper_group(answerer, devset):
+    """Several collections' question sets fit one model (scripts/train_evidence.py --also): their papers'
+    groups are named by collection, so grouped cross-validation never mixes two collections' papers."""
+    from searchapi.answers.fit import collect
+
+    questions = [dict(q) for q in devset[:4]] + [{"id": "u", "question": "who chairs the lunar council", "answerable": False, "gold": []}]
+    ours, theirs = (collect(answerer, questions, near_miss=False, collection=name) for name in ("kent", "other"))
+    assert all(s.group.startswith("kent:") for s in ours) and not {s.group for s in ours} & {s.group for s in theirs}
+    assert [s.answerable for s in ours] == [q.get("answerable", True) for q in questions]

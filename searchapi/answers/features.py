@@ -24,10 +24,11 @@ FEATURES = (
     "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like", "known_share",
     "named_place", "boilerplate", "previous_dense", "type_in_context", "dense_rank", "coverage_rank",
     "window_dense", "window_coverage", "previous_then_type", "subject_min", "question_type_support", "subject_window",
+    "phrase_window",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "coverage_and_type", "subject_min", "year_mismatch", "lead_window_coverage",
-                     "lead_subject_window", "lead_missing_peak", "window_subject_and_type", "paper_margin")
+QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_window_coverage", "lead_missing_peak",
+                     "window_subject_and_type", "paper_margin", "lead_phrase_window")
 LACKING = ("year_mismatch", "lead_missing_peak")  # these speak against an answer, the rest for one
 
 
@@ -53,8 +54,9 @@ class Candidate:
 class Featurizer:
     """Computes FEATURES for the candidates of one question. `terms` is the index's CorpusStats."""
 
-    def __init__(self, terms, acronyms: dict[str, str], encode_words, synonym_similarity: float):
+    def __init__(self, terms, acronyms: dict[str, str], encode_words, synonym_similarity: float, phrase_gap: int = 3):
         self.terms = terms
+        self.phrase_gap = phrase_gap
         self.acronyms = {stem(a): frozenset(stems(long)) for a, long in acronyms.items()}
         self.encode_words = encode_words
         self.synonym_similarity = synonym_similarity
@@ -142,6 +144,7 @@ class Featurizer:
             said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have}
             f["subject_window"] = coverage(named, c.window)
             f["missing_peak"] = self.missing_peak(plan, have, said)
+            f["phrase_window"] = self.together(plan.concepts, c.window)
         # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
         support = max(c.features["type_match"] * c.features["window_coverage"] for c in candidates) if plan.answer_type else 1.0
         for c in candidates:
@@ -156,6 +159,26 @@ class Featurizer:
         return max((w for w, present in weights if not present), default=0.0) / peak if peak else 0.0
 
 
+    def together(self, concepts: list[Concept], text: str) -> float:
+        """IDF-weighted share of the question's neighbouring word pairs ('deputy PCC', 'Medway task force')
+        that the text writes near each other (within `phrase_gap` words), not merely both somewhere."""
+        where: dict[str, list[int]] = {}
+        for i, s in enumerate(stems(text)):
+            where.setdefault(s, []).append(i)
+        total = got = 0.0
+        for a, b in zip(concepts, concepts[1:]):
+            weight = min(self.terms.idf(a.stem), self.terms.idf(b.stem))
+            near = self._positions(a, where), self._positions(b, where)
+            total += weight
+            got += weight * any(abs(i - j) <= self.phrase_gap for i in near[0] for j in near[1])
+        return got / total if total else 1.0
+
+    def _positions(self, c: Concept, where: dict[str, list[int]]) -> list[int]:
+        """Where the text says the concept: its stem, or the rarest word of its whole long form."""
+        spelled = c.long_form and c.long_form <= where.keys()
+        return where.get(c.stem, []) + (where[max(c.long_form, key=self.terms.idf)] if spelled else [])
+
+
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
     fact asked about the subject, does the best one's window speak of what was asked, by what margin."""
@@ -168,11 +191,10 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
 
     lead, top = ranked[0].features, ranked[0]
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
-    return {"type_support": lead["question_type_support"], "coverage_and_type": best("coverage_sentence"),
-            "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
-            "lead_window_coverage": lead["window_coverage"], "lead_subject_window": lead["subject_window"],
+    return {"type_support": lead["question_type_support"], "subject_min": lead["subject_min"],
+            "year_mismatch": lead["year_mismatch"], "lead_window_coverage": lead["window_coverage"],
             "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
-            "paper_margin": top.probability - other}
+            "paper_margin": top.probability - other, "lead_phrase_window": lead["phrase_window"]}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:

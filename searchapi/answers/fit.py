@@ -54,9 +54,10 @@ class Sample:
     synthetic: bool = False  # a mined near-miss (nearmiss.py): trains the abstention, never scored
 
 
-def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True) -> list[Sample]:
+def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True, collection: str = "") -> list[Sample]:
     """Run retrieval and feature extraction once per question, as the product does; with `near_miss`,
-    also on unanswerable copies mined from the answerable ones (nearmiss.py), marked synthetic."""
+    also on unanswerable copies mined from the answerable ones (nearmiss.py), marked synthetic. Groups
+    are the papers, named `collection:paper` when a collection is named (collections share no group)."""
     from searchapi.answers.nearmiss import Corpus, near_misses
 
     engine = answerer.engine
@@ -71,7 +72,7 @@ def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True)
         x = np.asarray([[c.features[f] for f in FEATURES] for c in candidates], dtype="float32").reshape(-1, len(FEATURES))
         answerable = bool(q.get("answerable", True))
         y = np.asarray([answerable and holds_evidence(c.text, q.get("gold") or []) for c in candidates], dtype=int)
-        group = q.get("file") or f"unanswerable-{i % FOLDS}"
+        group = (f"{collection}:" if collection else "") + (q.get("file") or f"unanswerable-{i % FOLDS}")
         samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y,
                               synthetic=bool(q.get("synthetic"))))
     return samples
@@ -246,6 +247,6 @@ def cross_validate(samples: list[Sample], settings, decide) -> list[dict]:
             if s.synthetic:
                 continue
             decision, _, holds = judge(s, model, decide, settings)
-            rows[i] = {"id": s.id, "answerable": s.answerable, "confidence": decision.confidence,
+            rows[i] = {"id": s.id, "group": s.group, "answerable": s.answerable, "confidence": decision.confidence,
                        "answered": decision.answered, "holds": holds, "strict": holds and decision.answered}
     return [r for r in rows if r is not None]
