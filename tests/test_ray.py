@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import CORPUS, DEVSET, ROOT, ServerThread, free_port
+from tests.conftest import CORPUS, DEVSET, ROOT, ServerThread, reserved_port
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed ([ray] extra)")]
@@ -45,16 +45,18 @@ class LoopbackCluster:
 
     def __init__(self, logs: Path, workers: int = 1, cpus_per_node: int = 1):
         self.logs = logs
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
+        # Serve's HTTP proxies bind with SO_REUSEPORT (as they do by default), so a port held by
+        # reserved_port() stays ours until they listen on it.
         self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
                     "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-                    "PYTHONPATH": str(ROOT)}
+                    "SERVE_SOCKET_REUSE_PORT_ENABLED": "1", "PYTHONPATH": str(ROOT)}
         node = ["--num-cpus", str(cpus_per_node), "--object-store-memory", str(100 * 1024 * 1024), "--block"]
         self.nodes: list[subprocess.Popen] = []
-        try:
+        try:  # the head's GCS binds a port of its own choosing (--port 0), read back from its node's processes
             self._start([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--node-ip-address", "127.0.0.1",
-                         "--port", str(self.port), "--include-dashboard", "false", "--disable-usage-stats", *node], self.env)
+                         "--port", "0", "--include-dashboard", "false", "--disable-usage-stats", *node], self.env)
+            self.address = self._gcs_address()
+            self.port = int(self.address.rsplit(":", 1)[1])
             worker_env = {k: v for k, v in self.env.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
             for _ in range(workers):
                 self._start([sys.executable, "-c", WORKER_START, "start", "--address", self.address,
@@ -78,6 +80,18 @@ class LoopbackCluster:
                 raise RuntimeError("ray start failed:\n" + text[-4000:])
             time.sleep(0.5)
         raise TimeoutError("ray start did not report the node running:\n" + log.read_text(errors="replace")[-4000:])
+
+    def _gcs_address(self) -> str:
+        """The address the head's GCS bound, as the head gives it to its raylet and agents (--gcs-address)."""
+        for pid in self.processes():
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            for arg in args:
+                if arg.startswith(b"--gcs-address="):
+                    return arg.split(b"=", 1)[1].decode()
+        raise RuntimeError("no process of the head node names its GCS address")
 
     def run(self, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
         """A `reportsearch` command as a driver of this cluster."""
@@ -188,34 +202,54 @@ def test_shards_hold_exactly_the_one_machine_index(sharded_index, sample_index):
     print(f"\nindexed {len(single)} chunks on 2 nodes in {seconds:.1f} s ({len(single) / seconds:.1f} chunks/s)")
 
 
-def test_reindexing_on_ray_is_incremental(cluster, sharded_index):
-    index_dir, _, _ = sharded_index
-    out = cluster.run("index", "--ray", cluster.address, str(CORPUS), "--index-dir", str(index_dir))
+def test_reindexing_on_ray_is_incremental_and_records_saved_matches(cluster, sharded_index, sample_index, tmp_path):
+    """`index --ray` again with a paper added (on a copy of the sharded index): only that paper is
+    indexed, and a saved search records the new matches one machine's re-index of the same files records."""
+    from indexer.load import discover
+    from indexer.pipeline import index_paths
+    from searchapi.meeting.saved import SavedSearches, chunk_ids, record_new_matches
+    from tests.test_saved import PUBLIC_PAPER, QUERY
+
+    index_dir = tmp_path / "sharded"
+    shutil.copytree(sharded_index[0], index_dir)
+    papers = tmp_path / "new"
+    papers.mkdir()
+    (papers / "2023-03-14_collaboration-update.txt").write_text(PUBLIC_PAPER, encoding="utf-8")
+    SavedSearches(index_dir).add("essex", QUERY)
+    out = cluster.run("index", "--ray", cluster.address, str(CORPUS), str(papers), "--index-dir", str(index_dir))
     assert out.returncode == 0, out.stderr[-3000:]
-    counts = re.findall(r"(\d+) indexed, (\d+) unchanged", out.stdout)
-    assert counts and all(int(indexed) == 0 and int(unchanged) > 0 for indexed, unchanged in counts), out.stdout
+    counts = [(int(i), int(u)) for i, u in re.findall(r"(\d+) indexed, (\d+) unchanged", out.stdout)]
+    assert sorted(i for i, _ in counts) == [0, 1] and all(u > 0 for _, u in counts), out.stdout
+    assert sum(u for _, u in counts) == len(discover([CORPUS]).files), out.stdout
+
+    one = tmp_path / "one"
+    shutil.copytree(sample_index, one)
+    SavedSearches(one).add("essex", QUERY)
+    before = chunk_ids(one)
+    assert index_paths([papers], one, progress=False).indexed
+    want = [(r.chunk_id, r.score) for r in record_new_matches(one, before)["essex"]]
+    assert want and f"Saved search essex: {len(want)} new passage" in out.stdout, out.stdout
+    assert [(m.chunk_id, m.score) for m in SavedSearches(index_dir).get("essex").matches] == want
 
 
 @pytest.fixture(scope="module")
 def ray_service(cluster, sharded_index):
     """The sharded service on Ray Serve (its own driver process), until the module's tests are done."""
     index_dir, _, _ = sharded_index
-    port = free_port()
-    driver = subprocess.Popen([sys.executable, "-m", "searchapi.distributed.shards_ray", "--address", cluster.address,
-                               "--index-dir", str(index_dir), "--port", str(port)], cwd=ROOT, env=cluster.env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            assert driver.poll() is None, "the Serve driver exited"
+    with reserved_port() as port:  # held until the proxies listen on it
+        driver = subprocess.Popen([sys.executable, "-m", "searchapi.distributed.shards_ray", "--address", cluster.address,
+                                   "--index-dir", str(index_dir), "--port", str(port)], cwd=ROOT, env=cluster.env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        deadline, up = time.monotonic() + START_TIMEOUT, False
+        while not up and time.monotonic() < deadline and driver.poll() is None:
             try:
-                if httpx.get(url + "/api/health", timeout=5).status_code == 200:
-                    break
+                up = httpx.get(url + "/api/health", timeout=5).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
+                time.sleep(1)
+    try:
+        assert driver.poll() is None, "the Serve driver exited"
+        if not up:
             raise TimeoutError("the sharded service did not come up")
         yield url
     finally:
@@ -226,17 +260,22 @@ def ray_service(cluster, sharded_index):
 def test_member_key_is_served_from_every_paper(cluster, sharded_index, ray_service, sample_index):
     from searchapi.retrieval.engine import SearchEngine
 
+    from searchapi.service.keys import KeyStore
+
     index_dir, _, _ = sharded_index
     out = cluster.run("keys", "add", "member-test", "--role", "member", "--index-dir", str(index_dir))
     assert out.returncode == 0, out.stderr[-2000:]
-    key = re.findall(r"\b[A-Za-z0-9_-]{32,}\b", out.stdout)[-1]
-    everything = SearchEngine(sample_index, audience="all")
-    with httpx.Client(base_url=ray_service, timeout=120) as client:
-        for q in ["collaboration with Essex", "firearms licensing backlog"]:
-            got = client.post("/api/search", json={"query": q}, headers={"Authorization": f"Bearer {key}"}).json()
-            assert [r["chunk_id"] for r in got["results"]] == [r.chunk_id for r in everything.search(q).results]
-        wrong = client.get("/api/health", headers={"Authorization": "Bearer not-a-key"})
-        assert wrong.status_code == 200 and wrong.json()["chunks"] == len(everything.snapshot.chunks)
+    try:
+        key = re.findall(r"\b[A-Za-z0-9_-]{32,}\b", out.stdout)[-1]
+        everything = SearchEngine(sample_index, audience="all")
+        with httpx.Client(base_url=ray_service, timeout=120) as client:
+            for q in ["collaboration with Essex", "firearms licensing backlog"]:
+                got = client.post("/api/search", json={"query": q}, headers={"Authorization": f"Bearer {key}"}).json()
+                assert [r["chunk_id"] for r in got["results"]] == [r.chunk_id for r in everything.search(q).results]
+            wrong = client.get("/api/health", headers={"Authorization": "Bearer not-a-key"})
+            assert wrong.status_code == 200 and wrong.json()["chunks"] == len(everything.snapshot.chunks)
+    finally:  # the module's index as it was: no key
+        KeyStore(index_dir).remove("member-test")
 
 
 def test_sharded_service_on_ray_serve_ranks_and_answers_as_one_machine(ray_service, sample_index):
@@ -288,7 +327,8 @@ def test_every_route_through_ray_serve_as_one_machine(ray_service, sample_index)
 
 def test_router_on_ray_serves_a_reindex(cluster, sharded_index, ray_service, sample_index, tmp_path):
     """A re-index on the cluster that adds a paper is served without restarting the router, ranked as
-    one machine's index of the same files."""
+    one machine's index of the same files; then the paper is removed again by another re-index, so the
+    module's index and service are as they were for any test after this one."""
     from indexer.pipeline import index_paths
     from searchapi.retrieval.engine import SearchEngine
     from tests.test_sharded_ranking import NEW_PAPER
@@ -296,23 +336,32 @@ def test_router_on_ray_serves_a_reindex(cluster, sharded_index, ray_service, sam
     index_dir, _, _ = sharded_index
     papers = tmp_path / "new"
     papers.mkdir()
-    (papers / "2023-03-14_rural-crime.txt").write_text(NEW_PAPER, encoding="utf-8")
+    paper = papers / "2023-03-14_rural-crime.txt"
+    paper.write_text(NEW_PAPER, encoding="utf-8")
     # The serving replicas hold 0.75 of the cluster's 2 CPUs, so each shard task asks for a quarter of one.
     code = ("import sys; from pathlib import Path; from indexer.distributed import index_on_ray; "
             "index_on_ray(sys.argv[1], [Path(p) for p in sys.argv[3:]], Path(sys.argv[2]), cpus_per_shard=0.25)")
-    out = subprocess.run([sys.executable, "-c", code, cluster.address, str(index_dir), str(CORPUS), str(papers)],
-                         cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+
+    def reindex_and_wait(chunks: int) -> None:
+        out = subprocess.run([sys.executable, "-c", code, cluster.address, str(index_dir), str(CORPUS), str(papers)],
+                             cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        deadline = time.monotonic() + 60
+        while client.get("/api/health").json()["chunks"] != chunks:
+            assert time.monotonic() < deadline, "the router did not pick up the new generation"
+            time.sleep(1)
+
     one = tmp_path / "one"
     shutil.copytree(sample_index, one)
     assert index_paths([papers], one, progress=False).indexed
     single = SearchEngine(one, audience="public")
     query = "thefts of farm machinery"
     with httpx.Client(base_url=ray_service, timeout=120) as client:
-        deadline = time.monotonic() + 60
-        while client.get("/api/health").json()["chunks"] != len(single.snapshot.chunks):
-            assert time.monotonic() < deadline, "the router did not pick up the new generation"
-            time.sleep(1)
-        got = client.post("/api/search", json={"query": query, "k": 10}).json()["results"]
-        assert [(r["chunk_id"], r["score"]) for r in got] == [(r.chunk_id, r.score) for r in single.search(query, k=10).results]
-        assert got[0]["document"]["title"] == "Rural Crime Partnership Update"
+        try:
+            reindex_and_wait(len(single.snapshot.chunks))
+            got = client.post("/api/search", json={"query": query, "k": 10}).json()["results"]
+            assert [(r["chunk_id"], r["score"]) for r in got] == [(r.chunk_id, r.score) for r in single.search(query, k=10).results]
+            assert got[0]["document"]["title"] == "Rural Crime Partnership Update"
+        finally:
+            paper.unlink()
+            reindex_and_wait(len(SearchEngine(sample_index, audience="public").snapshot.chunks))

@@ -49,8 +49,8 @@ from searchapi.service.routes import NotServed
 
 log = logging.getLogger("reportsearch.http")
 
-# (ShardNode method, args per shard) -> each shard's answer: in process, or Ray Serve handles.
-NodeCalls = Callable[[str, list[tuple]], list]
+# (ShardNode method, args per shard) -> each shard's answer (None args: not called, None back): in process, or Ray Serve handles.
+NodeCalls = Callable[[str, list[tuple | None]], list]
 
 
 class ShardedHealth(Health):
