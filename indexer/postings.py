@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS postings_dead(rowid INTEGER PRIMARY KEY);
 _ROWID, _FREQ, _LENGTH = np.dtype("<u4"), np.dtype("<u2"), np.dtype("<u4")
 # A frequency is stored doubled: text counts 1.0 and the heading 0.5 (bm25.COLUMN_WEIGHTS), so 2f is whole.
 _WEIGHT2 = {"text": 2, "heading": 1}
+_RECENT_TERMS = 32  # a few queries' words
 
 
 class _Tokeniser(threading.local):
@@ -161,6 +163,7 @@ class TermPostings:
         self._terms: dict[str, str | None] = {}
         self._lengths: np.ndarray | None = None
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
     @property
     def lengths(self) -> np.ndarray:
@@ -184,7 +187,20 @@ class TermPostings:
         return self._terms[phrase]
 
     def rows(self, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The term's live rows (ascending, intp), their weighted frequencies and lengths (float64)."""
+        """The term's live rows (ascending, intp), their weighted frequencies and lengths (float64); the
+        last few terms read are kept (a query's words are counted, then scored)."""
+        with self._lock:
+            if term in self._recent:
+                self._recent.move_to_end(term)
+                return self._recent[term]
+        found = self._read(term)
+        with self._lock:
+            self._recent[term] = found
+            while len(self._recent) > _RECENT_TERMS:
+                self._recent.popitem(last=False)
+        return found
+
+    def _read(self, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts = self._reader.execute("SELECT rowids, freqs FROM postings WHERE term = ? ORDER BY segment", (term,))
         if not parts:
             empty = np.zeros(0)

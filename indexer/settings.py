@@ -58,27 +58,22 @@ class Settings(BaseSettings):
     candidates: int = 60
     # Keyword top-n (searchapi/retrieval/keyword_topk.py): below this many matching rows (summed over the query's
     # phrases) FTS5 scores every match (about 1 us each). Above, one machine adds up each phrase's own bm25()
-    # per row, kept per phrase (up to keyword_impact_cache_postings rows in all, 16 bytes each; a phrase in at
-    # most keyword_cold_sync_rows rows is read at once, about 2 us a row, a commoner one in the background
-    # while its rows that could enter the top n are scored exactly). Scoring a row exactly re-tokenises it
-    # (about 50 us); past keyword_prune_max_candidates such rows FTS5 scores every match instead. With corpus
+    # per row: a word's from the postings stored at index time (numpy, about 10 ns a row), a phrase of several
+    # words read from FTS5 (about 2 us a row: at once in at most keyword_cold_sync_rows rows, a commoner one in
+    # the background while its rows that could enter the top n are scored exactly, re-tokenised at about 50 us
+    # each; past keyword_prune_max_candidates such rows FTS5 scores every match instead). Each phrase's terms
+    # are kept per reader, up to keyword_impact_cache_postings rows in all (16 bytes each). With corpus
     # statistics given (shards), rows are read rarest phrase first until no unread row can enter the top n.
     keyword_prune_min_matches: int = 50_000
+    keyword_prune_max_candidates: int = 4_000
+    keyword_impact_cache_postings: int = 20_000_000
+    keyword_cold_sync_rows: int = 20_000
+    # A query may read cold phrases at once up to this share of its phrases' rows; beyond, FTS5 scores all.
+    keyword_cold_sync_share: float = 0.3
     # Term postings stored at index time (indexer/postings.py): rows tokenised per segment (memory: about
     # 70 postings a row), and a term's segments merged past this many (each read costs one SQLite lookup).
     postings_batch_rows: int = 25_000
     postings_max_segments: int = 8
-    keyword_prune_max_candidates: int = 4_000
-    keyword_impact_cache_postings: int = 20_000_000
-    keyword_cold_sync_rows: int = 20_000
-    # A query may read cold phrases at once up to this share of its phrases' rows (reading a phrase's terms
-    # costs about three times what FTS5 spends on a row when it scores every match); beyond, FTS5 scores all.
-    # At 1M over HTTP: 0.3 gives warm searches p50/p95 82/264 ms (0: 285/1,046) but the first asks after start
-    # p50 884 ms (0: 629), cold phrases being read at once rather than by FTS5 (README, Scale).
-    keyword_cold_sync_share: float = 0.3
-    # After start-up, the commonest words' terms can be read in the background, this many rows in all (an
-    # archive above keyword_prune_min_matches rows only). Off: on 2 cores it slows the first minute's requests.
-    keyword_warm_postings: int = 0
     rrf_k: int = 10
     # Answers (searchapi/answers/answerer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.

@@ -56,7 +56,8 @@ CREATE INDEX IF NOT EXISTS sections_doc ON sections(document_id);
 CREATE INDEX IF NOT EXISTS documents_file ON documents(file_path);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, heading, tokenize='porter unicode61');
 CREATE INDEX IF NOT EXISTS chunks_section ON chunks(section_id);
-CREATE INDEX IF NOT EXISTS sections_number ON sections(number);
+DROP INDEX IF EXISTS sections_number;
+CREATE INDEX IF NOT EXISTS sections_number_doc ON sections(number, document_id);
 CREATE TABLE IF NOT EXISTS stat_terms(access TEXT NOT NULL, kind TEXT NOT NULL, term TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY(access, kind, term)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stat_acronyms(document_id TEXT NOT NULL, access TEXT NOT NULL, sort_key TEXT NOT NULL,
@@ -64,6 +65,8 @@ CREATE TABLE IF NOT EXISTS stat_acronyms(document_id TEXT NOT NULL, access TEXT 
 CREATE INDEX IF NOT EXISTS stat_acronyms_doc ON stat_acronyms(document_id);
 CREATE INDEX IF NOT EXISTS documents_meta ON documents(id, access, access_reason, pages);
 """
+# sections_number_doc: the papers with a section of a number, read from the index alone (a reference
+# like 'section 5.3' has thousands of such sections in a large archive).
 # documents_meta: the columns stored after a paper's text, read at start-up without walking the text's
 # overflow pages (SQLite reads every page of a long value to reach a column stored after it).
 # Corpus statistics (searchapi/retrieval/lexical.py CorpusStats), kept per access class so a public

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import islice
 from datetime import date
 from functools import cached_property, lru_cache
@@ -23,9 +23,8 @@ from searchapi.retrieval.fuse import fuse
 from searchapi.retrieval.lexical import CorpusStats, concepts
 from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan, plan_query
-from searchapi.retrieval.query import STOPWORDS, ParsedQuery, respell
+from searchapi.retrieval.query import ParsedQuery, respell
 from searchapi.retrieval.rerank import is_boilerplate, paper_match, reference_matches, settle, shingles
-from searchapi.retrieval.keyword_topk import impact_cache
 from searchapi.retrieval.retrieve import dense_search, keyword_search
 from searchapi.schemas import Citation, Filters, Result, SearchResponse
 from searchapi.retrieval.sentences import SentenceStore
@@ -170,27 +169,6 @@ class SearchEngine:
         self.embedder.encode_query("warm up")
         if sentences and len(self.snapshot.chunks) <= self.sentences.cache_size:
             self.sentences.warm(list(islice(self.snapshot.chunks.values(), self.sentences.cache_size)))
-        if sentences:
-            self.warm_keywords()
-
-    def warm_keywords(self) -> None:
-        """In the background, read the commonest words' bm25() terms (keyword_topk.ImpactCache): a query's
-        common words are then added up rather than scored passage by passage. Words by their count in
-        the reports (an upper bound of their passages), up to `keyword_warm_postings` passages in all."""
-        settings = self.settings
-        cache = impact_cache(self.store, settings.keyword_impact_cache_postings)
-        if cache is None or settings.keyword_warm_postings <= 0:  # off by default: no words sorted at start-up
-            return
-        if len(self.snapshot.chunks) <= settings.keyword_prune_min_matches:
-            return
-        budget, phrases = settings.keyword_warm_postings, []
-        for word, count in sorted(self.terms.words.items(), key=lambda kv: -kv[1]):
-            if count <= settings.keyword_cold_sync_rows:
-                break  # read when a query first needs it
-            if word not in STOPWORDS and count <= budget:
-                budget -= count
-                phrases.append(f'"{word}"')
-        cache.fill_later(self.store, phrases)
 
     # ---- documents ---------------------------------------------------------------------------
     @property
@@ -278,11 +256,8 @@ class SearchEngine:
         if not (query.section_refs or query.item_refs or query.decision_refs):
             return {}, set()
         docs = self.documents
-        rowids = self._reference_candidates(query)
-        if allowed is not None:
-            rowids = rowids[np.fromiter((r in allowed for r in rowids.tolist()), bool, len(rowids))]
         # in document order, as a scan of the papers meets them
-        hits = sorted(self._referenced(query, rowids), key=lambda c: (c.document_id, c.ord))
+        hits = sorted(self._referenced(query, allowed), key=lambda c: (c.document_id, c.ord))
         match: dict[str, float] = {}
         described: dict[tuple[str, str], float] = {}  # passages of one heading describe their paper alike
         for c in hits:
@@ -296,14 +271,17 @@ class SearchEngine:
         named = {c.rowid for c in hits if c.document_id in chosen} if len(chosen) == 1 else set()
         return {c.rowid: weights[c.document_id] for c in hits}, named
 
-    def _referenced(self, query: ParsedQuery, rowids: np.ndarray) -> list[ChunkRecord]:
-        """The candidates that match the reference, from at most `reference_max_papers` papers: all of them
-        when no more papers hold candidates; else papers are read best described first (title, type, body,
-        date: `paper_match` without the heading), in document order among equals, until that many match."""
+    def _referenced(self, query: ParsedQuery, allowed: set[int] | None) -> list[ChunkRecord]:
+        """The allowed candidates that match the reference, from at most `reference_max_papers` papers: all
+        of them when no more papers hold candidates; else papers are read best described first (title,
+        type, body, date: `paper_match` without the heading), in document order among equals, until that
+        many match. Passages of numbered sections are read for the papers being read only."""
         table, sections, docs = self.snapshot.chunks, self.snapshot.sections, self.documents
         limit = self.settings.reference_max_papers
-        numbers = table.doc_of[rowids]
-        papers = np.unique(numbers)  # document numbers follow document ids
+        rowids, numbered, numbered_rows = self._reference_candidates(query)
+        papers = np.union1d(table.doc_of[rowids], numbered)  # document numbers follow document ids
+        if allowed is not None:  # papers with an allowed passage
+            papers = papers[np.isin(papers, table.doc_of[np.fromiter(allowed, "int64", len(allowed))])]
         if len(papers) > limit:
             papers = papers[np.argsort(-self._paper_descriptions(query)[papers], kind="stable")]
         found: list[ChunkRecord] = []
@@ -312,7 +290,8 @@ class SearchEngine:
             if kept >= limit:
                 break
             batch = papers[start:start + step]
-            matched = [c for c in table.read(rowids[np.isin(numbers, batch)].tolist())
+            rows = np.union1d(rowids[np.isin(table.doc_of[rowids], batch)], numbered_rows(batch)).tolist()
+            matched = [c for c in table.read([r for r in rows if allowed is None or r in allowed])
                        if reference_matches(query, sections[c.section_id], c, docs[c.document_id])]
             holding = {c.document_id for c in matched}
             take = set([table.doc_ids[d] for d in batch if table.doc_ids[d] in holding][: limit - kept])
@@ -342,31 +321,42 @@ class SearchEngine:
             kind_of[number] = seen[key]
         return kinds, kind_of
 
-    def _reference_candidates(self, query: ParsedQuery) -> np.ndarray:
-        """Rowids (ascending) of every visible passage that could match a reference (reference_matches
-        decides): those of sections with the number, of papers with the decision reference, and those
-        whose text or heading holds the number as a word (FTS5). No text is read here."""
+    def _reference_candidates(self, query: ParsedQuery) -> tuple[np.ndarray, np.ndarray, Callable]:
+        """What could match a reference (reference_matches decides), no text read: the visible passages
+        whose text or heading holds the number as a word (FTS5) or whose paper has the decision reference
+        (rowids, ascending); the visible papers with a section of the number or under it ('3' -> '3.1')
+        (document numbers); and a reader of those sections' passages in given papers (rowids)."""
         table, rowids = self.snapshot.chunks, set()
         numbers = sorted(set(query.section_refs) | {r for r in query.item_refs if r.isdigit()})
-        joined = "SELECT c.rowid FROM sections s JOIN chunks c ON c.section_id = s.id WHERE "
-        if numbers:  # sections numbered so, through the number index (papers not visible are dropped below)
-            rowids.update(r for (r,) in self.store.execute(joined + f"s.number IN ({','.join('?' * len(numbers))})", numbers))
-        for prefix in dict.fromkeys(query.section_refs):  # and under them: '3' -> '3.1', '3.2.4'
-            rowids.update(r for (r,) in self.store.execute(joined + "s.number >= ? AND s.number < ?", (prefix + ".", prefix + "/")))
+        prefixes = list(dict.fromkeys(query.section_refs))
+        numbered = " OR ".join([f"s.number IN ({','.join('?' * len(numbers))})"] * bool(numbers)
+                               + ["(s.number >= ? AND s.number < ?)"] * len(prefixes))
+        params = numbers + [bound for prefix in prefixes for bound in (prefix + ".", prefix + "/")]
+        holders = {table.doc_number.get(d) for (d,) in self.store.execute(
+            f"SELECT DISTINCT s.document_id FROM sections s WHERE {numbered}", params)} - {None} if numbered else set()
+
+        def numbered_rows(batch: np.ndarray) -> np.ndarray:
+            ids = [table.doc_ids[d] for d in batch.tolist() if d in holders]
+            if not ids:
+                return np.zeros(0, dtype="int64")
+            return np.array([r for (r,) in self.store.execute(
+                f"SELECT c.rowid FROM sections s JOIN chunks c ON c.section_id = s.id WHERE ({numbered}) "
+                f"AND s.document_id IN ({','.join('?' * len(ids))})", params + ids)], dtype="int64")
+
         phrases = [_fts_phrase(ref) for ref in query.section_refs + query.item_refs]
         for ref in query.decision_refs:
             variants = [ref.zfill(width) for width in range(len(ref), 7)] if ref.isdigit() else [ref]  # 'decision 015'
             phrases.append("(decision AND (" + " OR ".join(_fts_phrase(v) for v in variants) + "))")
-            papers = [table.doc_number[d.id] for d in self.documents.values()
-                      if d.reference and ref.upper() in d.reference.upper()]
-            rowids.update(table.rowids_of(papers).tolist())
+            referenced = [table.doc_number[d.id] for d in self.documents.values()
+                          if d.reference and ref.upper() in d.reference.upper()]
+            rowids.update(table.rowids_of(referenced).tolist())
         phrases = [p for p in phrases if p != '""']
         if phrases:
             rowids.update(r for (r,) in self.store.execute(
                 "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (" OR ".join(phrases),)))
         found = np.array(sorted(rowids), dtype="int64")
         found = found[found < len(table.doc_of)]
-        return found[table.doc_of[found] >= 0]
+        return found[table.doc_of[found] >= 0], np.array(sorted(holders), dtype="int32"), numbered_rows
 
     def rerank(self, query: ParsedQuery, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rescore the head of the fused list by its best-matching sentence and rare-word overlap.
