@@ -145,34 +145,6 @@ def test_pruned_top_is_fts5_order_on_sample_questions(engine, prune_always, cold
     reader.close()
 
 
-def test_warm_up_keeps_the_commonest_words(engine, prune_always, monkeypatch):
-    """After start-up, the commonest words (by their count in the reports, no stopwords) are read in the
-    background, up to the warm-up budget; searches then add up kept terms and stay FTS5's order."""
-    import time
-
-    from indexer.store import IndexReader
-    from searchapi.retrieval.engine import SearchEngine
-    from searchapi.retrieval.query import STOPWORDS
-
-    prune_always.keyword_cold_sync_rows = 10
-    prune_always.keyword_warm_postings = 2_000
-    fresh = SearchEngine(engine.index_dir, reader=IndexReader(engine.index_dir))
-    fresh.warm_keywords()
-    cache = fresh.store.phrase_impacts
-    deadline = time.monotonic() + 30
-    while cache._filler is not None and cache._filler.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    words = sorted(fresh.terms.words.items(), key=lambda kv: -kv[1])
-    kept = {p.strip('"') for p in cache._items}
-    assert kept and not kept & STOPWORDS
-    assert sum(fresh.terms.words[w] for w in kept) <= 2_000
-    assert max(count for word, count in words if word not in STOPWORDS) in {fresh.terms.words[w] for w in kept}
-    question = "how much did the council pay for policing"
-    query = fresh.plan(question).fts_query()
-    assert keyword_search(fresh.store, query, 60, None) == fts5_order(fresh.store, query, 60)
-    fresh.store.close()
-
-
 # ---- term postings stored at index time (indexer/postings.py) -----------------------------------
 def _words(reader, limit: int = 400) -> list[str]:
     """Words as people type them, from the passages and headings (stems, numbers, acronyms, plurals)."""
