@@ -4,6 +4,7 @@ served as JSON and as an Atom feed that respects access (a public caller never s
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import httpx
@@ -50,6 +51,15 @@ Boxley range; the landlord has asked for £95,000 a year, which officers recomme
 """
 
 
+def new_papers(base) -> Path:
+    """A folder with the two papers, as a later run finds them."""
+    papers = base / "new-papers"
+    papers.mkdir()
+    (papers / "2023-03-14_collaboration-update.txt").write_text(PUBLIC_PAPER, encoding="utf-8")
+    (papers / "2023-03-15_range-lease.txt").write_text(RESTRICTED_PAPER, encoding="utf-8")
+    return papers
+
+
 @pytest.fixture(scope="session")
 def reindexed(sample_index, tmp_path_factory):
     """A copy of the sample index with a saved search, re-indexed after two new papers were added.
@@ -59,10 +69,7 @@ def reindexed(sample_index, tmp_path_factory):
     shutil.copytree(sample_index, index)
     out = run("saved", "add", "essex", QUERY, "--index-dir", index)
     assert out.returncode == 0, out.stderr
-    papers = base / "new-papers"
-    papers.mkdir()
-    (papers / "2023-03-14_collaboration-update.txt").write_text(PUBLIC_PAPER, encoding="utf-8")
-    (papers / "2023-03-15_range-lease.txt").write_text(RESTRICTED_PAPER, encoding="utf-8")
+    papers = new_papers(base)
     out = run("index", papers, "--index-dir", index, "-q")
     assert out.returncode == 0, out.stderr
     return index, out.stdout
@@ -138,10 +145,7 @@ def test_sharded_reindex_records_one_machines_matches(sample_index, tmp_path):
     from tests.conftest import CORPUS
     from tests.test_sharded_ranking import split
 
-    papers = tmp_path / "new-papers"
-    papers.mkdir()
-    (papers / "2023-03-14_collaboration-update.txt").write_text(PUBLIC_PAPER, encoding="utf-8")
-    (papers / "2023-03-15_range-lease.txt").write_text(RESTRICTED_PAPER, encoding="utf-8")
+    papers = new_papers(tmp_path)
     one, sharded = tmp_path / "one", tmp_path / "sharded"
     shutil.copytree(sample_index, one)
     sharded.mkdir()

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from indexer.settings import Settings, get_settings, model_display_name
@@ -44,7 +44,7 @@ from searchapi.retrieval.fuse import rrf
 from searchapi.retrieval.query import parse_query, respell
 from searchapi.schemas import (Answer, DocumentDetail, DocumentSummary, Health, PrecedentOccurrence, PrecedentResponse,
                                SearchResponse)
-from searchapi.service.keys import KeyStore, audience_of, bearer
+from searchapi.service.keys import KeyStore
 from searchapi.service.routes import NotServed
 
 log = logging.getLogger("reportsearch.http")
@@ -213,9 +213,7 @@ class ShardedPrecedent(PrecedentFinder):
 def create_sharded_app(index_dir: Path, nodes: NodeCalls, shards: int, settings: Settings | None = None,
                        check_every: float = 2.0) -> FastAPI:
     """The router's FastAPI app over `shards` shard nodes reached through `nodes`."""
-    from searchapi.service.app import _setup_logging, add_page
-    from searchapi.service.meeting_routes import add_meeting_routes
-    from searchapi.service.routes import add_answer_and_document_routes, add_search_routes, install_guards
+    from searchapi.service.app import _setup_logging, serve_api
 
     _setup_logging()
     settings = settings or get_settings()
@@ -234,18 +232,7 @@ def create_sharded_app(index_dir: Path, nodes: NodeCalls, shards: int, settings:
                   description="Search and cited question answering over long formal reports, over index shards.",
                   docs_url=None)
     app.state.index = index
-    install_guards(app, settings)
-
-    def view_for(request: Request) -> ShardedView:
-        """A member's or officer's key sees every paper; anyone else the public ones (as one machine)."""
-        audience = audience_of(keys.role_of(bearer(request.headers.get("authorization"))))
-        return ShardedView(index.ranker(audience), Path(index_dir))
-
-    add_search_routes(app, view_for, settings, health_model=ShardedHealth)
-    add_meeting_routes(app, view_for)
-    add_answer_and_document_routes(app, view_for, settings)
-    add_page(app)
-    return app
+    return serve_api(app, settings, keys, lambda audience: ShardedView(index.ranker(audience), Path(index_dir)), ShardedHealth)
 
 
 def _in_process(objects: list) -> NodeCalls:

@@ -205,14 +205,20 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
     )
     app.state.holder = holder
     app.state.keys = keys
+    return serve_api(app, settings, keys, lambda audience: EngineView(holder.get(audience)))
+
+
+def serve_api(app: FastAPI, settings: Settings, keys: KeyStore, view: Callable[[str], object],
+              health_model: type[Health] = Health) -> FastAPI:
+    """The guards, the shared routes over the caller's view (`view(audience)`; one machine's or the sharded
+    router's) and the page. A member's or officer's key sees every paper; anyone else (no key, a public
+    key, an unknown key) the public ones."""
     install_guards(app, settings)
 
-    def view_for(request: Request) -> EngineView:
-        """A member's or officer's key sees every paper; anyone else (no key, a public key, an unknown
-        key) the public ones."""
-        return EngineView(holder.get(audience_of(keys.role_of(bearer(request.headers.get("authorization"))))))
+    def view_for(request: Request):
+        return view(audience_of(keys.role_of(bearer(request.headers.get("authorization")))))
 
-    add_search_routes(app, view_for, settings)
+    add_search_routes(app, view_for, settings, health_model)
     add_meeting_routes(app, view_for)  # precedent, saved searches and their feeds, example questions
     add_answer_and_document_routes(app, view_for, settings)
     add_page(app)

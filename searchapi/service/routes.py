@@ -153,22 +153,21 @@ def add_answer_and_document_routes(app: FastAPI, view_for: Callable[[Request], V
     def documents(request: Request) -> list[DocumentSummary]:
         return view_for(request).documents()
 
-    @app.get("/api/documents/{doc_id}", response_model=DocumentDetail)
-    def document(doc_id: str, request: Request) -> DocumentDetail:
-        view = view_for(request)
+    def of_paper(read: Callable, doc_id: str):
+        """read(doc_id), or a 404 for a paper the caller cannot see."""
         try:
-            return view.document(doc_id)
+            return read(doc_id)
         except UnknownDocument:
             raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}") from None
+
+    @app.get("/api/documents/{doc_id}", response_model=DocumentDetail)
+    def document(doc_id: str, request: Request) -> DocumentDetail:
+        return of_paper(view_for(request).document, doc_id)
 
     @app.get("/api/documents/{doc_id}/source", include_in_schema=True)
     def source(doc_id: str, request: Request):
         """The original file (PDF, DOCX, HTML, text) of a paper, only from inside the folder it was indexed from."""
-        view = view_for(request)
-        try:
-            path = view.source_file(doc_id)
-        except UnknownDocument:
-            raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}") from None
+        path = of_paper(view_for(request).source_file, doc_id)
         if path is None:
             raise HTTPException(status_code=404, detail="the original file is no longer available")
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
