@@ -153,7 +153,7 @@ class ShardSearcher:
         the decision, with the reason for abstaining."""
         import copy
 
-        answerer = self._answerer_here()
+        answerer = self._answerer_here()  # Answerer.evidence with the sentences given (no scoring-only split there yet)
         given = copy.copy(answerer)
         given.sentences = lambda passages, place=None: candidates
         decision = answerer.decide(plan, given.evidence(plan, []))
