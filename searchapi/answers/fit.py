@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
+from pathlib import Path
 
 import numpy as np
 
@@ -72,7 +73,8 @@ def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True,
         x = np.asarray([[c.features[f] for f in FEATURES] for c in candidates], dtype="float32").reshape(-1, len(FEATURES))
         answerable = bool(q.get("answerable", True))
         y = np.asarray([answerable and holds_evidence(c.text, q.get("gold") or []) for c in candidates], dtype=int)
-        group = (f"{collection}:" if collection else "") + (q.get("file") or f"unanswerable-{i % FOLDS}")
+        # A paper published in two formats (minutes.pdf and minutes.html) is one paper: grouped by its name.
+        group = (f"{collection}:" if collection else "") + (Path(q["file"]).stem if q.get("file") else f"unanswerable-{i % FOLDS}")
         samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y,
                               synthetic=bool(q.get("synthetic"))))
     return samples

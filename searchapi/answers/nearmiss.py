@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from searchapi.retrieval.lexical import stem, stems
@@ -69,6 +71,11 @@ class Corpus:
                     slots.setdefault(word, set()).update({(before.lower(), ""), ("", after.lower())})
         return cls(passages, names, years, slots)
 
+    @cached_property
+    def slot_members(self) -> Counter:
+        """How many capitalised words are written in each place."""
+        return Counter(place for places in self.slots.values() for place in places)
+
     def co_occur(self, a: set[str], b: set[str]) -> bool:
         """Whether any one passage holds all of `a` and all of `b`."""
         return any(a <= p and b <= p for ps in self.passages.values() for p in ps)
@@ -109,10 +116,7 @@ def siblings(word: str, corpus: Corpus) -> list[str]:
     """Capitalised words of the same kind as `word`: written in the same places (after the same word,
     or before it: 'Op Brock' ~ 'Op Blythe'; a place shared with few words counts for more than 'the _'),
     and, when the corpus has word vectors, close in meaning ('Medway' ~ 'Swale'); best first."""
-    members: dict[tuple[str, str], int] = {}
-    for places in corpus.slots.values():
-        for place in places:
-            members[place] = members.get(place, 0) + 1
+    members = corpus.slot_members
     mine = corpus.slots.get(word, set())
     score = {other: sum(1 / members[p] for p in mine & places) for other, places in corpus.slots.items()
              if _bare(other) != _bare(word) and other.lower() not in STOPWORDS and mine & places}
