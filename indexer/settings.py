@@ -104,7 +104,6 @@ class Settings(BaseSettings):
     answer_subject_max_share: float = 0.5  # a name word in more of the passages than this (the body's own name) is no subject
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
     same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)
-    answer_phrase_gap: int = 3  # two neighbouring question words count as written together within this many words
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     max_request_bytes: int = 64 * 1024

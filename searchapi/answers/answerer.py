@@ -38,8 +38,7 @@ class Answerer:
         self.settings = engine.settings
         self.model = model or load_model()
         # The reports' word vectors are stored with the index: checking a subject never waits for the model.
-        self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.encode_words, self.settings.synonym_similarity,
-                                     self.settings.answer_phrase_gap)
+        self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.encode_words, self.settings.synonym_similarity)
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
         started = time.perf_counter()

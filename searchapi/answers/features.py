@@ -24,11 +24,10 @@ FEATURES = (
     "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like", "known_share",
     "named_place", "boilerplate", "previous_dense", "type_in_context", "dense_rank", "coverage_rank",
     "window_dense", "window_coverage", "previous_then_type", "subject_min", "question_type_support", "subject_window",
-    "phrase_window",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_window_coverage", "lead_missing_peak",
-                     "window_subject_and_type", "paper_margin", "lead_phrase_window")
+                     "window_subject_and_type", "paper_margin")
 LACKING = ("year_mismatch", "lead_missing_peak")  # these speak against an answer, the rest for one
 
 
@@ -54,9 +53,8 @@ class Candidate:
 class Featurizer:
     """Computes FEATURES for the candidates of one question. `terms` is the index's CorpusStats."""
 
-    def __init__(self, terms, acronyms: dict[str, str], encode_words, synonym_similarity: float, phrase_gap: int = 3):
+    def __init__(self, terms, acronyms: dict[str, str], encode_words, synonym_similarity: float):
         self.terms = terms
-        self.phrase_gap = phrase_gap
         self.acronyms = {stem(a): frozenset(stems(long)) for a, long in acronyms.items()}
         self.encode_words = encode_words
         self.synonym_similarity = synonym_similarity
@@ -144,7 +142,6 @@ class Featurizer:
             said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have}
             f["subject_window"] = coverage(named, c.window)
             f["missing_peak"] = self.missing_peak(plan, have, said)
-            f["phrase_window"] = self.together(plan.concepts, c.window)
         # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
         support = max(c.features["type_match"] * c.features["window_coverage"] for c in candidates) if plan.answer_type else 1.0
         for c in candidates:
@@ -157,26 +154,6 @@ class Featurizer:
         weights = [(self.terms.idf(c.stem), c.present(have) or c.stem in said_otherwise) for c in plan.concepts]
         peak = max((w for w, _ in weights), default=0.0)
         return max((w for w, present in weights if not present), default=0.0) / peak if peak else 0.0
-
-
-    def together(self, concepts: list[Concept], text: str) -> float:
-        """IDF-weighted share of the question's neighbouring word pairs ('deputy PCC', 'Medway task force')
-        that the text writes near each other (within `phrase_gap` words), not merely both somewhere."""
-        where: dict[str, list[int]] = {}
-        for i, s in enumerate(stems(text)):
-            where.setdefault(s, []).append(i)
-        total = got = 0.0
-        for a, b in zip(concepts, concepts[1:]):
-            weight = min(self.terms.idf(a.stem), self.terms.idf(b.stem))
-            near = self._positions(a, where), self._positions(b, where)
-            total += weight
-            got += weight * any(abs(i - j) <= self.phrase_gap for i in near[0] for j in near[1])
-        return got / total if total else 1.0
-
-    def _positions(self, c: Concept, where: dict[str, list[int]]) -> list[int]:
-        """Where the text says the concept: its stem, or the rarest word of its whole long form."""
-        spelled = c.long_form and c.long_form <= where.keys()
-        return where.get(c.stem, []) + (where[max(c.long_form, key=self.terms.idf)] if spelled else [])
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
@@ -194,7 +171,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     return {"type_support": lead["question_type_support"], "subject_min": lead["subject_min"],
             "year_mismatch": lead["year_mismatch"], "lead_window_coverage": lead["window_coverage"],
             "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
-            "paper_margin": top.probability - other, "lead_phrase_window": lead["phrase_window"]}
+            "paper_margin": top.probability - other}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:
