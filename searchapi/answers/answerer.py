@@ -66,8 +66,12 @@ class Answerer:
         return list(out.values())
 
     def evidence(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> list[Candidate]:
-        """Candidate sentences with their features and model scores, best first."""
-        candidates = self.sentences(passages[: self.settings.answer_passages], self.named_place(plan, passages, filters))
+        """The first passages' sentences (and the named place's) scored, best first."""
+        return self.score(plan, self.sentences(passages[: self.settings.answer_passages], self.named_place(plan, passages, filters)))
+
+    def score(self, plan: QueryPlan, candidates: list[Candidate]) -> list[Candidate]:
+        """Candidate sentences with their features and model scores, best first (a sharded router's
+        candidates come from several shards)."""
         features = self.featurizer.compute(plan, self.engine.embedder.encode_query(plan.dense_text)[0], candidates)
         for cand, logit in zip(candidates, self.model.logits(features)):
             cand.probability = float(logit)

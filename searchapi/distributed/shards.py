@@ -149,14 +149,10 @@ class ShardSearcher:
         return out
 
     def decide(self, plan, candidates: list):
-        """All the answer's candidates scored together (Answerer.evidence over the given sentences) and
-        the decision, with the reason for abstaining."""
-        import copy
-
-        answerer = self._answerer_here()  # Answerer.evidence with the sentences given (no scoring-only split there yet)
-        given = copy.copy(answerer)
-        given.sentences = lambda passages, place=None: candidates
-        decision = answerer.decide(plan, given.evidence(plan, []))
+        """All the answer's candidates scored together (Answerer.score) and the decision, with the reason
+        for abstaining."""
+        answerer = self._answerer_here()
+        decision = answerer.decide(plan, answerer.score(plan, candidates))
         return decision, (None if decision.answered else answerer.why_not(plan, decision))
 
     def citation(self, n: int, chunk_id: str, start: int, end: int):
