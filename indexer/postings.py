@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS postings_dead(rowid INTEGER PRIMARY KEY);
 _ROWID, _FREQ, _LENGTH = np.dtype("<u4"), np.dtype("<u2"), np.dtype("<u4")
 # A frequency is stored doubled: text counts 1.0 and the heading 0.5 (bm25.COLUMN_WEIGHTS), so 2f is whole.
 _WEIGHT2 = {"text": 2, "heading": 1}
-_RECENT_TERMS = 32  # a few queries' words
+_KNOWN_PHRASES = 100_000  # phrases whose term is kept per reader
 
 
 class _Tokeniser(threading.local):
@@ -62,7 +62,8 @@ def tokenised(schema: str, rows: Iterable[tuple[int, str, str]]):
     conn.executemany("INSERT INTO chunks_fts(rowid, text, heading) VALUES (?,?,?)", rows)
     conn.execute("COMMIT")
     weight = " ".join(f"WHEN '{col}' THEN {w}" for col, w in _WEIGHT2.items())
-    found = conn.execute(f"SELECT term, doc, sum(CASE col {weight} END), count(*) FROM words GROUP BY term, doc").fetchall()
+    found = conn.execute(f"SELECT term, doc, sum(CASE col {weight} END), count(*) FROM words GROUP BY term, doc "
+                         "ORDER BY term, doc").fetchall()
     conn.execute("DROP TABLE chunks_fts")
     terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     lengths: dict[int, int] = {}
@@ -112,7 +113,9 @@ def mark_dead(conn, rowid_sql: str, params=()) -> None:
 def merge(conn, max_segments: int) -> None:
     """Merge the segments of every term (and of the lengths) that has more than `max_segments`, leaving
     deleted rows out; the merged segment takes the newest one's number (segments keep rowid order)."""
-    dead = np.array([r for (r,) in conn.execute("SELECT rowid FROM postings_dead")], dtype=np.int64)
+    dead_rows = np.array([r for (r,) in conn.execute("SELECT rowid FROM postings_dead")], dtype=np.int64)
+    dead = np.zeros(int(dead_rows.max(initial=0)) + 1, dtype=bool)
+    dead[dead_rows] = True
     many = [t for (t,) in conn.execute("SELECT term FROM postings GROUP BY term HAVING count(*) > ?", (max_segments,))]
     for term in many:
         parts = conn.execute("SELECT segment, rowids, freqs FROM postings WHERE term = ? ORDER BY segment", (term,)).fetchall()
@@ -130,9 +133,10 @@ def merge(conn, max_segments: int) -> None:
 
 
 def _live(parts, dtype, dead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The segments' rows and values, concatenated, without the rows marked in `dead` (a mask by rowid)."""
     rowids = np.concatenate([np.frombuffer(p[1], dtype=_ROWID) for p in parts])
     values = np.concatenate([np.frombuffer(p[2], dtype=dtype) for p in parts])
-    keep = ~np.isin(rowids, dead)
+    keep = ~dead[np.minimum(rowids, len(dead) - 1)] | (rowids >= len(dead))
     return rowids[keep], values[keep]
 
 
@@ -155,15 +159,18 @@ def rebuild(conn, batch_rows: int, progress=None) -> None:
 # ---- reading (a pinned reader) --------------------------------------------------------------
 class TermPostings:
     """A pinned generation's stored postings: each phrase's single term (FTS5's tokenising, kept) and
-    that term's live rows with their weighted frequencies; every row's length (0: deleted or never)."""
+    that term's live rows with their weighted frequencies; every row's length (0: deleted or never).
+    The last terms read are kept, up to `recent_rows` rows (6 bytes each): a query's words are
+    counted, then scored."""
 
-    def __init__(self, reader):
+    def __init__(self, reader, recent_rows: int):
         self._reader = reader
         self._schema = fts_schema(reader)
         self._terms: dict[str, str | None] = {}
         self._lengths: np.ndarray | None = None
         self._lock = threading.Lock()
-        self._recent: OrderedDict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._recent_rows, self._budget = 0, recent_rows
 
     @property
     def lengths(self) -> np.ndarray:
@@ -179,38 +186,42 @@ class TermPostings:
             return self._lengths
 
     def term(self, phrase: str) -> str | None:
-        """The one term of a quoted FTS5 phrase ('"word"'); None for a phrase of several terms or none."""
+        """The one term of a quoted FTS5 phrase ('"word"'); None for a phrase of several terms or none.
+        (FTS5 tokenises it in this thread's scratch table.)"""
         if phrase not in self._terms:
-            with self._lock:
-                terms = query_terms(self._schema, phrase[1:-1].replace('""', '"'))
+            if len(self._terms) >= _KNOWN_PHRASES:
+                self._terms.clear()
+            terms = query_terms(self._schema, phrase[1:-1].replace('""', '"'))
             self._terms[phrase] = terms[0] if len(terms) == 1 else None
         return self._terms[phrase]
 
     def rows(self, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The term's live rows (ascending, intp), their weighted frequencies and lengths (float64); the
-        last few terms read are kept (a query's words are counted, then scored)."""
+        """The term's live rows (ascending, intp), their weighted frequencies and lengths (float64)."""
         with self._lock:
-            if term in self._recent:
+            found = self._recent.get(term)
+            if found is not None:
                 self._recent.move_to_end(term)
-                return self._recent[term]
-        found = self._read(term)
-        with self._lock:
-            self._recent[term] = found
-            while len(self._recent) > _RECENT_TERMS:
-                self._recent.popitem(last=False)
-        return found
+        if found is None:
+            found = self._read(term)
+            with self._lock:
+                if term not in self._recent:
+                    self._recent[term] = found
+                    self._recent_rows += len(found[0])
+                while self._recent_rows > self._budget and self._recent:
+                    self._recent_rows -= len(self._recent.popitem(last=False)[1][0])
+        rowids, freqs = found
+        rowids = rowids.astype(np.intp)
+        return rowids, freqs / 2.0, self.lengths[rowids].astype(np.float64)
 
-    def _read(self, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _read(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         parts = self._reader.execute("SELECT rowids, freqs FROM postings WHERE term = ? ORDER BY segment", (term,))
-        if not parts:
-            empty = np.zeros(0)
-            return np.zeros(0, dtype=np.intp), empty, empty
-        rowids = np.concatenate([np.frombuffer(r, dtype=_ROWID) for r, _ in parts]).astype(np.intp)
-        freqs = np.concatenate([np.frombuffer(f, dtype=_FREQ) for _, f in parts])
+        rowids = np.concatenate([np.frombuffer(r, dtype=_ROWID) for r, _ in parts] or [np.zeros(0, _ROWID)])
+        freqs = np.concatenate([np.frombuffer(f, dtype=_FREQ) for _, f in parts] or [np.zeros(0, _FREQ)])
         lengths = self.lengths
-        live = lengths[rowids] > 0
-        rowids = rowids[live]
-        return rowids, freqs[live] / 2.0, lengths[rowids].astype(np.float64)
+        live = np.zeros(len(rowids), dtype=bool)
+        inside = rowids < len(lengths)  # a deleted row past every live one has no length at all
+        live[inside] = lengths[rowids[inside]] > 0
+        return rowids[live], freqs[live]
 
 
 def term_postings(reader) -> TermPostings | None:
@@ -220,5 +231,7 @@ def term_postings(reader) -> TermPostings | None:
     if reader.term_postings is None:
         if getattr(reader, "meta", {}).get("postings") != VERSION:
             return None
-        reader.term_postings = TermPostings(reader)
+        from indexer.settings import get_settings
+
+        reader.term_postings = TermPostings(reader, get_settings().postings_recent_rows)
     return reader.term_postings

@@ -57,15 +57,17 @@ class Settings(BaseSettings):
     # Retrieval
     candidates: int = 60
     # Keyword top-n (searchapi/retrieval/keyword_topk.py): below this many matching rows (summed over the query's
-    # phrases) FTS5 scores every match (about 1 us each; at 100k passages 46-73 ms with 50,000, 3-12 ms with
-    # 0, in process under load). Above, one machine adds up each phrase's own bm25()
+    # phrases) FTS5 scores every match (about 1 us each); with stored postings below keyword_stored_min_matches
+    # (at 100k passages the keyword leg took 46-73 ms with 50,000, 3-12 ms with 0, in process under load).
+    # Above, one machine adds up each phrase's own bm25()
     # per row: a word's from the postings stored at index time (numpy, about 10 ns a row), a phrase of several
     # words read from FTS5 (about 2 us a row: at once in at most keyword_cold_sync_rows rows, a commoner one in
     # the background while its rows that could enter the top n are scored exactly, re-tokenised at about 50 us
     # each; past keyword_prune_max_candidates such rows FTS5 scores every match instead). Each phrase's terms
     # are kept per reader, up to keyword_impact_cache_postings rows in all (16 bytes each). With corpus
     # statistics given (shards), rows are read rarest phrase first until no unread row can enter the top n.
-    keyword_prune_min_matches: int = 2_000
+    keyword_prune_min_matches: int = 50_000
+    keyword_stored_min_matches: int = 2_000
     keyword_prune_max_candidates: int = 4_000
     keyword_impact_cache_postings: int = 20_000_000
     keyword_cold_sync_rows: int = 20_000
@@ -75,6 +77,8 @@ class Settings(BaseSettings):
     # 70 postings a row), and a term's segments merged past this many (each read costs one SQLite lookup).
     postings_batch_rows: int = 25_000
     postings_max_segments: int = 8
+    # A reader keeps the last words' stored rows, up to this many (6 bytes each), between counting and scoring.
+    postings_recent_rows: int = 8_000_000
     rrf_k: int = 10
     # Answers (searchapi/answers/answerer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.

@@ -605,7 +605,7 @@ class IndexStore:
              for i, s in enumerate(doc.sections)],
         )
 
-    def _insert_chunk(self, chunk: Chunk, vector: np.ndarray, sentences, access: str = "public") -> None:
+    def _insert_chunk(self, chunk: Chunk, vector: np.ndarray, sentences, access: str = "public") -> int:
         cur = self.conn.execute(
             "INSERT INTO chunks(id, document_id, section_id, ord, start, end, text, embed_text, n_tokens, embedding) "
             "VALUES (?,?,?,?,?,?,?,?,?,?)",

@@ -31,6 +31,7 @@ def prune_always(monkeypatch):
     """Pruning for every query, however few rows match (the default starts at tens of thousands)."""
     settings = get_settings()
     monkeypatch.setattr(settings, "keyword_prune_min_matches", 0)
+    monkeypatch.setattr(settings, "keyword_stored_min_matches", 0)
     monkeypatch.setattr(settings, "keyword_prune_max_candidates", 10**9)
     return settings
 
@@ -218,6 +219,9 @@ def test_stored_postings_follow_added_replaced_and_removed_papers(sample_index, 
     reader = IndexReader(index_dir)
     assert max(n for _, n in reader.execute("SELECT term, count(*) FROM postings GROUP BY term")) <= 2
     reader.close()
+    third.unlink()  # a run that only deletes: the newest rows go, some words' segments still list them
+    index_paths([papers], index_dir, progress=False)
+    assert assert_stored_postings_are_fts5s(index_dir, words + ["agreed"]) == len(words) + 1
 
     store = IndexStore(index_dir)  # as an index made before postings were stored
     with store.conn:

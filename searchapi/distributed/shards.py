@@ -23,7 +23,7 @@ def shard_folders(index_dir: Path) -> list[Path]:
     """The shard folders of a sharded index that hold an index (FileNotFoundError for an ordinary one)."""
     dirs = [d for d in shard_dirs(index_dir) if (d / "index.sqlite").exists()]
     if not dirs:
-        raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json)")
+        raise FileNotFoundError(f"{index_dir} is not a sharded index (no shards.json, or no shard folder holds an index)")
     return dirs
 
 

@@ -188,8 +188,8 @@ def keyword_stats(conn, fts_query: str | None) -> KeywordStats:
                 count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchone()[0]
             except sqlite3.OperationalError:
                 count = 0
-            if cache is not None:
-                cache.put(phrase, count)
+        if cache is not None:
+            cache.put(phrase, count)
         counts.append(count)
     return KeywordStats(rows, tokens, tuple(counts))
 

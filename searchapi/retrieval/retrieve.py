@@ -16,6 +16,7 @@ import sqlite3
 
 import numpy as np
 
+from indexer.postings import term_postings
 from searchapi.retrieval.bm25 import KeywordStats, keyword_stats, phrase_frequencies, ranked
 from searchapi.retrieval.keyword_topk import fts5_top, impact_cache, pruned_top, summed_top
 
@@ -45,7 +46,8 @@ def keyword_search(conn: sqlite3.Connection, fts_query: str | None, n: int, allo
     settings = get_settings()
     try:
         local = keyword_stats(conn, fts_query)
-        if sum(local.phrase_rows) > settings.keyword_prune_min_matches:
+        stored = stats is None and term_postings(conn) is not None  # a word's terms are computed, not read
+        if sum(local.phrase_rows) > (settings.keyword_stored_min_matches if stored else settings.keyword_prune_min_matches):
             if stats is None:
                 top = summed_top(conn, fts_query, n, allowed, local,
                                   impact_cache(conn, settings.keyword_impact_cache_postings), settings)
