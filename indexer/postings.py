@@ -195,8 +195,17 @@ class TermPostings:
             self._terms[phrase] = terms[0] if len(terms) == 1 else None
         return self._terms[phrase]
 
+    def count(self, term: str) -> int:
+        """How many live rows hold the term."""
+        return len(self._kept(term)[0])
+
     def rows(self, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The term's live rows (ascending, intp), their weighted frequencies and lengths (float64)."""
+        rowids, freqs = self._kept(term)
+        rowids = rowids.astype(np.intp)
+        return rowids, freqs / 2.0, self.lengths[rowids].astype(np.float64)
+
+    def _kept(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             found = self._recent.get(term)
             if found is not None:
@@ -209,9 +218,7 @@ class TermPostings:
                     self._recent_rows += len(found[0])
                 while self._recent_rows > self._budget and self._recent:
                     self._recent_rows -= len(self._recent.popitem(last=False)[1][0])
-        rowids, freqs = found
-        rowids = rowids.astype(np.intp)
-        return rowids, freqs / 2.0, self.lengths[rowids].astype(np.float64)
+        return found
 
     def _read(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         parts = self._reader.execute("SELECT rowids, freqs FROM postings WHERE term = ? ORDER BY segment", (term,))

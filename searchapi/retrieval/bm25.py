@@ -182,7 +182,7 @@ def keyword_stats(conn, fts_query: str | None) -> KeywordStats:
             count = len(impacts[0]) if impacts is not None else None
         term = stored.term(phrase) if count is None and stored is not None else None
         if term is not None:
-            count = len(stored.rows(term)[0])  # a word's stored postings (kept a while for its bm25() terms)
+            count = stored.count(term)  # a word's stored postings (kept a while for its bm25() terms)
         elif count is None:
             try:
                 count = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)).fetchone()[0]
