@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.sentences import sentences_of  # noqa: F401  (re-exported for answers)
 from indexer.store import ChunkRecord
 
 
