@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from indexer.settings import Settings
+from indexer.settings import Settings, get_settings
 from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
@@ -49,7 +49,7 @@ def sentence_vector(text: str) -> np.ndarray:
 
 
 def plan(question: str, history=None):
-    return plan_query(question, {"VRU": "Violence Reduction Unit"}, lambda t: t, TERMS.idf, history)
+    return plan_query(question, {"VRU": "Violence Reduction Unit"}, lambda t: t, TERMS.idf, get_settings(), history)
 
 
 @dataclass

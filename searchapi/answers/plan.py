@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from indexer.settings import get_settings
+from indexer.settings import Settings
 
 from searchapi.answers.followup import rewrite_followup
 from searchapi.retrieval.lexical import Concept, concepts, stem
@@ -46,23 +46,23 @@ class QueryPlan(ParsedQuery):
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
 
 
-def salient_subject(question: str, idf) -> list[str]:
+def salient_subject(question: str, idf, max_share: float) -> list[str]:
     """What the question is about: the names it gives (capitalised phrases, acronyms), else its rarest word.
     A name word as common as the reports themselves (the body's own name, in most passages) singles nothing out."""
-    floor = math.log(1 + 1 / get_settings().answer_subject_max_share)  # the IDF of a word in that share of passages
+    floor = math.log(1 + 1 / max_share)  # the IDF of a word in `max_share` of the passages
     names = [m.group() for m in _PROPER.finditer(question)]
     words = list(dict.fromkeys(w for name in names for w in tokens(name) if idf(stem(w)) > floor))
     return words or sorted(tokens(question), key=lambda t: -idf(stem(t)))[:1]
 
 
-def plan_query(question: str, acronyms: dict[str, str], respell, idf, history=None) -> QueryPlan:
+def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: Settings, history=None) -> QueryPlan:
     """Parse once: follow-up context folded in, respelled as the reports spell, typed."""
     text = respell(rewrite_followup(question, history or []))
     asked = respell(question)
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
     plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
                      years=[Year(int(a), bool(b)) for a, b in _YEAR.findall(text)], answer_type=asked_type(asked),
-                     parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=salient_subject(asked, idf))
+                     parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=salient_subject(asked, idf, settings.answer_subject_max_share))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan

@@ -72,7 +72,7 @@ class ShardedRanker:
 
     def plan(self, question: str, history=None) -> QueryPlan:
         return plan_query(question, self.acronyms, lambda text: respell(text, self.terms.knows, self.terms.correct),
-                          self.terms.idf, history)
+                          self.terms.idf, self.settings, history)
 
     # ---- ranking (SearchEngine.rank over all shards) ---------------------------------------
     def check(self, filters: dict | None) -> None:

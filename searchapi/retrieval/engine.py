@@ -395,7 +395,7 @@ class SearchEngine:
 
     def plan(self, question: str, history=None) -> QueryPlan:
         """The question parsed once (follow-up context, spelling, acronyms, references, years, answer type)."""
-        return plan_query(question, self.acronyms, self.respell, self.terms.idf, history)
+        return plan_query(question, self.acronyms, self.respell, self.terms.idf, self.settings, history)
 
     def search(self, query: str | QueryPlan, k: int = 10, filters: Filters | None = None, sort: str = "relevance",
                use_dense: bool = True, use_keyword: bool = True) -> SearchResponse:
