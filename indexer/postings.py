@@ -32,8 +32,9 @@ _KNOWN_PHRASES = 100_000  # phrases whose term is kept per reader
 
 
 class _Tokeniser(threading.local):
+    """Each thread's scratch connection (tokenising never waits for another thread)."""
+
     conn: sqlite3.Connection | None = None
-    schema: str | None = None
 
 
 _LOCAL = _Tokeniser()
