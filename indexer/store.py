@@ -284,6 +284,17 @@ def _section(row) -> Section:
                    level=row[7], page=row[8])
 
 
+def _numbered(numbers: set[str], prefixes: list[str], papers: list[str] | None = None) -> tuple[str, list[str]]:
+    """SQL over sections `s`: numbered one of `numbers` or under a prefix (a range scan of the number index:
+    '3.' <= number < '3/'), of the papers given; ('', []) for none."""
+    batch = sorted(numbers)
+    clauses = [f"s.number IN ({','.join('?' * len(batch))})"] * bool(batch) + ["(s.number >= ? AND s.number < ?)"] * len(prefixes)
+    where, params = " OR ".join(clauses), batch + [bound for prefix in prefixes for bound in (prefix + ".", prefix + "/")]
+    if where and papers is not None:
+        where, params = f"({where}) AND s.document_id IN ({','.join('?' * len(papers))})", params + list(papers)
+    return where, params
+
+
 class SectionTable(Mapping):
     """section id -> Section of the visible documents, read on demand (a bounded LRU): an archive
     has about as many sections as passages, too many to parse at start-up."""
@@ -310,15 +321,23 @@ class SectionTable(Mapping):
 
     def numbered(self, numbers: set[str], prefixes: list[str]) -> list[str]:
         """Ids of visible sections numbered one of `numbers`, or under one of `prefixes` ('3' -> '3.1', '3.2.4')."""
-        rows = []
-        if numbers:
-            batch = sorted(numbers)
-            rows += self.reader.execute(f"SELECT id, document_id FROM sections WHERE number IN ({','.join('?' * len(batch))})",
-                                        batch)
-        for prefix in prefixes:  # a range scan of the number index: '3.' <= number < '3/'
-            rows += self.reader.execute("SELECT id, document_id FROM sections WHERE number >= ? AND number < ?",
-                                        (prefix + ".", prefix + "/"))
+        where, params = _numbered(numbers, prefixes)
+        rows = self.reader.execute(f"SELECT s.id, s.document_id FROM sections s WHERE {where}", params) if where else []
         return list(dict.fromkeys(sid for sid, doc_id in rows if doc_id in self.documents))
+
+    def numbered_papers(self, numbers: set[str], prefixes: list[str]) -> set[str]:
+        """The visible papers with such a section, read from the index on (number, document_id) alone."""
+        where, params = _numbered(numbers, prefixes)
+        rows = self.reader.execute(f"SELECT DISTINCT s.document_id FROM sections s WHERE {where}", params) if where else []
+        return {doc_id for (doc_id,) in rows if doc_id in self.documents}
+
+    def numbered_passages(self, numbers: set[str], prefixes: list[str], papers: list[str]) -> list[int]:
+        """Rowids of the passages in such sections of these (visible) papers."""
+        where, params = _numbered(numbers, prefixes, papers)
+        if not where or not papers:
+            return []
+        return [r for (r,) in self.reader.execute(
+            f"SELECT c.rowid FROM sections s JOIN chunks c ON c.section_id = s.id WHERE {where}", params)]
 
     def __len__(self) -> int:
         if self._count is None:

@@ -326,22 +326,14 @@ class SearchEngine:
         whose text or heading holds the number as a word (FTS5) or whose paper has the decision reference
         (rowids, ascending); the visible papers with a section of the number or under it ('3' -> '3.1')
         (document numbers); and a reader of those sections' passages in given papers (rowids)."""
-        table, rowids = self.snapshot.chunks, set()
-        numbers = sorted(set(query.section_refs) | {r for r in query.item_refs if r.isdigit()})
+        table, sections, rowids = self.snapshot.chunks, self.snapshot.sections, set()
+        numbers = set(query.section_refs) | {r for r in query.item_refs if r.isdigit()}
         prefixes = list(dict.fromkeys(query.section_refs))
-        numbered = " OR ".join([f"s.number IN ({','.join('?' * len(numbers))})"] * bool(numbers)
-                               + ["(s.number >= ? AND s.number < ?)"] * len(prefixes))
-        params = numbers + [bound for prefix in prefixes for bound in (prefix + ".", prefix + "/")]
-        holders = {table.doc_number.get(d) for (d,) in self.store.execute(
-            f"SELECT DISTINCT s.document_id FROM sections s WHERE {numbered}", params)} - {None} if numbered else set()
+        holders = {table.doc_number[d] for d in sections.numbered_papers(numbers, prefixes) if d in table.doc_number}
 
         def numbered_rows(batch: np.ndarray) -> np.ndarray:
-            ids = [table.doc_ids[d] for d in batch.tolist() if d in holders]
-            if not ids:
-                return np.zeros(0, dtype="int64")
-            return np.array([r for (r,) in self.store.execute(
-                f"SELECT c.rowid FROM sections s JOIN chunks c ON c.section_id = s.id WHERE ({numbered}) "
-                f"AND s.document_id IN ({','.join('?' * len(ids))})", params + ids)], dtype="int64")
+            papers = [table.doc_ids[d] for d in batch.tolist() if d in holders]
+            return np.array(sections.numbered_passages(numbers, prefixes, papers), dtype="int64")
 
         phrases = [_fts_phrase(ref) for ref in query.section_refs + query.item_refs]
         for ref in query.decision_refs:
