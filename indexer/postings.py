@@ -32,7 +32,7 @@ _KNOWN_PHRASES = 100_000  # phrases whose term is kept per reader
 
 
 class _Tokeniser(threading.local):
-    """Each thread's scratch connection (tokenising never waits for another thread)."""
+    """Each thread's scratch connection (tokenising and scoring a few rows never wait for another thread)."""
 
     conn: sqlite3.Connection | None = None
 
@@ -40,8 +40,9 @@ class _Tokeniser(threading.local):
 _LOCAL = _Tokeniser()
 
 
-def _scratch(schema: str) -> sqlite3.Connection:
-    """A per-thread in-memory copy of the index's FTS5 table (emptied), with its 'instance' vocabulary."""
+def scratch_fts(schema: str) -> sqlite3.Connection:
+    """This thread's in-memory copy of the index's FTS5 table, fresh and empty (dropping it is cheaper
+    than deleting rows one by one), with its 'instance' vocabulary (`words`)."""
     if _LOCAL.conn is None:
         _LOCAL.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     conn = _LOCAL.conn
@@ -58,7 +59,7 @@ def fts_schema(conn) -> str:
 def tokenised(schema: str, rows: Iterable[tuple[int, str, str]]):
     """FTS5's terms of these (rowid, text, heading) rows: (term -> (rowids ascending, doubled weighted
     frequencies)), and (rowids, lengths: tokens over all columns)."""
-    conn = _scratch(schema)
+    conn = scratch_fts(schema)
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO chunks_fts(rowid, text, heading) VALUES (?,?,?)", rows)
     conn.execute("COMMIT")
@@ -82,7 +83,7 @@ def tokenised(schema: str, rows: Iterable[tuple[int, str, str]]):
 
 def query_terms(schema: str, phrase_text: str) -> list[str]:
     """The terms FTS5 makes of a phrase's text (in order)."""
-    conn = _scratch(schema)
+    conn = scratch_fts(schema)
     conn.execute("INSERT INTO chunks_fts(rowid, text, heading) VALUES (1, ?, '')", (phrase_text,))
     terms = [t for (t,) in conn.execute("SELECT term FROM words ORDER BY offset")]
     conn.execute("DROP TABLE chunks_fts")

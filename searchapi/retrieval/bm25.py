@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.postings import term_postings
+from indexer.postings import fts_schema, scratch_fts, term_postings
 
 COLUMN_WEIGHTS = (1.0, 0.5)  # passage text, heading path
 K1, B = 1.2, 0.75  # FTS5's bm25() constants (ext/fts5/fts5_aux.c)
@@ -131,27 +130,13 @@ def _solved(per_phrase: list[list[tuple[int, float]]], lengths: dict[int, int], 
     return freqs
 
 
-class _Scratch(threading.local):
-    """A per-thread in-memory FTS5 table with the index's own tokenizer, into which the rows to be scored
-    are copied: one phrase's frequencies in a few rows then cost a re-tokenisation of those rows, not a
-    walk of the phrase's whole doclist (bm25() of `MATCH ? AND rowid IN (...)` recounts every phrase's
-    rows once per rowid: FTS5 filters an IN list one value at a time)."""
-
-    conn: sqlite3.Connection | None = None
-
-
-_SCRATCH = _Scratch()
-
-
 def row_frequencies(conn, phrases: list[str], rowids: list[int]) -> tuple[list[dict[int, float]], dict[int, int]]:
     """Per phrase: each of `rowids` holding it -> its column-weighted frequency there (FTS5's matching,
-    FTS5's tokens); and every one of those rows' length."""
-    schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0]
-    if _SCRATCH.conn is None:
-        _SCRATCH.conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    scratch = _SCRATCH.conn
-    scratch.execute("DROP TABLE IF EXISTS chunks_fts")  # a fresh table: cheaper than deleting rows one by one
-    scratch.execute(schema)
+    FTS5's tokens); and every one of those rows' length. The rows are copied into this thread's scratch
+    FTS5 table (indexer/postings.py): one phrase's frequencies in a few rows then cost a re-tokenisation of
+    those rows, not a walk of the phrase's whole doclist (bm25() of `MATCH ? AND rowid IN (...)` recounts
+    every phrase's rows once per rowid: FTS5 filters an IN list one value at a time)."""
+    scratch = scratch_fts(fts_schema(conn))
     scratch.execute("BEGIN")
     for start in range(0, len(rowids), 500):
         part = rowids[start:start + 500]
