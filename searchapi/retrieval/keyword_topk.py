@@ -121,12 +121,13 @@ def is_stored(conn, phrase: str) -> bool:
 
 def summed_top(conn, fts_query: str, n: int, allowed: set[int] | None, local: KeywordStats,
                 cache: ImpactCache | None, settings) -> list[tuple[int, float]] | None:
-    """FTS5's top n from each phrase's own bm25() terms, which a reader keeps (a phrase common to many
-    queries is read from FTS5 once), every score added up phrase by phrase in the query's order as bm25()
-    adds them, so bit for bit FTS5's. MaxScore over the kept terms: a phrase adds at most idf * (k1 + 1);
+    """FTS5's top n from each phrase's own bm25() terms, which a reader keeps (a word's computed from its
+    stored postings, a phrase of several words read from FTS5 once), every score added up phrase by
+    phrase in the query's order as bm25() adds them, so bit for bit FTS5's. MaxScore over the kept terms: a phrase adds at most idf * (k1 + 1);
     rows are gathered from the phrases with the highest bounds ("essential") until the other phrases'
     bounds fall below the n-th best sum so far; only rows that could still enter get the other phrases'
-    terms (looked up by rowid). A phrase not kept yet and in many rows ("cold") is read in the background;
+    terms (looked up by rowid). A phrase of several words not kept yet and in many rows ("cold"; a word
+    with stored postings never is) is read in the background;
     meanwhile the rows that could enter are scored exactly by re-tokenising them. Ties go to the lower
     rowid, as FTS5's sorter has it. None when FTS5 scoring every match is the cheaper way."""
     phrases = fts_phrases(fts_query)
