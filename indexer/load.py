@@ -11,6 +11,10 @@ from pathlib import Path
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
 SKIPPED_DIRS = {".git", ".reportsearch", "__pycache__", "node_modules", ".venv"}
+# A folder's own notes (its catalogue, licence, change log) describe the reports rather than being one:
+# a catalogue's one-line summary of each paper would be quoted instead of the paper. Named, they are indexed.
+FOLDER_NOTES = {"readme", "manifest", "licence", "license", "changelog", "changes", "contributing", "notice",
+                "copying", "authors"}
 
 
 # Longest first: a UTF-32 LE mark begins with the UTF-16 LE one.
@@ -55,6 +59,7 @@ class Discovery:
     roots: list[Path] = field(default_factory=list)  # what source paths are relative to
     folders: list[Path] = field(default_factory=list)  # folders named: files vanished from them are removed
     root_of: dict[Path, Path] = field(default_factory=dict)
+    not_reports: set[str] = field(default_factory=set)  # FOLDER_NOTES found in the folders: dropped if indexed before
 
 
 def _kind(mode: int) -> str:
@@ -65,8 +70,9 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _consider(path: Path, root: Path, found: Discovery) -> None:
-    """One directory entry: a report to read, a folder to walk, or a reason it is left out."""
+def _consider(path: Path, root: Path, found: Discovery, named: bool = False) -> None:
+    """One directory entry (or a path the user `named`): a report to read, a folder to walk, or a
+    reason it is left out."""
     shown = display_path(path)
     try:
         info = path.lstat()
@@ -93,7 +99,10 @@ def _consider(path: Path, root: Path, found: Discovery) -> None:
     if not stat.S_ISREG(info.st_mode):
         found.skipped.append((shown, f"{_kind(info.st_mode)}, not a file"))
         return
-    if path.suffix.lower() in SUPPORTED_SUFFIXES:
+    if not named and path.stem.lower() in FOLDER_NOTES and path.suffix.lower() in SUPPORTED_SUFFIXES:
+        found.skipped.append((shown, "the folder's own notes, not a report (name the file to index it)"))
+        found.not_reports.add(shown)
+    elif path.suffix.lower() in SUPPORTED_SUFFIXES:
         found.files.append(path)
         found.root_of.setdefault(path, root)
     # Hidden files and JSON (question sets, metadata) sit beside reports without being reports.
@@ -117,7 +126,7 @@ def discover(paths: list[Path]) -> Discovery:
             found.folders.append(path)
         named.append((path, root))
     for path, root in named:
-        _consider(path, root, found)
+        _consider(path, root, found, named=True)
     found.files = list(dict.fromkeys(found.files))
     return found
 

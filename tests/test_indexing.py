@@ -123,6 +123,22 @@ def test_bad_inputs_are_skipped_with_reasons(tmp_path):
     assert "Café policing" in doc_titles(tmp_path / "idx")
 
 
+def test_folder_notes_are_not_reports_unless_named(tmp_path):
+    """A catalogue beside the papers summarises each one; walked, it is left out with a reason (and an
+    index that held it drops it), but a user who names it gets it indexed."""
+    docs = tmp_path / "papers"
+    docs.mkdir()
+    write(docs / "board.txt", "Board minutes", "The board approved the fleet budget of £2.4m for 2019/20.")
+    write(docs / "MANIFEST.md", "Catalogue", "board.txt: board minutes approving the fleet budget of £2.4m.")
+    first = index_paths([docs], tmp_path / "idx", progress=False)
+    assert [Path(p).name for p in first.indexed] == ["board.txt"]
+    assert "not a report" in dict((Path(p).name, why) for p, why in first.skipped)["MANIFEST.md"]
+    named = index_paths([docs / "MANIFEST.md"], tmp_path / "idx", progress=False)
+    assert [Path(p).name for p in named.indexed] == ["MANIFEST.md"] and "Catalogue" in doc_titles(tmp_path / "idx")
+    again = index_paths([docs], tmp_path / "idx", progress=False)
+    assert [Path(p).name for p in again.removed] == ["MANIFEST.md"] and "Catalogue" not in doc_titles(tmp_path / "idx")
+
+
 def test_folder_of_thousands_of_files(tmp_path):
     docs = tmp_path / "many"
     for i in range(2000):
