@@ -108,6 +108,17 @@ def test_the_question_form_says_what_kind_of_fact_is_asked():
     assert not matches("count", "One third of searches led to an arrest.") and not matches("date", "It will operate 7 days a week.")
 
 
+def test_a_value_the_question_itself_gives_is_no_answer_of_its_kind():
+    aircraft = plan("How many 737 MAX airplanes does the AD cover?")
+    assert matches("count", "It applies to all 737 MAX airplanes.") and not matches("count", "It applies to all 737 MAX airplanes.", aircraft.given)
+    assert matches("count", "The AD affects 1,800 airplanes of U.S. registry.", aircraft.given)
+    meeting = plan("Who briefed the VRU at the May 2014 meeting?")
+    assert not matches("date", "At the May 2014 meeting:", meeting.given)
+    # An acronym's long form is given too: 'Reduction Unit' names no person.
+    assert not matches("person", "the Violence Reduction Unit Agenda", meeting.given)
+    assert matches("person", "The VRU was briefed by Adrian Harper.", meeting.given)
+
+
 # ---- the query plan ---------------------------------------------------------------------------------
 def test_the_plan_parses_a_question_once_into_typed_parts():
     p = plan('What was the VRU budget in 2016/17 and when does "section 3.2" apply?')
@@ -153,6 +164,15 @@ def test_features_are_general_and_complete():
 def test_a_year_the_evidence_does_not_mention_is_a_mismatch():
     _, cands, _ = featurize("what was the budget in 2016/17", [TEXTS[1], TEXTS[2]], dates=["2017-07-20", "2018-01-01"])
     assert cands[0].features["year_mismatch"] == 0.0 and cands[1].features["year_mismatch"] == 1.0
+
+
+def test_a_month_the_question_names_must_be_the_evidence_month():
+    p = plan("What was the warrant total for December 2022?")
+    assert [(y.start, y.month) for y in p.years] == [(2022, 12)] and [y.month for y in plan("the Aug. 27, 2018 hearing").years] == [8]
+    assert p.years[0].written_in("approved on 15 Dec 2022") and not p.years[0].written_in("approved on October 18, 2022")
+    texts = ["The warrants for October 2022 totalled $41,000.", "The warrants totalled $52,000."]
+    _, cands, _ = featurize(p.question, texts, dates=["2022-10-18", "2022-12-20"])
+    assert cands[0].features["year_mismatch"] == 1.0 and cands[1].features["year_mismatch"] == 0.0
 
 
 def test_the_subject_the_evidence_never_mentions_is_named():

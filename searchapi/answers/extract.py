@@ -13,6 +13,8 @@ from price_parser import Price
 
 from indexer.dates import find_dates
 
+from searchapi.retrieval.lexical import stem
+
 
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
 _FRACTION = r"(?:half|halves|thirds?|quarters?|fifths?|tenths?)"
@@ -90,7 +92,19 @@ def asked_type(question: str) -> str | None:
     return next((kind for kind, asks in _ASKS.items() if asks.search(question)), None)
 
 
-def matches(kind: str | None, text: str) -> bool:
-    """Whether the text states the asked kind (an 'amount' is a sum, a count or a percentage)."""
-    found = states(text) if kind else frozenset()
+def matches(kind: str | None, text: str, given: frozenset[str] = frozenset()) -> bool:
+    """Whether the text states the asked kind (an 'amount' is a sum, a count or a percentage) beyond the
+    words the question itself `given` (stems): '737' of '737 MAX' is no count of aircraft, 'May 2014'
+    of 'the May 2014 meeting' no date it was held on, 'Public Data' of 'the Public Data Group' nobody."""
+    if not kind:
+        return False
+    found = states(_without(text, given) if given else text)
     return kind in found or (kind == "amount" and bool(found & {"money", "count", "percent"}))
+
+
+_WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+
+
+@lru_cache(maxsize=50_000)
+def _without(text: str, given: frozenset[str]) -> str:
+    return _WORDS.sub(lambda m: "·" if stem(m.group()) in given else m.group(), text)

@@ -91,6 +91,7 @@ class Featurizer:
         known = self.terms.known([t.stem for t in plan.concepts])
         asked = list(dict.fromkeys(w for w in tokens(plan.text) if not w.isdigit()))
         named = [self.concept(w) for w in plan.subject]
+        given = plan.given
         contexts = {}  # chunk id -> (subject_min, its words, which of them say an asked word)
         for c, d in zip(candidates, dense):
             context = f"{c.chunk.heading} {c.chunk.text}"
@@ -99,9 +100,10 @@ class Featurizer:
                 sims = self.similarity(vocabulary, asked + plan.subject)
                 subject = self.support(plan.subject, stem_set(context), sims[:, len(asked):])
                 contexts[c.chunk.id] = (min(subject, default=1.0), vocabulary, sims[:, : len(asked)] >= self.synonym_similarity)
-            type_match = float(matches(plan.answer_type, c.text))
+            type_match = float(matches(plan.answer_type, c.text, given))
             year_match = all(y.written_in(c.text) or y.written_in(context) or
-                             (not y.financial and c.paper_date.startswith(str(y.start))) for y in plan.years)
+                             (not y.financial and c.paper_date.startswith(f"{y.start}-{y.month:02d}" if y.month else str(y.start)))
+                             for y in plan.years)
             c.features = {
                 "dense_sentence": float(d),
                 "passage_score": c.passage_score,

@@ -15,6 +15,10 @@ from searchapi.retrieval.rerank import BOILERPLATE
 from searchapi.answers.extract import asked_type
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+# A month written before the year it belongs to ('December 2022', 'Aug 27, 2018').
+_MONTH_BEFORE = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?$", re.I)
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
@@ -22,12 +26,17 @@ _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:
 
 @dataclass
 class Year:
-    """A year the question names; `financial` for '2016/17' (any spelling)."""
+    """A year the question names; `financial` for '2016/17' (any spelling); `month` (1-12) when the
+    question says one ('December 2022'), which the evidence must then say too."""
 
     start: int
     financial: bool = False
+    month: int = 0
 
     def written_in(self, text: str) -> bool:
+        if self.month:
+            name = _MONTHS[self.month - 1]
+            return str(self.start) in text and re.search(rf"\b{name[:3]}(?:{name[3:]}|\.|\b)", text, re.I) is not None
         if not self.financial:
             return str(self.start) in text
         end = (self.start + 1) % 100
@@ -45,6 +54,11 @@ class QueryPlan(ParsedQuery):
     parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
 
+    @property
+    def given(self) -> frozenset[str]:
+        """The stems the question itself says (acronyms' long forms too): no part of an answer."""
+        return frozenset(c.stem for c in self.concepts).union(*(c.long_form for c in self.concepts))
+
 
 def salient_subject(question: str, idf, max_share: float) -> list[str]:
     """What the question is about: the names it gives (capitalised phrases, acronyms), else its rarest word.
@@ -55,13 +69,22 @@ def salient_subject(question: str, idf, max_share: float) -> list[str]:
     return words or sorted(tokens(question), key=lambda t: -idf(stem(t)))[:1]
 
 
+def years_named(text: str) -> list[Year]:
+    """The years a question names, each with the month written before it, if any."""
+    out = []
+    for m in _YEAR.finditer(text):
+        month = _MONTH_BEFORE.search(text[max(0, m.start() - 16): m.start()])
+        out.append(Year(int(m.group(1)), bool(m.group(2)), 1 + [n[:3] for n in _MONTHS].index(month.group(1).lower()) if month else 0))
+    return out
+
+
 def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: Settings, history=None) -> QueryPlan:
     """Parse once: follow-up context folded in, respelled as the reports spell, typed."""
     text = respell(rewrite_followup(question, history or []))
     asked = respell(question)
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
     plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
-                     years=[Year(int(a), bool(b)) for a, b in _YEAR.findall(text)], answer_type=asked_type(asked),
+                     years=years_named(text), answer_type=asked_type(asked),
                      parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=salient_subject(asked, idf, settings.answer_subject_max_share))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms

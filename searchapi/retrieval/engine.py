@@ -363,7 +363,7 @@ class SearchEngine:
             return ordered
         qvec = self.embedder.encode_query(query.dense_text)[0]
         terms = query.concepts if isinstance(query, QueryPlan) else concepts(query.text, self.acronyms)
-        kind = query.answer_type if isinstance(query, QueryPlan) else None
+        kind, given = (query.answer_type, query.given) if isinstance(query, QueryPlan) else (None, frozenset())
         chunks = [self.snapshot.chunks[r] for r, _ in head]
         rescored = []
         for (rowid, fused), chunk, (spans, vectors) in zip(head, chunks, self.sentences.get(chunks)):
@@ -372,7 +372,7 @@ class SearchEngine:
                 sims = w_sentence * (vectors @ qvec)
                 if kind:  # a 'how much' question wants the sentence with the amount in it
                     text = self.document_text(chunk.document_id)
-                    sims = sims + w_type * np.array([matches(kind, text[s:e]) for s, e in spans])
+                    sims = sims + w_type * np.array([matches(kind, text[s:e], given) for s, e in spans])
                 best = float(sims.max())
             lexical = self.terms.coverage(terms, chunk.text + " " + chunk.heading)
             total = w_fused * fused + best + w_lexical * lexical
