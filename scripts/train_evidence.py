@@ -1,13 +1,16 @@
 """Fit the evidence model on labelled question sets of one or more collections and store it as package data.
 
     python scripts/train_evidence.py --index-dir /tmp/ans-index
-    python scripts/train_evidence.py --index-dir /tmp/ans-index --also /tmp/real-idx corpus/dev-real-formats.jsonl
+    # the stored model: the Kent sample and both labelled sets of the real-format collection
+    python scripts/train_evidence.py --index-dir /tmp/ans-index --also /tmp/real-idx corpus/dev-real-formats.jsonl \
+        --also /tmp/real-idx corpus/dev2-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --cv --also /tmp/real-idx corpus/dev-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --score /tmp/real-idx corpus/dev-real-formats.jsonl
 
 Reproducible: the first index is built from corpus/ (`reportsearch index corpus/`) and asked
 corpus/devset.jsonl, holdout.jsonl and fresh.jsonl (all splits); `--also` adds another collection's
-index and question set. The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
+index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
+--index-dir /tmp/real-idx`; the blind set is never trained on). The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
 by a hash of each question's id from its own collection, the folds are grouped by paper (papers of
 different collections never share a group) and deterministic, and the fits have no randomness.
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;

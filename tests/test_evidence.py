@@ -175,6 +175,18 @@ def test_a_month_the_question_names_must_be_the_evidence_month():
     assert cands[0].features["year_mismatch"] == 1.0 and cands[1].features["year_mismatch"] == 0.0
 
 
+def test_a_number_the_evidence_gives_the_same_word_otherwise_is_a_mismatch():
+    from searchapi.answers.extract import numbered
+
+    assert numbered("When is the 26th meeting of the board?") == {(stem("meeting"), "before", 26)}
+    # Years, sums, shares, thousands and identifiers label nothing.
+    assert numbered("In 2012, 10,300 datasets cost £5 and 60% of AD 2018-23-51 was done.") == frozenset()
+    p = plan("How much is Tranche 3 of the fund worth?")
+    _, cands, _ = featurize(p.question, ["Tranche 2 of the fund totals £637,800.", "Tranche 3 of the fund totals £80,000.",
+                                         "The fund totals £700,000."])
+    assert [c.features["number_mismatch"] for c in cands] == [1.0, 0.0, 0.0]
+
+
 def test_the_subject_the_evidence_never_mentions_is_named():
     p = plan("What is the annual budget of the Violence Reduction Unit?")
     featurizer = Featurizer(TERMS, {}, encode_words, 0.7)
@@ -284,6 +296,15 @@ def test_a_near_miss_asks_about_a_year_no_paper_writes():
     assert swap_year("budget for 2016/17", corpus) == "budget for 2014/15"
     assert swap_year("how many speed cameras?", corpus) is None
     assert swap_year("how many speed cameras?", corpus, append=True) == "how many speed cameras in 2018"
+
+
+def test_a_near_miss_numbers_a_word_as_no_paper_does():
+    from searchapi.answers.nearmiss import swap_number
+
+    corpus = Corpus.from_texts({"a": ["Tranche 2 of the fund totals £5.", "The 24th meeting followed the 23rd meeting."]})
+    assert swap_number("How much is Tranche 2 worth?", corpus) == "How much is Tranche 3 worth?"
+    assert swap_number("When was the 24th meeting?", corpus) == "When was the 25th meeting?"
+    assert swap_number("What was spent in 2016?", corpus) is None
 
 
 def test_near_misses_keep_their_source_paper_and_skip_unanswerable_questions():

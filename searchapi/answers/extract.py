@@ -14,6 +14,7 @@ from price_parser import Price
 from indexer.dates import find_dates
 
 from searchapi.retrieval.lexical import stem
+from searchapi.retrieval.query import STOPWORDS
 
 
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
@@ -90,6 +91,34 @@ _ASKS = {
 def asked_type(question: str) -> str | None:
     """What kind of fact the question's form asks for ('how many ...' -> 'count'), if it says."""
     return next((kind for kind, asks in _ASKS.items() if asks.search(question)), None)
+
+
+# A small whole number written as a label beside a word ('Tranche 3', 'the 26th meeting', 'item 5'): not a
+# year, a sum, a share, a decimal, a thousands group or part of an identifier.
+_LABEL_NUMBER = re.compile(r"(?<![\w£$€.,/:–-])(\d{1,3})(st|nd|rd|th)?(?![\w%/:–-]|[.,]\d)", re.I)
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z'’]+)\s+$")
+_WORD_AFTER = re.compile(r"\s+([A-Za-z][A-Za-z'’]+)")
+
+
+@lru_cache(maxsize=50_000)
+def numbered(text: str) -> frozenset[tuple[str, str, int]]:
+    """The words a text writes a label number beside: (stem, 'after', 3) for 'Tranche 3', (stem,
+    'before', 26) for '26th meeting'; the word must say something (no 'the', 'of')."""
+    out = set()
+    for m in _LABEL_NUMBER.finditer(text):
+        for side, found in (("after", _WORD_BEFORE.search(text[max(0, m.start() - 40): m.start()])),
+                            ("before", _WORD_AFTER.match(text, m.end()))):
+            if found and found.group(1).lower() not in STOPWORDS:
+                out.add((stem(found.group(1)), side, int(m.group(1))))
+    return frozenset(out)
+
+
+def number_clash(asked: frozenset[tuple[str, str, int]], text: str) -> bool:
+    """Whether the text numbers a word of the question otherwise and never as asked ('Tranche 2' for
+    'Tranche 3', '24th meeting' for '26th meeting')."""
+    written = numbered(text)
+    clash = any((w, side) in {(s, d) for s, d, _ in written} for w, side, _ in asked)
+    return clash and not asked & written
 
 
 def matches(kind: str | None, text: str, given: frozenset[str] = frozenset()) -> bool:

@@ -16,7 +16,7 @@ from indexer.store import ChunkRecord
 
 from searchapi.retrieval.lexical import Concept, stem, stem_set, stems
 from searchapi.retrieval.query import tokens
-from searchapi.answers.extract import matches
+from searchapi.answers.extract import matches, number_clash
 from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
@@ -27,8 +27,8 @@ FEATURES = (
 )
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_window_coverage", "lead_missing_peak",
-                     "window_subject_and_type", "paper_margin")
-LACKING = ("year_mismatch", "lead_missing_peak")  # these speak against an answer, the rest for one
+                     "window_subject_and_type", "paper_margin", "number_mismatch")
+LACKING = ("year_mismatch", "lead_missing_peak", "number_mismatch")  # these speak against an answer, the rest for one
 
 
 @dataclass(eq=False)  # told apart by identity
@@ -143,6 +143,7 @@ class Featurizer:
             _, vocabulary, close = contexts[c.chunk.id]
             said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have}
             f["subject_window"] = coverage(named, c.window)
+            f["number_mismatch"] = float(number_clash(plan.numbered, c.window))
             f["missing_peak"] = self.missing_peak(plan, have, said)
         # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
         support = max(c.features["type_match"] * c.features["window_coverage"] for c in candidates) if plan.answer_type else 1.0
@@ -162,7 +163,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
     fact asked about the subject, does the best one's window speak of what was asked, by what margin."""
     if not ranked:
-        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0}
+        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0, "number_mismatch": 1.0}
     typed = ("type_match",) if plan.answer_type is not None else ()
 
     def best(name: str) -> float:
@@ -173,7 +174,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     return {"type_support": lead["question_type_support"], "subject_min": lead["subject_min"],
             "year_mismatch": lead["year_mismatch"], "lead_window_coverage": lead["window_coverage"],
             "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
-            "paper_margin": top.probability - other}
+            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"]}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
+from searchapi.answers.extract import numbered
 from searchapi.retrieval.lexical import stem, stems
 from searchapi.retrieval.query import STOPWORDS, tokens
 
@@ -38,6 +39,7 @@ class Corpus:
     years: set[int]  # every year any paper writes
     slots: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # capitalised word -> {(word before, ""), ("", word after)}
     similarity: Callable[[str, list[str]], list[float]] | None = None  # word vectors' cosine, when known
+    numbered: frozenset = frozenset()  # every (word, side, label number) any paper writes (extract.numbered)
 
     @classmethod
     def of(cls, engine) -> "Corpus":
@@ -69,7 +71,8 @@ class Corpus:
                 # A capitalised word inside a sentence (not its first word), beside the words it is written between.
                 if word[0].isupper() and not word.isupper() and len(word) > 2 and before.lower() not in ("", "."):
                     slots.setdefault(word, set()).update({(before.lower(), ""), ("", after.lower())})
-        return cls(passages, names, years, slots)
+        numbers = frozenset().union(*(numbered(t) for ts in texts.values() for t in ts))
+        return cls(passages, names, years, slots, numbered=numbers)
 
     @cached_property
     def slot_members(self) -> Counter:
@@ -176,6 +179,23 @@ def swap_year(question: str, corpus: Corpus, append: bool = False) -> str | None
     return "".join(out) + question[last:]
 
 
+def swap_number(question: str, corpus: Corpus) -> str | None:
+    """The question with a number labelling one of its words moved to the nearest no paper writes
+    beside that word ('Tranche 2' -> 'Tranche 3', 'the 24th meeting' -> 'the 23rd meeting')."""
+    for word, side, value in sorted(numbered(question)):
+        new = next((v for d in range(1, 10) for v in (value + d, value - d)
+                    if v > 0 and (word, side, v) not in corpus.numbered), None)
+        match = re.search(rf"(?<![\w£$€.,/:–-]){value}(st|nd|rd|th)?\b", question) if new else None
+        if match:
+            suffix = _ordinal(new) if match.group(1) else ""
+            return question[: match.start()] + f"{new}{suffix}" + question[match.end():]
+    return None
+
+
+def _ordinal(n: int) -> str:
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
 def near_misses(questions: list[dict], plans: list, idf, corpus: Corpus, append_years: bool = True) -> list[dict]:
     """Unanswerable copies of the answerable questions (each at most one subject swap and one year
     swap), labelled with their source's paper and id."""
@@ -186,7 +206,8 @@ def near_misses(questions: list[dict], plans: list, idf, corpus: Corpus, append_
         key = q.get("id", q["question"])
         for kind, text in (("subject", swap_subject(q["question"], plan.subject, q["file"], idf, corpus, key)),
                            ("modifier", swap_modifier(q["question"], plan.subject, idf, corpus, key)),
-                           ("year", swap_year(q["question"], corpus, append_years))):
+                           ("year", swap_year(q["question"], corpus, append_years)),
+                           ("number", swap_number(q["question"], corpus))):
             if text and text != q["question"]:
                 out.append({"id": f"{key}~{kind}", "question": text, "answerable": False, "gold": [],
                             "file": q["file"], "kind": f"near-miss-{kind}", "synthetic": True})

@@ -12,7 +12,7 @@ from searchapi.answers.followup import rewrite_followup
 from searchapi.retrieval.lexical import Concept, concepts, stem
 from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
 from searchapi.retrieval.rerank import BOILERPLATE
-from searchapi.answers.extract import asked_type
+from searchapi.answers.extract import asked_type, numbered
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -53,6 +53,7 @@ class QueryPlan(ParsedQuery):
     answer_type: str | None = None
     parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
+    numbered: frozenset = frozenset()  # words it labels with a number ('Tranche 3'): extract.numbered
 
     @property
     def given(self) -> frozenset[str]:
@@ -85,7 +86,8 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: 
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
     plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
                      years=years_named(text), answer_type=asked_type(asked),
-                     parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=salient_subject(asked, idf, settings.answer_subject_max_share))
+                     parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=salient_subject(asked, idf, settings.answer_subject_max_share),
+                     numbered=numbered(asked))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan
