@@ -27,7 +27,7 @@ FEATURES = (
 )
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_window_coverage", "lead_missing_peak",
-                     "window_subject_and_type", "paper_margin", "number_mismatch")
+                     "window_subject_and_type", "paper_margin", "number_mismatch", "lead_score")
 LACKING = ("year_mismatch", "lead_missing_peak", "number_mismatch")  # these speak against an answer, the rest for one
 
 
@@ -163,7 +163,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
     fact asked about the subject, does the best one's window speak of what was asked, by what margin."""
     if not ranked:
-        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0, "number_mismatch": 1.0}
+        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0, "number_mismatch": 1.0, "lead_score": -10.0}
     typed = ("type_match",) if plan.answer_type is not None else ()
 
     def best(name: str) -> float:
@@ -174,7 +174,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     return {"type_support": lead["question_type_support"], "subject_min": lead["subject_min"],
             "year_mismatch": lead["year_mismatch"], "lead_window_coverage": lead["window_coverage"],
             "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
-            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"]}
+            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:
