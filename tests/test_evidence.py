@@ -326,7 +326,8 @@ def test_the_best_sentence_itself_must_name_the_subject():
     budget.probability, vru.probability = 0.0, 1.0
     named = question_features(p, [vru, budget])
     assert nearby["subject_min"] < named["subject_min"] == 1.0
-    assert named["lead_window_coverage"] > nearby["lead_window_coverage"]
+    # Whether any sentence states the asked kind of fact about the subject reads them all, not the lead.
+    assert named["type_support"] == nearby["type_support"] > 0.0
     assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["lead_missing_peak"] == 1.0
 
 

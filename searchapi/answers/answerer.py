@@ -17,7 +17,6 @@ from searchapi.answers.model import EvidenceModel, load_model
 from searchapi.answers.plan import QueryPlan
 from searchapi.retrieval.engine import SearchEngine
 from searchapi.retrieval.lexical import stem_set
-from searchapi.retrieval.rerank import is_boilerplate
 from searchapi.schemas import Answer, Filters, Result, Turn
 
 
@@ -62,7 +61,7 @@ class Answerer:
                     key = (chunk.document_id, s, e)
                     if key not in out:
                         out[key] = Candidate(chunk, rank, score, s, e, text[s:e], vector, paper_date=doc.date or "",
-                                             in_named_place=chunk.rowid in place, boilerplate=is_boilerplate(chunk, doc))
+                                             in_named_place=chunk.rowid in place)
         return list(out.values())
 
     def evidence(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> list[Candidate]:

@@ -21,12 +21,12 @@ from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
     "dense_sentence", "passage_score", "passage_prior", "coverage_sentence", "coverage_context",
-    "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like", "known_share",
-    "named_place", "boilerplate", "previous_dense", "type_in_context", "dense_rank", "coverage_rank",
-    "window_dense", "window_coverage", "previous_then_type", "subject_min", "question_type_support", "subject_window",
+    "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like",
+    "named_place", "previous_dense", "type_in_context", "dense_rank", "coverage_rank",
+    "window_dense", "window_coverage", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_window_coverage", "lead_missing_peak",
+QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_missing_peak",
                      "window_subject_and_type", "paper_margin", "number_mismatch", "lead_score")
 LACKING = ("year_mismatch", "lead_missing_peak", "number_mismatch")  # these speak against an answer, the rest for one
 
@@ -45,7 +45,6 @@ class Candidate:
     window: str = ""  # its section heading, the sentence and its neighbours (set with the features)
     paper_date: str = ""
     in_named_place: bool = False
-    boilerplate: bool = False
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
 
@@ -88,7 +87,6 @@ class Featurizer:
             return np.zeros((0, len(FEATURES)), dtype="float32")
         dense = np.vstack([c.vector for c in candidates]) @ qvec
         coverage = self.terms.coverage
-        known = self.terms.known([t.stem for t in plan.concepts])
         asked = list(dict.fromkeys(w for w in tokens(plan.text) if not w.isdigit()))
         named = [self.concept(w) for w in plan.subject]
         given = plan.given
@@ -115,9 +113,7 @@ class Featurizer:
                 "type_missing": float(plan.answer_type is not None and not type_match),
                 "year_mismatch": float(bool(plan.years) and not year_match),
                 "heading_like": float(_heading_like(c.text)),
-                "known_share": known,
                 "named_place": float(c.in_named_place),
-                "boilerplate": float(c.boilerplate),
                 "subject_min": contexts[c.chunk.id][0],
             }
         for name, key in (("dense_rank", "dense_sentence"), ("coverage_rank", "coverage_sentence")):
@@ -135,7 +131,6 @@ class Featurizer:
             mean = np.mean([n.vector for n in window], axis=0)
             f["window_dense"] = float(mean @ qvec) / (float(np.linalg.norm(mean)) or 1.0)
             f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
-            f["previous_then_type"] = (previous.features["coverage_sentence"] if previous else 0.0) * f["type_match"]
             # The question's distinctive words must be in the sentence, its neighbours or its heading
             # (or said there in other words), not merely somewhere in the passage.
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
@@ -145,10 +140,6 @@ class Featurizer:
             f["subject_window"] = coverage(named, c.window)
             f["number_mismatch"] = float(number_clash(plan.numbered, c.window))
             f["missing_peak"] = self.missing_peak(plan, have, said)
-        # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
-        support = max(c.features["type_match"] * c.features["window_coverage"] for c in candidates) if plan.answer_type else 1.0
-        for c in candidates:
-            c.features["question_type_support"] = support
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
 
     def missing_peak(self, plan: QueryPlan, have: frozenset[str], said_otherwise: set[str] = frozenset()) -> float:
@@ -171,8 +162,9 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
 
     lead, top = ranked[0].features, ranked[0]
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
-    return {"type_support": lead["question_type_support"], "subject_min": lead["subject_min"],
-            "year_mismatch": lead["year_mismatch"], "lead_window_coverage": lead["window_coverage"],
+    # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
+    return {"type_support": best("window_coverage") if typed else 1.0, "subject_min": lead["subject_min"],
+            "year_mismatch": lead["year_mismatch"],
             "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
             "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability}
 

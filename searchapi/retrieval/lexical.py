@@ -191,13 +191,6 @@ class CorpusStats:
         options = [w for w in spelling.candidates(lowered) or () if w != lowered and w[0] == lowered[0]]
         return max(options, key=spelling.word_frequency.__getitem__, default=None)
 
-    def known(self, terms: list[str], also: frozenset[str] = frozenset()) -> float:
-        """Share of the terms' IDF mass that occurs anywhere in the index (or is vouched for in `also`)."""
-        if not terms:
-            return 1.0
-        total = sum(self.idf(t) for t in terms)
-        return sum(self.idf(t) for t in terms if self.df.get(t) or t in also) / total
-
 
 def acronym_order(document_id: str, ord_: int, position: int) -> str:
     """A sortable key for 'which definition comes first': document id, passage order, place in passage
