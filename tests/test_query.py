@@ -47,6 +47,9 @@ def test_unknown_spellings_are_respelled_as_the_reports_write_them(engine):
     assert respell("reoffending", knows) == "re-offending"
     assert respell("deprioritising ICT work", knows) == "de-prioritising ICT work"  # reports: "de-prioritise"
     assert respell("helicopter fines", knows) == "helicopter fines"
+    codes = {"ab361", "q3"}.__contains__
+    assert respell("when was AB 361 signed, and Q3 or Q 3 or Q-3?", lambda w: codes(w.lower())) == "when was AB361 signed, and Q3 or Q3 or Q3?"
+    assert respell("section 3 and item 5", lambda w: codes(w.lower())) == "section 3 and item 5"
     assert not knows("helicopter")
 
 

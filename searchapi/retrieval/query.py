@@ -107,12 +107,16 @@ _ABBREVIATIONS = {  # as typed -> as the reports write it (used only when the ty
 }
 _PREFIX = re.compile(r"^(re|de|pre|co|non|sub|multi|inter|cross|over|under)([a-z]{4,})$", re.I)
 _ACRONYM_PLURAL = re.compile(r"^([A-Z][A-Z0-9]+)s$")
+_SPACED_CODE = re.compile(r"\b([A-Za-z]{1,4})[ -](\d{1,4})\b")  # 'AB 361', 'Q-3': a code the reports may write as one word
 
 
 def respell(text: str, known: Callable[[str], bool], correct: Callable[[str], str | None] = lambda w: None) -> str:
     """Spell words the way the reports do, when the typed form is unknown to the index:
-    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September', and a slip
-    ('summonsed' -> 'summoned') when `correct` knows one. Quoted phrases stay as typed."""
+    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September', 'AB 361' -> 'AB361', and
+    a slip ('summonsed' -> 'summoned') when `correct` knows one. Quoted phrases stay as typed."""
+
+    def join(m: re.Match) -> str:
+        return m.group(1) + m.group(2) if known(m.group(1) + m.group(2)) else m.group()
 
     def fix(m: re.Match) -> str:
         word = m.group()
@@ -129,7 +133,7 @@ def respell(text: str, known: Callable[[str], bool], correct: Callable[[str], st
         return correct(word) or word
 
     parts = re.split(r"([\"“][^\"”]*[\"”])", text)  # odd parts are quoted phrases
-    return "".join(part if i % 2 else _TOKEN.sub(fix, part) for i, part in enumerate(parts))
+    return "".join(part if i % 2 else _TOKEN.sub(fix, _SPACED_CODE.sub(join, part)) for i, part in enumerate(parts))
 
 
 def parse_query(text: str, acronyms: dict[str, str] | None = None) -> ParsedQuery:
