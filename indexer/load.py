@@ -13,8 +13,8 @@ SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".ht
 SKIPPED_DIRS = {".git", ".reportsearch", "__pycache__", "node_modules", ".venv"}
 # A folder's own notes (its catalogue, licence, change log) describe the reports rather than being one:
 # a catalogue's one-line summary of each paper would be quoted instead of the paper. Named, they are indexed.
-FOLDER_NOTES = {"readme", "manifest", "licence", "license", "changelog", "changes", "contributing", "notice",
-                "copying", "authors"}
+# Not 'notice' or 'changes': a council's 'Notice.pdf' is a paper.
+FOLDER_NOTES = {"readme", "manifest", "licence", "license", "changelog", "contributing", "copying", "authors"}
 
 
 # Longest first: a UTF-32 LE mark begins with the UTF-16 LE one.
