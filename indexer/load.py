@@ -11,10 +11,11 @@ from pathlib import Path
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
 SKIPPED_DIRS = {".git", ".reportsearch", "__pycache__", "node_modules", ".venv"}
-# A folder's own notes (its catalogue, licence, change log) describe the reports rather than being one:
-# a catalogue's one-line summary of each paper would be quoted instead of the paper. Named, they are indexed.
-# Not 'notice' or 'changes': a council's 'Notice.pdf' is a paper.
+# A folder's own notes in plain text (its catalogue, licence, change log) describe the reports rather than
+# being one: a catalogue's one-line summary of each paper would be quoted instead of the paper. Named, they
+# are indexed (and kept). Not 'notice' or 'changes', nor a PDF or DOCX: a council's 'Notice.pdf' is a paper.
 FOLDER_NOTES = {"readme", "manifest", "licence", "license", "changelog", "contributing", "copying", "authors"}
+NOTES_SUFFIXES = {".txt", ".md", ".markdown"}
 
 
 # Longest first: a UTF-32 LE mark begins with the UTF-16 LE one.
@@ -59,7 +60,6 @@ class Discovery:
     roots: list[Path] = field(default_factory=list)  # what source paths are relative to
     folders: list[Path] = field(default_factory=list)  # folders named: files vanished from them are removed
     root_of: dict[Path, Path] = field(default_factory=dict)
-    not_reports: set[str] = field(default_factory=set)  # FOLDER_NOTES found in the folders: dropped if indexed before
 
 
 def _kind(mode: int) -> str:
@@ -99,9 +99,8 @@ def _consider(path: Path, root: Path, found: Discovery, named: bool = False) -> 
     if not stat.S_ISREG(info.st_mode):
         found.skipped.append((shown, f"{_kind(info.st_mode)}, not a file"))
         return
-    if not named and path.stem.lower() in FOLDER_NOTES and path.suffix.lower() in SUPPORTED_SUFFIXES:
+    if not named and path.stem.lower() in FOLDER_NOTES and path.suffix.lower() in NOTES_SUFFIXES:
         found.skipped.append((shown, "the folder's own notes, not a report (name the file to index it)"))
-        found.not_reports.add(shown)
     elif path.suffix.lower() in SUPPORTED_SUFFIXES:
         found.files.append(path)
         found.root_of.setdefault(path, root)
@@ -128,6 +127,8 @@ def discover(paths: list[Path]) -> Discovery:
     for path, root in named:
         _consider(path, root, found, named=True)
     found.files = list(dict.fromkeys(found.files))
+    listed = {display_path(f) for f in found.files}  # a note named beside its folder is indexed, not skipped
+    found.skipped = [(path, why) for path, why in found.skipped if path not in listed]
     return found
 
 

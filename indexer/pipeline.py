@@ -131,12 +131,11 @@ def index_paths(paths: list[Path], index_dir: Path, settings: Settings | None = 
                 continue
             pending.append((key, source, documents, chunks, str(root), access or overrides.get(key)))
 
-        # Files that disappeared from a folder we were asked to index, or that it no longer offers as reports.
+        # Files that disappeared from a folder we were asked to index.
         seen = {display_path(f) for f in files}
         report.removed = [
             p for p in known
-            if p not in seen and (not Path(p).exists() or p in found.not_reports)
-            and any(Path(p).is_relative_to(r) for r in found.folders)
+            if p not in seen and not Path(p).exists() and any(Path(p).is_relative_to(r) for r in found.folders)
         ]
 
         t0 = time.perf_counter()

@@ -112,6 +112,9 @@ def test_a_value_the_question_itself_gives_is_no_answer_of_its_kind():
     aircraft = plan("How many 737 MAX airplanes does the AD cover?")
     assert matches("count", "It applies to all 737 MAX airplanes.") and not matches("count", "It applies to all 737 MAX airplanes.", aircraft.given)
     assert matches("count", "The AD affects 1,800 airplanes of U.S. registry.", aircraft.given)
+    # A year or month the question names stays part of the evidence's date; it invents no count either.
+    assert matches("date", "It was approved on 3 March 2019.", plan("When in 2019 was the strategy approved?").given)
+    assert not matches("count", "On 12 May 2014 the board met.", plan("How many officers were hired in May 2014?").given)
     meeting = plan("Who briefed the VRU at the May 2014 meeting?")
     assert not matches("date", "At the May 2014 meeting:", meeting.given)
     # An acronym's long form is given too: 'Reduction Unit' names no person.
@@ -169,6 +172,9 @@ def test_a_year_the_evidence_does_not_mention_is_a_mismatch():
 def test_a_month_the_question_names_must_be_the_evidence_month():
     p = plan("What was the warrant total for December 2022?")
     assert [(y.start, y.month) for y in p.years] == [(2022, 12)] and [y.month for y in plan("the Aug. 27, 2018 hearing").years] == [8]
+    # Whole month names and abbreviations only: 'Decision 2019' names no month, 'mayor' is not 'May'.
+    assert [y.month for y in plan("the Decision 2019 and Junior 2021 and Sept 2022 papers").years] == [0, 0, 9]
+    assert not plan("in May 2014").years[0].written_in("the mayor said so in 2014")
     assert p.years[0].written_in("approved on 15 Dec 2022") and not p.years[0].written_in("approved on October 18, 2022")
     texts = ["The warrants for October 2022 totalled $41,000.", "The warrants totalled $52,000."]
     _, cands, _ = featurize(p.question, texts, dates=["2022-10-18", "2022-12-20"])
@@ -176,11 +182,15 @@ def test_a_month_the_question_names_must_be_the_evidence_month():
 
 
 def test_a_number_the_evidence_gives_the_same_word_otherwise_is_a_mismatch():
-    from searchapi.answers.extract import numbered
+    from searchapi.answers.extract import number_clash, numbered
 
     assert numbered("When is the 26th meeting of the board?") == {(stem("meeting"), "before", 26)}
     # Years, sums, shares, thousands and identifiers label nothing.
     assert numbered("In 2012, 10,300 datasets cost £5 and 60% of AD 2018-23-51 was done.") == frozenset()
+    # A list shares its word; each numbered word is checked on its own.
+    assert number_clash(numbered("Tranche 3"), "Tranche 2 of the fund") and not number_clash(numbered("Tranche 3"), "Tranches 2 and 3")
+    assert not number_clash(numbered("the 5th meeting"), "the 5th and 6th meetings")
+    assert number_clash(numbered("Tranche 3 of Phase 2"), "Tranche 3 of Phase 1")
     p = plan("How much is Tranche 3 of the fund worth?")
     _, cands, _ = featurize(p.question, ["Tranche 2 of the fund totals £637,800.", "Tranche 3 of the fund totals £80,000.",
                                          "The fund totals £700,000."])
@@ -305,6 +315,8 @@ def test_a_near_miss_numbers_a_word_as_no_paper_does():
     assert swap_number("How much is Tranche 2 worth?", corpus) == "How much is Tranche 3 worth?"
     assert swap_number("When was the 24th meeting?", corpus) == "When was the 25th meeting?"
     assert swap_number("What was spent in 2016?", corpus) is None
+    # The number beside the word moves, not another figure of the question.
+    assert swap_number("Did 5,000 people attend the 24th meeting?", corpus) == "Did 5,000 people attend the 25th meeting?"
 
 
 def test_near_misses_keep_their_source_paper_and_skip_unanswerable_questions():

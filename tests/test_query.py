@@ -50,6 +50,8 @@ def test_unknown_spellings_are_respelled_as_the_reports_write_them(engine):
     codes = {"ab361", "q3"}.__contains__
     assert respell("when was AB 361 signed, and Q3 or Q 3 or Q-3?", lambda w: codes(w.lower())) == "when was AB361 signed, and Q3 or Q3 or Q3?"
     assert respell("section 3 and item 5", lambda w: codes(w.lower())) == "section 3 and item 5"
+    glued = {"in2019", "may2019"}.__contains__  # text extraction glues words the reports write apart
+    assert respell("what happened in 2019 and in May 2019", lambda w: glued(w.lower())) == "what happened in 2019 and in May 2019"
     assert not knows("helicopter")
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from price_parser import Price
 
-from indexer.dates import find_dates
+from indexer.dates import MONTHS, find_dates
 
 from searchapi.retrieval.lexical import stem
 from searchapi.retrieval.query import STOPWORDS
@@ -100,25 +100,44 @@ _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z'’]+)\s+$")
 _WORD_AFTER = re.compile(r"\s+([A-Za-z][A-Za-z'’]+)")
 
 
-@lru_cache(maxsize=50_000)
-def numbered(text: str) -> frozenset[tuple[str, str, int]]:
-    """The words a text writes a label number beside: (stem, 'after', 3) for 'Tranche 3', (stem,
-    'before', 26) for '26th meeting'; the word must say something (no 'the', 'of')."""
-    out = set()
-    for m in _LABEL_NUMBER.finditer(text):
-        for side, found in (("after", _WORD_BEFORE.search(text[max(0, m.start() - 40): m.start()])),
-                            ("before", _WORD_AFTER.match(text, m.end()))):
+_LIST_JOIN = re.compile(r"\s*(?:,|&|\band\b|\bor\b|\bto\b)\s*$", re.I)  # '2, 3 and 4', '5th to 6th'
+
+
+def labels(text: str) -> list[tuple[str, str, int, int, int]]:
+    """(stem, side, number, start, end) for each label number and a word beside it: ('tranch', 'after',
+    3, ...) for 'Tranche 3', ('meet', 'before', 26, ...) for '26th meeting'. A list shares its word:
+    'Tranches 2 and 3' labels both, as does 'the 5th and 6th meetings'; 'the', 'of' say nothing."""
+    numbers = list(_LABEL_NUMBER.finditer(text))
+    # Runs of numbers joined as a list: each member takes the word before the first and after the last.
+    runs, run = [], []
+    for m in numbers:
+        if run and _LIST_JOIN.fullmatch(text[run[-1].end(): m.start()]):
+            run.append(m)
+        else:
+            run = [m]
+            runs.append(run)
+    out = []
+    for run in runs:
+        words = (("after", _WORD_BEFORE.search(text[max(0, run[0].start() - 40): run[0].start()])),
+                 ("before", _WORD_AFTER.match(text, run[-1].end())))
+        for side, found in words:
             if found and found.group(1).lower() not in STOPWORDS:
-                out.add((stem(found.group(1)), side, int(m.group(1))))
-    return frozenset(out)
+                out += [(stem(found.group(1)), side, int(m.group(1)), m.start(), m.end()) for m in run]
+    return out
+
+
+@lru_cache(maxsize=4096)
+def numbered(text: str) -> frozenset[tuple[str, str, int]]:
+    """The (word stem, side, label number) of `labels`, as a set."""
+    return frozenset(label[:3] for label in labels(text))
 
 
 def number_clash(asked: frozenset[tuple[str, str, int]], text: str) -> bool:
     """Whether the text numbers a word of the question otherwise and never as asked ('Tranche 2' for
-    'Tranche 3', '24th meeting' for '26th meeting')."""
+    'Tranche 3', '24th meeting' for '26th meeting'), each labelled word on its own."""
     written = numbered(text)
-    clash = any((w, side) in {(s, d) for s, d, _ in written} for w, side, _ in asked)
-    return clash and not asked & written
+    return any((word, side, value) not in written and any(w == word and s == side for w, s, _ in written)
+               for word, side, value in asked)
 
 
 def matches(kind: str | None, text: str, given: frozenset[str] = frozenset()) -> bool:
@@ -134,6 +153,19 @@ def matches(kind: str | None, text: str, given: frozenset[str] = frozenset()) ->
 _WORDS = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=4096)
 def _without(text: str, given: frozenset[str]) -> str:
-    return _WORDS.sub(lambda m: "·" if stem(m.group()) in given else m.group(), text)
+    """The text with each run of words the question gives blanked out, unless the run is only numbers
+    and months: the '2019' of 'approved on 3 March 2019' stays part of its date when the question asks
+    'when in 2019', while '737 MAX' and 'the Public Data Group' go."""
+    words = list(_WORDS.finditer(text))
+    out, last, i = [], 0, 0
+    while i < len(words):
+        j = i
+        while j < len(words) and stem(words[j].group()) in given:
+            j += 1
+        if j > i and not all(w.group().isdigit() or w.group().lower() in MONTHS for w in words[i:j]):
+            out.append(text[last: words[i].start()] + "·")
+            last = words[j - 1].end()
+        i = max(j, i + 1)
+    return "".join(out) + text[last:]

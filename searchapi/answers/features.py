@@ -1,6 +1,7 @@
 """General evidence features of candidate sentences (model.py weighs them): similarity, rarity-weighted
 overlap, support for the subject and the rarest words by the sentence and its neighbours (not merely
-its passage), the kind of fact and the year asked about. None knows a particular question.
+its passage), the kind of fact, the year and month, and the numbered words asked about. None knows a
+particular question.
 """
 
 from __future__ import annotations
@@ -152,7 +153,9 @@ class Featurizer:
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
-    fact asked about the subject, does the best one's window speak of what was asked, by what margin."""
+    fact asked about the subject, does the best one's window speak of what was asked (its year, month and
+    numbered words too), how high the best scores (`probability` holds the model's logit until the
+    calibration) and by what margin over other papers."""
     if not ranked:
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0, "number_mismatch": 1.0, "lead_score": -10.0}
     typed = ("type_match",) if plan.answer_type is not None else ()

@@ -4,8 +4,8 @@ A labelled answerable question is turned into copies the reports almost surely c
 subject replaced by a name only other papers use ('the budget of the Violence Reduction Unit' ->
 'the budget of the Community Safety Partnership'), the subject's most distinctive capitalised word
 replaced by another the reports write in the same places ('Op Brock' -> 'Op Blythe', 'in Medway' ->
-'in Swale'), or its year by one no paper mentions. A swap is
-kept only when the corpus never puts the new name beside the question's rarest other word (one
+'in Swale'), its year by one no paper mentions, or a number labelling one of its words by one no
+paper writes beside that word ('Tranche 2' -> 'Tranche 3'). A name swap is kept only when the corpus never puts the new name beside the question's rarest other word (one
 passage), so the copy asks for a fact the reports do not state. The copies keep their source's
 paper, so cross-validation grouped by paper never sees them on the wrong side of a fold.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
-from searchapi.answers.extract import numbered
+from searchapi.answers.extract import labels, numbered
 from searchapi.retrieval.lexical import stem, stems
 from searchapi.retrieval.query import STOPWORDS, tokens
 
@@ -50,6 +50,8 @@ class Corpus:
             passages.setdefault(file, []).append(set(stems(f"{chunk.heading} {chunk.text}")))
             texts.setdefault(file, []).append(chunk.text)
         corpus = cls.from_texts(texts, passages)
+        # A heading can number a word too ('Tranche 3'): no near-miss may ask for what one states.
+        corpus.numbered |= frozenset().union(*(numbered(c.heading) for c in engine.snapshot.chunks.values()))
 
         def similarity(word: str, others: list[str]) -> list[float]:
             return list(engine.encode_words([o.lower() for o in others]) @ engine.encode_words([word.lower()])[0])
@@ -182,13 +184,12 @@ def swap_year(question: str, corpus: Corpus, append: bool = False) -> str | None
 def swap_number(question: str, corpus: Corpus) -> str | None:
     """The question with a number labelling one of its words moved to the nearest no paper writes
     beside that word ('Tranche 2' -> 'Tranche 3', 'the 24th meeting' -> 'the 23rd meeting')."""
-    for word, side, value in sorted(numbered(question)):
+    for word, side, value, start, end in sorted(labels(question)):
         new = next((v for d in range(1, 10) for v in (value + d, value - d)
                     if v > 0 and (word, side, v) not in corpus.numbered), None)
-        match = re.search(rf"(?<![\w£$€.,/:–-]){value}(st|nd|rd|th)?\b", question) if new else None
-        if match:
-            suffix = _ordinal(new) if match.group(1) else ""
-            return question[: match.start()] + f"{new}{suffix}" + question[match.end():]
+        if new is not None:
+            suffix = _ordinal(new) if not question[start:end].isdigit() else ""
+            return question[:start] + f"{new}{suffix}" + question[end:]
     return None
 
 
@@ -197,8 +198,8 @@ def _ordinal(n: int) -> str:
 
 
 def near_misses(questions: list[dict], plans: list, idf, corpus: Corpus, append_years: bool = True) -> list[dict]:
-    """Unanswerable copies of the answerable questions (each at most one subject swap and one year
-    swap), labelled with their source's paper and id."""
+    """Unanswerable copies of the answerable questions (at most one of each kind of swap: subject,
+    modifier, year, labelling number), labelled with their source's paper and id."""
     out = []
     for q, plan in zip(questions, plans):
         if not q.get("answerable", True) or not q.get("file"):

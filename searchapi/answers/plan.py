@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from indexer.dates import MONTHS
 from indexer.settings import Settings
 
 from searchapi.answers.followup import rewrite_followup
@@ -15,10 +16,9 @@ from searchapi.retrieval.rerank import BOILERPLATE
 from searchapi.answers.extract import asked_type, numbered
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december")
-# A month written before the year it belongs to ('December 2022', 'Aug 27, 2018').
-_MONTH_BEFORE = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?$", re.I)
+_MONTH_WORD = "|".join(sorted(MONTHS, key=len, reverse=True))  # whole names and abbreviations ('Sept')
+# A month written before the year it belongs to ('December 2022', 'Aug. 27, 2018'), a whole word.
+_MONTH_BEFORE = re.compile(rf"\b({_MONTH_WORD})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
@@ -35,8 +35,8 @@ class Year:
 
     def written_in(self, text: str) -> bool:
         if self.month:
-            name = _MONTHS[self.month - 1]
-            return str(self.start) in text and re.search(rf"\b{name[:3]}(?:{name[3:]}|\.|\b)", text, re.I) is not None
+            names = "|".join(n for n, i in MONTHS.items() if i == self.month)
+            return str(self.start) in text and re.search(rf"\b(?:{names})\b", text, re.I) is not None
         if not self.financial:
             return str(self.start) in text
         end = (self.start + 1) % 100
@@ -75,7 +75,7 @@ def years_named(text: str) -> list[Year]:
     out = []
     for m in _YEAR.finditer(text):
         month = _MONTH_BEFORE.search(text[max(0, m.start() - 16): m.start()])
-        out.append(Year(int(m.group(1)), bool(m.group(2)), 1 + [n[:3] for n in _MONTHS].index(month.group(1).lower()) if month else 0))
+        out.append(Year(int(m.group(1)), bool(m.group(2)), MONTHS[month.group(1).lower()] if month else 0))
     return out
 
 

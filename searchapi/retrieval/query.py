@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from indexer.dates import MONTHS
+
 STOPWORDS = set(
     """a about above after again against all am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have
@@ -112,11 +114,14 @@ _SPACED_CODE = re.compile(r"\b([A-Za-z]{1,4})[ -](\d{1,4})\b")  # 'AB 361', 'Q-3
 
 def respell(text: str, known: Callable[[str], bool], correct: Callable[[str], str | None] = lambda w: None) -> str:
     """Spell words the way the reports do, when the typed form is unknown to the index:
-    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September', 'AB 361' -> 'AB361', and
-    a slip ('summonsed' -> 'summoned') when `correct` knows one. Quoted phrases stay as typed."""
+    'relaunching' -> 're-launching', 'SFOs' -> 'SFO', 'Sept' -> 'September', and a slip ('summonsed' ->
+    'summoned') when `correct` knows one; a code typed in two parts the reports write as one ('AB 361' ->
+    'AB361'; never a year, a month or a common word before a number). Quoted phrases stay as typed."""
 
     def join(m: re.Match) -> str:
-        return m.group(1) + m.group(2) if known(m.group(1) + m.group(2)) else m.group()
+        letters, digits = m.groups()
+        ordinary = letters.lower() in STOPWORDS or letters.lower() in MONTHS or re.fullmatch(r"(?:19|20)\d\d", digits)
+        return letters + digits if not ordinary and known(letters + digits) else m.group()
 
     def fix(m: re.Match) -> str:
         word = m.group()
