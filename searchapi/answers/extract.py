@@ -98,8 +98,6 @@ def asked_type(question: str) -> str | None:
 _LABEL_NUMBER = re.compile(r"(?<![\w£$€.,/:–-])(\d{1,3})(st|nd|rd|th)?(?![\w%/:–-]|[.,]\d)", re.I)
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z'’]+)\s+$")
 _WORD_AFTER = re.compile(r"\s+([A-Za-z][A-Za-z'’]+)")
-
-
 _LIST_JOIN = re.compile(r"\s*(?:,|&|\band\b|\bor\b|\bto\b)\s*$", re.I)  # '2, 3 and 4', '5th to 6th'
 
 
