@@ -354,6 +354,15 @@ def test_the_calibration_weights_keep_the_sign_their_meaning_gives_them():
     against, _ = signed_logistic(z, y, np.ones(400), [1.0, -1.0])  # the second allowed only to count against
     kept, _ = signed_logistic(z, y, np.ones(400), [1.0, 1.0])
     assert against[1] < 0 and kept[1] >= 0 and kept[0] > 0
+    # The kind of fact asked is a base rate, free to go either way (sign 0).
+    free, _ = signed_logistic(z, y, np.ones(400), [1.0, 0.0])
+    assert free[1] < 0
+
+
+def test_the_abstention_reads_the_kind_of_fact_asked():
+    asked = question_features(plan("Who chairs the board?"), [])
+    assert asked["asks_person"] == 1.0 and asked["asks_amount"] == asked["asks_untyped"] == 0.0
+    assert question_features(plan("What did the board decide?"), [])["asks_untyped"] == 1.0
 
 
 def test_the_threshold_abstains_as_often_as_the_answer_rate_floor_allows():

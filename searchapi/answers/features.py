@@ -28,8 +28,9 @@ FEATURES = (
 )
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_missing_peak",
-                     "window_subject_and_type", "paper_margin", "number_mismatch", "lead_score")
+                     "window_subject_and_type", "paper_margin", "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date", "asks_untyped")
 LACKING = ("year_mismatch", "lead_missing_peak", "number_mismatch")  # these speak against an answer, the rest for one
+EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
 
 @dataclass(eq=False)  # told apart by identity
@@ -157,7 +158,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     numbered words too), how high the best scores (`probability` holds the model's logit until the
     calibration) and by what margin over other papers."""
     if not ranked:
-        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0, "number_mismatch": 1.0, "lead_score": -10.0}
+        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0, "number_mismatch": 1.0, "lead_score": -10.0} | asked_kind(plan)
     typed = ("type_match",) if plan.answer_type is not None else ()
 
     def best(name: str) -> float:
@@ -169,7 +170,14 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     return {"type_support": best("window_coverage") if typed else 1.0, "subject_min": lead["subject_min"],
             "year_mismatch": lead["year_mismatch"],
             "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
-            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability}
+            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability,
+            **asked_kind(plan)}
+
+
+def asked_kind(plan: QueryPlan) -> dict[str, float]:
+    kind = plan.answer_type
+    return {"asks_person": float(kind == "person"), "asks_amount": float(kind in ("money", "count", "amount", "percent")),
+            "asks_date": float(kind in ("date", "duration")), "asks_untyped": float(kind is None)}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapi.answers.features import FEATURES, LACKING, QUESTION_FEATURES, Candidate, question_features
+from searchapi.answers.features import EITHER, FEATURES, LACKING, QUESTION_FEATURES, Candidate, question_features
 from searchapi.answers.model import EvidenceModel
 from searchapi.answers.plan import QueryPlan
 
@@ -135,14 +135,15 @@ def calibration_weights(samples: list[Sample]) -> np.ndarray:
 def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None) -> dict:
     """Logistic calibration of out-of-fold question features to P(label): the label is whether the
     question is answerable (fit_model), and may be any yes/no outcome. Each weight keeps the sign its
-    feature's meaning gives it (support for, LACKING against), so features that move together cannot
-    trade signs to fit one corpus's quirks."""
+    feature's meaning gives it (support for, LACKING against; the kind of fact asked, EITHER, is a base
+    rate free to go either way), so features that move together cannot trade signs to fit one corpus's
+    quirks."""
     mean, scale = features.mean(axis=0), features.std(axis=0)
     scale[scale == 0] = 1.0
     if correct.all() or not correct.any():
         return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
                 "coef": [0.0] * len(mean), "intercept": 10.0 if correct.all() else -10.0}
-    signs = [-1.0 if name in LACKING else 1.0 for name in QUESTION_FEATURES]
+    signs = [-1.0 if name in LACKING else 0.0 if name in EITHER else 1.0 for name in QUESTION_FEATURES]
     coef, intercept = signed_logistic((features - mean) / scale, correct.astype(float),
                                       np.ones(len(correct)) if weights is None else weights, signs)
     return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
@@ -150,7 +151,8 @@ def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarr
 
 
 def signed_logistic(z: np.ndarray, y: np.ndarray, weights: np.ndarray, signs: list[float], c: float = 1.0):
-    """Weighted L2 logistic regression (sklearn's objective at C=c) whose weights keep the given signs."""
+    """Weighted L2 logistic regression (sklearn's objective at C=c) whose weights keep the given signs
+    (a sign of 0 leaves that weight free)."""
     from scipy.optimize import minimize
 
     def loss(p: np.ndarray):
@@ -159,7 +161,7 @@ def signed_logistic(z: np.ndarray, y: np.ndarray, weights: np.ndarray, signs: li
         value = float(np.sum(weights * (np.logaddexp(0.0, margin) - y * margin)) + p[1:] @ p[1:] / (2 * c))
         return value, np.concatenate([[residual.sum()], z.T @ residual + p[1:] / c])
 
-    bounds = [(None, None)] + [(0.0, None) if sign > 0 else (None, 0.0) for sign in signs]
+    bounds = [(None, None)] + [(0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None) for sign in signs]
     fitted = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds)
     return fitted.x[1:], float(fitted.x[0])
 
