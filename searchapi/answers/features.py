@@ -28,7 +28,8 @@ FEATURES = (
 )
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_missing_peak",
-                     "window_subject_and_type", "paper_margin", "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date", "asks_untyped")
+                     "window_subject_and_type", "paper_margin", "number_mismatch", "lead_score",
+                     "asks_person", "asks_amount", "asks_date", "asks_untyped")
 LACKING = ("year_mismatch", "lead_missing_peak", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
@@ -175,6 +176,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
 
 
 def asked_kind(plan: QueryPlan) -> dict[str, float]:
+    """The kind of fact asked, as EITHER features (a 'why' question sets none of them)."""
     kind = plan.answer_type
     return {"asks_person": float(kind == "person"), "asks_amount": float(kind in ("money", "count", "amount", "percent")),
             "asks_date": float(kind in ("date", "duration")), "asks_untyped": float(kind is None)}
