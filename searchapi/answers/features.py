@@ -102,9 +102,7 @@ class Featurizer:
                 subject = self.support(plan.subject, stem_set(context), sims[:, len(asked):])
                 contexts[c.chunk.id] = (min(subject, default=1.0), vocabulary, sims[:, : len(asked)] >= self.synonym_similarity)
             type_match = float(matches(plan.answer_type, c.text, given))
-            year_match = all(y.written_in(c.text) or y.written_in(context) or
-                             (not y.financial and c.paper_date.startswith(f"{y.start}-{y.month:02d}" if y.month else str(y.start)))
-                             for y in plan.years)
+            year_match = all(y.written_in(c.text) or y.written_in(context) or y.dated(c.paper_date) for y in plan.years)
             c.features = {
                 "dense_sentence": float(d),
                 "passage_score": c.passage_score,

@@ -5,8 +5,9 @@ subject replaced by a name only other papers use ('the budget of the Violence Re
 'the budget of the Community Safety Partnership'), the subject's most distinctive capitalised word
 replaced by another the reports write in the same places ('Op Brock' -> 'Op Blythe', 'in Medway' ->
 'in Swale'), its year by one no paper mentions, or a number labelling one of its words by one no
-paper writes beside that word ('Tranche 2' -> 'Tranche 3'). A name swap is kept only when the corpus never puts the new name beside the question's rarest other word (one
-passage), so the copy asks for a fact the reports do not state. The copies keep their source's
+paper writes beside that word ('Tranche 2' -> 'Tranche 3'). A name swap is kept only when the corpus
+never puts the new name beside the question's rarest other word (one passage), so the copy asks for a
+fact the reports do not state. The copies keep their source's
 paper, so cross-validation grouped by paper never sees them on the wrong side of a fold.
 """
 

@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from indexer.dates import MONTHS
+from indexer.dates import MONTH_NAMES, MONTHS
 from indexer.settings import Settings
 
 from searchapi.answers.followup import rewrite_followup
@@ -16,9 +16,8 @@ from searchapi.retrieval.rerank import BOILERPLATE
 from searchapi.answers.extract import asked_type, numbered
 
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
-_MONTH_WORD = "|".join(sorted(MONTHS, key=len, reverse=True))  # whole names and abbreviations ('Sept')
 # A month written before the year it belongs to ('December 2022', 'Aug. 27, 2018'), a whole word.
-_MONTH_BEFORE = re.compile(rf"\b({_MONTH_WORD})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
+_MONTH_BEFORE = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
@@ -41,6 +40,11 @@ class Year:
             return str(self.start) in text
         end = (self.start + 1) % 100
         return re.search(rf"\b{self.start}\s*[/-]\s*(?:{str(self.start)[:2]})?{end:02d}\b", text) is not None
+
+    def dated(self, paper_date: str) -> bool:
+        """Whether a paper dated so (ISO) is of this year, and month if one is named; never for a
+        financial year, which a date alone cannot place."""
+        return not self.financial and paper_date.startswith(f"{self.start}-{self.month:02d}" if self.month else str(self.start))
 
 
 @dataclass
