@@ -1,7 +1,6 @@
 """General evidence features of candidate sentences (model.py weighs them): similarity, rarity-weighted
-overlap, support for the subject and the rarest words by the sentence and its neighbours (not merely
-its passage), the kind of fact, the year and month, and the numbered words asked about. None knows a
-particular question.
+overlap of the sentence, its neighbours and its passage, support for the subject, the kind of fact, the
+year and month, and the numbered words asked about. None knows a particular question.
 """
 
 from __future__ import annotations
@@ -27,10 +26,9 @@ FEATURES = (
     "window_dense", "window_coverage", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "lead_missing_peak",
-                     "window_subject_and_type", "paper_margin", "number_mismatch", "lead_score",
+QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "paper_margin", "number_mismatch", "lead_score",
                      "asks_person", "asks_amount", "asks_date", "asks_untyped")
-LACKING = ("year_mismatch", "lead_missing_peak", "number_mismatch")  # these speak against an answer, the rest for one
+LACKING = ("year_mismatch", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
 
@@ -90,17 +88,13 @@ class Featurizer:
             return np.zeros((0, len(FEATURES)), dtype="float32")
         dense = np.vstack([c.vector for c in candidates]) @ qvec
         coverage = self.terms.coverage
-        asked = list(dict.fromkeys(w for w in tokens(plan.text) if not w.isdigit()))
-        named = [self.concept(w) for w in plan.subject]
         given = plan.given
-        contexts = {}  # chunk id -> (subject_min, its words, which of them say an asked word)
+        subject_min = {}  # chunk id -> how well its passage supports the least supported subject word
         for c, d in zip(candidates, dense):
             context = f"{c.chunk.heading} {c.chunk.text}"
-            if c.chunk.id not in contexts:
-                vocabulary = _vocabulary(context)
-                sims = self.similarity(vocabulary, asked + plan.subject)
-                subject = self.support(plan.subject, stem_set(context), sims[:, len(asked):])
-                contexts[c.chunk.id] = (min(subject, default=1.0), vocabulary, sims[:, : len(asked)] >= self.synonym_similarity)
+            if c.chunk.id not in subject_min:
+                support = self.support(plan.subject, stem_set(context), self.similarity(_vocabulary(context), plan.subject))
+                subject_min[c.chunk.id] = min(support, default=1.0)
             type_match = float(matches(plan.answer_type, c.text, given))
             year_match = all(y.written_in(c.text) or y.written_in(context) or y.dated(c.paper_date) for y in plan.years)
             c.features = {
@@ -115,7 +109,7 @@ class Featurizer:
                 "year_mismatch": float(bool(plan.years) and not year_match),
                 "heading_like": float(_heading_like(c.text)),
                 "named_place": float(c.in_named_place),
-                "subject_min": contexts[c.chunk.id][0],
+                "subject_min": subject_min[c.chunk.id],
             }
         for name, key in (("dense_rank", "dense_sentence"), ("coverage_rank", "coverage_sentence")):
             for rank, c in enumerate(sorted(candidates, key=lambda c: -c.features[key])):
@@ -132,23 +126,10 @@ class Featurizer:
             mean = np.mean([n.vector for n in window], axis=0)
             f["window_dense"] = float(mean @ qvec) / (float(np.linalg.norm(mean)) or 1.0)
             f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
-            # The question's distinctive words must be in the sentence, its neighbours or its heading
-            # (or said there in other words), not merely somewhere in the passage.
+            # Its heading, itself and its neighbours: what the abstention's reason reads (why_not).
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
-            have = stem_set(c.window)
-            _, vocabulary, close = contexts[c.chunk.id]
-            said = {stem(asked[j]) for i, j in zip(*np.nonzero(close)) if stem(vocabulary[i]) in have}
-            f["subject_window"] = coverage(named, c.window)
             f["number_mismatch"] = float(number_clash(plan.numbered, c.window))
-            f["missing_peak"] = self.missing_peak(plan, have, said)
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
-
-    def missing_peak(self, plan: QueryPlan, have: frozenset[str], said_otherwise: set[str] = frozenset()) -> float:
-        """The IDF of the rarest question word the text lacks (not even in other words), as a share of
-        the rarest question word's: 1 when the most distinctive word ('Brock', '2017') is missing."""
-        weights = [(self.terms.idf(c.stem), c.present(have) or c.stem in said_otherwise) for c in plan.concepts]
-        peak = max((w for w, _ in weights), default=0.0)
-        return max((w for w, present in weights if not present), default=0.0) / peak if peak else 0.0
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
@@ -157,7 +138,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     numbered words too), how high the best scores (`probability` holds the model's logit until the
     calibration) and by what margin over other papers."""
     if not ranked:
-        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "lead_missing_peak": 1.0, "number_mismatch": 1.0, "lead_score": -10.0} | asked_kind(plan)
+        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "number_mismatch": 1.0, "lead_score": -10.0} | asked_kind(plan)
     typed = ("type_match",) if plan.answer_type is not None else ()
 
     def best(name: str) -> float:
@@ -167,9 +148,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
     # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
     return {"type_support": best("window_coverage") if typed else 1.0, "subject_min": lead["subject_min"],
-            "year_mismatch": lead["year_mismatch"],
-            "lead_missing_peak": lead["missing_peak"], "window_subject_and_type": best("subject_window"),
-            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability,
+            "year_mismatch": lead["year_mismatch"], "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability,
             **asked_kind(plan)}
 
 
