@@ -20,10 +20,9 @@ from searchapi.answers.extract import matches, number_clash
 from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
-    "dense_sentence", "passage_score", "passage_prior", "coverage_sentence", "coverage_context",
+    "dense_sentence", "passage_score", "coverage_sentence", "coverage_context",
     "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like",
-    "named_place", "previous_dense", "type_in_context", "dense_rank", "coverage_rank",
-    "window_dense", "window_coverage", "subject_min",
+    "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "paper_margin", "number_mismatch", "lead_score",
@@ -100,7 +99,6 @@ class Featurizer:
             c.features = {
                 "dense_sentence": float(d),
                 "passage_score": c.passage_score,
-                "passage_prior": 1.0 / (1 + c.passage_rank),
                 "coverage_sentence": coverage(plan.concepts, c.text),
                 "coverage_context": coverage(plan.concepts, context),
                 "heading_match": coverage(plan.concepts, c.chunk.heading),
@@ -122,9 +120,6 @@ class Featurizer:
             f, previous = c.features, before[c]
             window = [n for n in (previous, c, after.get(c)) if n is not None]
             f["previous_dense"] = previous.features["dense_sentence"] if previous else 0.0
-            f["type_in_context"] = f["type_match"] * f["coverage_context"]
-            mean = np.mean([n.vector for n in window], axis=0)
-            f["window_dense"] = float(mean @ qvec) / (float(np.linalg.norm(mean)) or 1.0)
             f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
             # Its heading, itself and its neighbours: what the abstention's reason reads (why_not).
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
