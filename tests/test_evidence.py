@@ -15,7 +15,7 @@ from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
 from searchapi.answers.nearmiss import Corpus, near_misses, siblings, swap_modifier, swap_subject, swap_year
-from searchapi.answers.fit import (Sample, fit_calibration, fit_weights, holds_evidence, signed_logistic, threshold_for,
+from searchapi.answers.fit import (Sample, conditional_logit, fit_calibration, fit_weights, holds_evidence, signed_logistic, threshold_for,
                                    threshold_for_rate)
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
@@ -372,6 +372,34 @@ def test_the_threshold_abstains_as_often_as_the_answer_rate_floor_allows():
     assert threshold_for_rate(probabilities, answerable, 0.6) == 0.6
     assert threshold_for_rate(probabilities, answerable, 1.0) == 0.4
     assert threshold_for_rate(probabilities, np.zeros(6, dtype=bool), 0.8) == 0.0
+
+
+def test_the_conditional_logit_ranks_each_questions_evidence_first():
+    from scipy.optimize import check_grad
+
+    rng = np.random.default_rng(3)
+    truth = np.array([2.0, -1.0, 0.0])
+    groups = []
+    for _ in range(40):  # each group's positives are its rows scoring best by `truth`; some have two
+        z = rng.normal(size=(8, 3))
+        positive = np.zeros(8, dtype=bool)
+        positive[np.argsort(-(z @ truth))[: rng.integers(1, 3)]] = True
+        groups.append((z, positive))
+    w = conditional_logit(groups, 10.0, 3)
+    assert np.mean([positive[np.argmax(z @ w)] for z, positive in groups]) > 0.9
+    assert w[0] > 0 > w[1]
+    assert conditional_logit([], 1.0, 3).tolist() == [0.0, 0.0, 0.0]  # nothing to learn from
+
+    def value(w):
+        return sum(np.log(np.exp(z @ w).sum()) - np.log(np.exp(z[p] @ w).sum()) for z, p in groups) + w @ w / 2
+
+    def gradient(w):
+        return sum(z.T @ (np.exp(z @ w) / np.exp(z @ w).sum()) - z[p].T @ (np.exp(z[p] @ w) / np.exp(z[p] @ w).sum())
+                   for z, p in groups) + w
+
+    # The fitted objective at C=1 is this one: its minimum is where this gradient vanishes.
+    assert check_grad(value, gradient, rng.normal(size=3)) < 1e-4
+    assert np.abs(gradient(conditional_logit(groups, 1.0, 3))).max() < 1e-3
 
 
 def test_mined_near_misses_never_train_the_sentence_weights():

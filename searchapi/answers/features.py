@@ -121,7 +121,8 @@ class Featurizer:
             window = [n for n in (previous, c, after.get(c)) if n is not None]
             f["previous_dense"] = previous.features["dense_sentence"] if previous else 0.0
             f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
-            # Its heading, itself and its neighbours: what the abstention's reason reads (why_not).
+            # Its heading, itself and its neighbours: where a numbered word must agree, and what the
+            # abstention's reason reads (why_not).
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
             f["number_mismatch"] = float(number_clash(plan.numbered, c.window))
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")

@@ -93,29 +93,28 @@ def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     groups = [((s.x - mean) / scale, s.y.astype(bool)) for s in real if s.y.any() and not s.y.all()]
-    w = conditional_logit(groups, c)
+    w = conditional_logit(groups, c, x.shape[1])
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(((x - mean) / scale @ w)[:, None], y)
+    slope = max(float(platt.coef_[0][0]), 1e-3)  # a rescaling, never a reversal of the ranking
     return EvidenceModel(version="", features=list(FEATURES), mean=mean.tolist(), scale=scale.tolist(),
-                         coef=(w * platt.coef_[0][0]).tolist(), intercept=float(platt.intercept_[0]))
+                         coef=(w * slope).tolist(), intercept=float(platt.intercept_[0]))
 
 
-def conditional_logit(groups: list[tuple[np.ndarray, np.ndarray]], c: float) -> np.ndarray:
-    """L2-penalised weights maximising, per group (a question's candidates), the softmax probability
-    of its positive rows."""
+def conditional_logit(groups: list[tuple[np.ndarray, np.ndarray]], c: float, width: int) -> np.ndarray:
+    """L2-penalised weights (sklearn's 1/(2C)) maximising, per group (a question's candidate rows), the
+    softmax probability of its positive rows: -log sum_pos p = logsumexp(all) - logsumexp(positive)."""
     from scipy.optimize import minimize
+    from scipy.special import logsumexp, softmax
 
     def loss(w: np.ndarray):
         value, grad = w @ w / (2 * c), w / c
         for z, positive in groups:
             scores = z @ w
-            p = np.exp(scores - scores.max())
-            p /= p.sum()
-            mass = p[positive].sum()
-            value -= np.log(mass)
-            grad = grad - z.T @ (np.where(positive, p, 0.0) / mass - p)
+            value += logsumexp(scores) - logsumexp(scores[positive])
+            grad = grad + z.T @ softmax(scores) - z[positive].T @ softmax(scores[positive])
         return value, grad
 
-    return minimize(loss, np.zeros(groups[0][0].shape[1]), jac=True, method="L-BFGS-B").x
+    return minimize(loss, np.zeros(width), jac=True, method="L-BFGS-B").x if groups else np.zeros(width)
 
 
 def judge(sample: Sample, model: EvidenceModel, decide, settings):
@@ -231,7 +230,7 @@ def choose_threshold(probabilities: np.ndarray, answerable: np.ndarray, settings
 
 
 def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceModel:
-    """Regularisation chosen by grouped CV (the share of questions whose quote would hold the gold) and
+    """Regularisation chosen by grouped CV (the share of samples whose quote would hold the gold) and
     the score calibrated on the same out-of-fold predictions; weights then fitted on all."""
     chosen, best, best_oof = grid[0], -1.0, None
     for c in grid:

@@ -1,4 +1,5 @@
-"""The evidence model: logistic regression over FEATURES, and a calibrated probability with one threshold.
+"""The evidence model: linear scores over FEATURES (a conditional logit, Platt-scaled to log-odds), and a
+calibrated probability with one threshold.
 
 Fitted by scripts/train_evidence.py on the labelled questions (gold = verbatim evidence), selected
 and calibrated by cross-validation grouped by paper; stored in evidence_model.json, loaded once.
