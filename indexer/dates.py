@@ -45,11 +45,6 @@ def find_dates(text: str) -> list[tuple[int, date]]:
     return sorted(found.items())
 
 
-def first_date(text: str) -> date | None:
-    dates = find_dates(text)
-    return dates[0][1] if dates else None
-
-
 def format_date(iso: str | None) -> str:
     """'2017-07-20' -> '20 Jul 2017', as citations print it."""
     if not iso:

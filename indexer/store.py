@@ -13,7 +13,6 @@ One writer, many readers:
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -391,14 +390,6 @@ def connect(index_dir: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _vector_path(index_dir: Path, generation: int, audience: str = "all") -> Path:
