@@ -5,7 +5,6 @@ year and month, and the numbered words asked about. None knows a particular ques
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -135,17 +134,13 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     calibration) and by what margin over other papers."""
     if not ranked:
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "number_mismatch": 1.0, "lead_score": -10.0} | asked_kind(plan)
-    typed = ("type_match",) if plan.answer_type is not None else ()
-
-    def best(name: str) -> float:
-        return max(math.prod(c.features[n] for n in (name,) + typed) for c in ranked)
-
     lead, top = ranked[0].features, ranked[0]
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
-    # Whether anything on the subject states the kind of fact asked: a question-level reason to abstain.
-    return {"type_support": best("window_coverage") if typed else 1.0, "subject_min": lead["subject_min"],
-            "year_mismatch": lead["year_mismatch"], "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability,
-            **asked_kind(plan)}
+    # Whether any sentence near the question's words states the kind of fact asked: a reason to abstain.
+    support = max(c.features["window_coverage"] * c.features["type_match"] for c in ranked) if plan.answer_type else 1.0
+    return {"type_support": support, "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
+            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"],
+            "lead_score": top.probability, **asked_kind(plan)}
 
 
 def asked_kind(plan: QueryPlan) -> dict[str, float]:

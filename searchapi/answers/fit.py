@@ -235,8 +235,8 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     chosen, best, best_oof = grid[0], -1.0, None
     for c in grid:
         features, correct = out_of_fold(samples, c, decide, settings)
-        if correct.mean() > best:
-            chosen, best, best_oof = c, float(correct.mean()), (features, correct)
+        if (share := float(correct.mean())) > best:
+            chosen, best, best_oof = c, share, (features, correct)
     features, correct = best_oof
     weights, answerable = calibration_weights(samples), np.array([s.answerable for s in samples])
     # The abstention decides one thing: do the reports state this at all? Which sentence to quote is the

@@ -18,6 +18,8 @@ from searchapi.answers.extract import asked_type, numbered
 _YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
 # A month written before the year it belongs to ('December 2022', 'Aug. 27, 2018'), a whole word.
 _MONTH_BEFORE = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
+# Each month's names as whole words ('Dec', 'December'), compiled once: read for every candidate sentence.
+_MONTH_WORD = {i: re.compile(rf"\b(?:{'|'.join(n for n, j in MONTHS.items() if j == i)})\b", re.I) for i in set(MONTHS.values())}
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
@@ -34,8 +36,7 @@ class Year:
 
     def written_in(self, text: str) -> bool:
         if self.month:
-            names = "|".join(n for n, i in MONTHS.items() if i == self.month)
-            return str(self.start) in text and re.search(rf"\b(?:{names})\b", text, re.I) is not None
+            return str(self.start) in text and _MONTH_WORD[self.month].search(text) is not None
         if not self.financial:
             return str(self.start) in text
         end = (self.start + 1) % 100
