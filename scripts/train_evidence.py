@@ -3,12 +3,12 @@
     python scripts/train_evidence.py --index-dir /tmp/ans-index
     # the stored model: the Kent sample and both labelled sets of the real-format collection
     python scripts/train_evidence.py --index-dir /tmp/ans-index --also /tmp/real-idx corpus/dev-real-formats.jsonl \
-        --also /tmp/real-idx corpus/dev2-real-formats.jsonl
+        --also /tmp/real-idx corpus/dev2-real-formats.jsonl --also /tmp/real-idx corpus/dev3-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --cv --also /tmp/real-idx corpus/dev-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --score /tmp/real-idx corpus/dev-real-formats.jsonl
 
 Reproducible: the first index is built from corpus/ (`reportsearch index corpus/`) and asked
-corpus/devset.jsonl, holdout.jsonl and fresh.jsonl (all splits); `--also` adds another collection's
+corpus/devset.jsonl, holdout.jsonl, fresh.jsonl and dev3-kent.jsonl (all splits); `--also` adds another collection's
 index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
 --index-dir /tmp/real-idx`; the blind set is never trained on). The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
 by a hash of each question's id from its own collection, the folds are grouped by paper (papers of
@@ -33,7 +33,7 @@ from searchapi.answers.model import MODEL_PATH, EvidenceModel  # noqa: E402
 from searchapi.evaluate import summarise  # noqa: E402
 from searchapi.retrieval.engine import SearchEngine  # noqa: E402
 
-SETS = ("devset.jsonl", "holdout.jsonl", "fresh.jsonl")
+SETS = ("devset.jsonl", "holdout.jsonl", "fresh.jsonl", "dev3-kent.jsonl")
 
 
 def load(paths: list[Path]) -> list[dict]:
