@@ -82,12 +82,10 @@ class Settings(BaseSettings):
     rrf_k: int = 10
     # Answers (searchapi/answers/answerer.py). The evidence model's weights, calibration and threshold live in
     # searchapi/answers/evidence_model.json (scripts/train_evidence.py); these shape what is read and quoted.
-    # Second-stage rerank of the first rerank_depth fused passages (weights tuned on the dev half):
-    # fused score, best sentence's similarity, rare-word overlap, a sentence stating the asked answer type.
+    # Second-stage rerank of the first rerank_depth fused passages by the passage model (its weights live in
+    # searchapi/retrieval/passage_model.json, fitted by scripts/train_rank.py). One of its features is the best
+    # sentence's similarity with this added to a sentence stating the asked answer type (a sum, a date).
     rerank_depth: int = 25
-    rerank_fused: float = 0.5
-    rerank_sentence: float = 1.0
-    rerank_lexical: float = 1.0
     rerank_answer_type: float = 0.25
     boilerplate_factor: float = 0.55  # apologies, declarations, agenda furniture, unless asked about
     agenda_factor: float = 0.8

@@ -15,7 +15,8 @@ from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
 from searchapi.answers.nearmiss import Corpus, near_misses, siblings, swap_modifier, swap_subject, swap_year
-from searchapi.answers.fit import (Sample, conditional_logit, fit_calibration, fit_weights, holds_evidence, signed_logistic, threshold_for,
+from searchapi.learning import conditional_logit
+from searchapi.answers.fit import (Sample, fit_calibration, fit_weights, holds_evidence, signed_logistic, threshold_for,
                                    threshold_for_rate)
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query

@@ -20,9 +20,9 @@ import numpy as np
 from searchapi.answers.features import EITHER, FEATURES, LACKING, QUESTION_FEATURES, Candidate, question_features
 from searchapi.answers.model import EvidenceModel
 from searchapi.answers.plan import QueryPlan
+from searchapi.learning import FOLDS, fit_ranker, folds_of
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
-FOLDS = 5
 
 
 def normalise(text: str) -> str:
@@ -81,40 +81,12 @@ def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True,
 
 
 def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
-    """Weights that rank each question's evidence first among its own candidates (a conditional logit,
-    softmax over the question's sentences), then scaled and offset by one logistic fit over all
-    sentences so that a score reads as log-odds across questions too (the calibration reads the lead's)."""
-    from sklearn.linear_model import LogisticRegression
-
-    # The sentence weights learn from real questions only; mined near-misses teach the abstention.
-    real = [s for s in samples if not s.synthetic]
-    x = np.vstack([s.x for s in real])
-    y = np.concatenate([s.y for s in real])
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    groups = [((s.x - mean) / scale, s.y.astype(bool)) for s in real if s.y.any() and not s.y.all()]
-    w = conditional_logit(groups, c, x.shape[1])
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(((x - mean) / scale @ w)[:, None], y)
-    slope = max(float(platt.coef_[0][0]), 1e-3)  # a rescaling, never a reversal of the ranking
+    """Weights that rank each question's evidence first among its own candidates, scaled to log-odds
+    across questions (learning.fit_ranker). The sentence weights learn from real questions only; mined
+    near-misses teach the abstention."""
+    mean, scale, coef, intercept = fit_ranker([(s.x, s.y) for s in samples if not s.synthetic], c)
     return EvidenceModel(version="", features=list(FEATURES), mean=mean.tolist(), scale=scale.tolist(),
-                         coef=(w * slope).tolist(), intercept=float(platt.intercept_[0]))
-
-
-def conditional_logit(groups: list[tuple[np.ndarray, np.ndarray]], c: float, width: int) -> np.ndarray:
-    """L2-penalised weights (sklearn's 1/(2C)) maximising, per group (a question's candidate rows), the
-    softmax probability of its positive rows: -log sum_pos p = logsumexp(all) - logsumexp(positive)."""
-    from scipy.optimize import minimize
-    from scipy.special import logsumexp, softmax
-
-    def loss(w: np.ndarray):
-        value, grad = w @ w / (2 * c), w / c
-        for z, positive in groups:
-            scores = z @ w
-            value += logsumexp(scores) - logsumexp(scores[positive])
-            grad = grad + z.T @ softmax(scores) - z[positive].T @ softmax(scores[positive])
-        return value, grad
-
-    return minimize(loss, np.zeros(width), jac=True, method="L-BFGS-B").x if groups else np.zeros(width)
+                         coef=coef.tolist(), intercept=intercept)
 
 
 def judge(sample: Sample, model: EvidenceModel, decide, settings):
@@ -129,12 +101,6 @@ def judge(sample: Sample, model: EvidenceModel, decide, settings):
 
 def folds(samples: list[Sample], n: int = FOLDS):
     return folds_of([s.group for s in samples], n)
-
-
-def folds_of(groups: list[str], n: int = FOLDS):
-    from sklearn.model_selection import GroupKFold
-
-    return GroupKFold(n_splits=min(n, len(set(groups)))).split(np.zeros(len(groups)), groups=groups)
 
 
 def out_of_fold(samples: list[Sample], c: float, decide, settings) -> tuple[np.ndarray, np.ndarray]:

@@ -20,10 +20,11 @@ from indexer.store import ChunkRecord, IndexMissing, IndexReader, _LRU
 
 from searchapi.retrieval.citations import document_ref, format_citation, section_ref
 from searchapi.retrieval.fuse import fuse
-from searchapi.retrieval.lexical import CorpusStats, concepts
+from searchapi.retrieval.lexical import CorpusStats
 from searchapi.answers.extract import matches
 from searchapi.answers.plan import QueryPlan, plan_query
 from searchapi.retrieval.query import ParsedQuery, respell
+from searchapi.retrieval.passage_model import PASSAGE_FEATURES, describe, load_passage_model, reorder
 from searchapi.retrieval.rerank import is_boilerplate, paper_match, reference_matches, settle, shingles
 from searchapi.retrieval.retrieve import dense_search, keyword_search
 from searchapi.schemas import Citation, Filters, Result, SearchResponse
@@ -141,6 +142,7 @@ class SearchEngine:
         # Per paper, when a citation first needs it (not every section of the archive at start-up).
         self.enclosing_numbers = lru_cache(maxsize=1024)(lambda doc_id: _enclosing_numbers([snap.documents[doc_id]]))
         self.sentences = SentenceStore(self.store, self.settings.sentence_cache)
+        self.passage_model = load_passage_model()
         self._word_vectors: dict[str, np.ndarray] = {}
 
     def encode_words(self, words: list[str]) -> np.ndarray:
@@ -214,9 +216,17 @@ class SearchEngine:
         return set(table.rowids_of(table.doc_number[d] for d in docs).tolist())
 
     # ---- search ------------------------------------------------------------------------------
-    def rank(self, query: ParsedQuery, k: int, allowed: set[int] | None, use_dense: bool = True,
+    def rank(self, query: QueryPlan, k: int, allowed: set[int] | None, use_dense: bool = True,
              use_keyword: bool = True, rerank: bool = True) -> list[tuple[int, float]]:
-        """Chunk rowids with fused scores, best first, after reranking."""
+        """Chunk rowids with scores, best first: fused, the head reranked by the passage model, settled."""
+        ordered, named = self.fused(query, k, allowed, use_dense, use_keyword)
+        if rerank and use_dense and use_keyword:
+            ordered = self.rerank(query, ordered)
+        return self.settled(ordered, named, k)
+
+    def fused(self, query: QueryPlan, k: int, allowed: set[int] | None, use_dense: bool = True,
+              use_keyword: bool = True) -> tuple[list[tuple[int, float]], set[int]]:
+        """The fused candidate list (best first) and the one place a reference names, if any."""
         n = max(self.settings.candidates, k * 3)
         rankings = []
         if use_dense:
@@ -239,9 +249,9 @@ class SearchEngine:
                 out[rowid] = (factor, sum(phrase.lower() in chunk.text.lower() for phrase in query.phrases))
             return out
 
-        ordered = fuse(rankings, referenced, adjust, self.settings)
-        if rerank and use_dense and use_keyword:
-            ordered = self.rerank(query, ordered)
+        return fuse(rankings, referenced, adjust, self.settings), named
+
+    def settled(self, ordered: list[tuple[int, float]], named: set[int], k: int) -> list[tuple[int, float]]:
         return settle(ordered, named, self.shingles_of, lambda rowid: self.snapshot.chunks[rowid].document_id, k)
 
     def named_place(self, query: ParsedQuery, allowed: set[int] | None = None) -> tuple[dict[int, float], set[int]]:
@@ -350,36 +360,27 @@ class SearchEngine:
         found = found[found < len(table.doc_of)]
         return found[table.doc_of[found] >= 0], np.array(sorted(holders), dtype="int32"), numbered_rows
 
-    def rerank(self, query: ParsedQuery, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
-        """Rescore the head of the fused list by its best-matching sentence and rare-word overlap.
-
-        Passages are long; the answer is usually one sentence. Sentence-level similarity and
-        IDF-weighted overlap separate the passage that says it from the ones that are merely about it.
-        """
+    def rerank(self, query: QueryPlan, ordered: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """The head of the fused list in the passage model's order (passage_model.py), scored by it."""
         head, tail = ordered[: self.settings.rerank_depth], ordered[self.settings.rerank_depth :]
-        w_fused, w_sentence, w_lexical, w_type = (self.settings.rerank_fused, self.settings.rerank_sentence,
-                                                  self.settings.rerank_lexical, self.settings.rerank_answer_type)
         if not head:
             return ordered
+        return reorder(head, self.passage_model.scores(self.passage_features(query, head)), tail)
+
+    def passage_features(self, query: QueryPlan, head: list[tuple[int, float]]) -> np.ndarray:
+        """PASSAGE_FEATURES of each (rowid, fused score), from its stored sentence vectors and text."""
         qvec = self.embedder.encode_query(query.dense_text)[0]
-        terms = query.concepts if isinstance(query, QueryPlan) else concepts(query.text, self.acronyms)
-        kind, given = (query.answer_type, query.given) if isinstance(query, QueryPlan) else (None, frozenset())
         chunks = [self.snapshot.chunks[r] for r, _ in head]
-        rescored = []
-        for (rowid, fused), chunk, (spans, vectors) in zip(head, chunks, self.sentences.get(chunks)):
-            best = 0.0
-            if len(vectors):
-                sims = w_sentence * (vectors @ qvec)
-                if kind:  # a 'how much' question wants the sentence with the amount in it
-                    text = self.document_text(chunk.document_id)
-                    sims = sims + w_type * np.array([matches(kind, text[s:e], given) for s, e in spans])
-                best = float(sims.max())
-            lexical = self.terms.coverage(terms, chunk.text + " " + chunk.heading)
-            total = w_fused * fused + best + w_lexical * lexical
-            rescored.append((rowid, total / (w_fused + w_sentence + w_lexical)))
-        rescored.sort(key=lambda kv: kv[1], reverse=True)
-        floor = rescored[-1][1]
-        return rescored + [(r, min(s, floor)) for r, s in tail]
+        rows = []
+        for (_, fused), chunk, (spans, vectors) in zip(head, chunks, self.sentences.get(chunks)):
+            sims = vectors @ qvec if len(vectors) else np.zeros(0)
+            typed = np.zeros(len(sims))
+            if query.answer_type and len(sims):  # a 'how much' question wants the sentence with the amount in it
+                text = self.document_text(chunk.document_id)
+                typed = np.array([matches(query.answer_type, text[s:e], query.given) for s, e in spans], dtype=float)
+            rows.append(describe(query, fused, chunk, self.documents[chunk.document_id], sims, typed,
+                                 self.terms.coverage, self.settings.rerank_answer_type))
+        return np.asarray(rows, dtype="float32").reshape(-1, len(PASSAGE_FEATURES))
 
     def respell(self, text: str) -> str:
         """The query in the reports' spelling ('relaunching' -> 're-launching', 'summonsed' -> 'summoned')."""
