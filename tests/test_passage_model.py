@@ -83,3 +83,29 @@ def test_search_scores_are_the_models_probabilities(engine):
     reranked = engine.rerank(plan, ordered)
     assert [r for r, _ in reranked[: len(head)]] == [head[i][0] for i in np.argsort(-engine.passage_model.scores(x), kind="stable")]
     assert all(0 < s < 1 for _, s in reranked[: len(head)])
+
+
+def test_training_scores_the_order_the_product_shows(sample_index, devset, tmp_path):
+    """scripts/train_rank.py measures hit@k on the engine's own settled order: with the stored model's
+    scores its rank of the gold equals the rank in a real search, so the figures it stores are the product's."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from searchapi.evaluate import contains_gold
+    from searchapi.retrieval.engine import SearchEngine
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import train_rank
+    questions = [q for q in devset if q.get("answerable", True) and q.get("gold")][:12]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(q) for q in questions))
+    asked = train_rank.collect(sample_index, [path], "kent")
+    assert len(asked) == len(questions) and all(a.group.startswith("kent:") for a in asked)
+    engine, model = SearchEngine(sample_index), load_passage_model()
+    for a, q in zip(asked, questions):
+        assert a.x.shape == (len(a.y), len(PASSAGE_FEATURES)) and a.y.dtype == bool
+        shown = [r.text for r in engine.search(q["question"], k=train_rank.K).results]
+        expected = next((i for i, t in enumerate(shown, 1) if contains_gold(t, q["gold"])), None)
+        assert a.rank(model.scores(a.x)) == expected, q["question"]
+    assert any(a.y.any() for a in asked)
