@@ -7,6 +7,9 @@
     python scripts/train_evidence.py --index-dir /tmp/ans-index --cv --also /tmp/real-idx corpus/dev-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --score /tmp/real-idx corpus/dev-real-formats.jsonl
 
+The evidence model reads the passages the passage model ranks: after refitting that one
+(scripts/train_rank.py, same arguments), refit this one.
+
 Reproducible: the first index is built from corpus/ (`reportsearch index corpus/`) and asked
 corpus/devset.jsonl, holdout.jsonl, fresh.jsonl and dev3-kent.jsonl (all splits); `--also` adds another collection's
 index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
