@@ -59,11 +59,17 @@ def figures(rows: list[dict]) -> dict:
     return {k: round(out[k], 3) for k in keep} | {"reliability": [round(p["precision"], 2) for p in out["reliability"]]}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def training_sets(description: str) -> argparse.ArgumentParser:
+    """The arguments both training scripts share: the Kent index (asked SETS) and other collections."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--index-dir", type=Path, required=True, help="an index of corpus/ (asked the sets in SETS)")
     parser.add_argument("--also", nargs=2, action="append", default=[], metavar=("INDEX_DIR", "QUESTIONS"),
                         help="another collection's index and labelled questions to train on (repeatable)")
+    return parser
+
+
+def main() -> int:
+    parser = training_sets(__doc__.splitlines()[0])
     parser.add_argument("--cv", action="store_true", help="report nested CV grouped by paper over all collections; store nothing")
     parser.add_argument("--score", nargs=2, metavar=("INDEX_DIR", "QUESTIONS"),
                         help="fit on the training collections, score this unseen one; store nothing")

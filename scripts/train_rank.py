@@ -12,7 +12,6 @@ figures stored with the model are those out-of-fold ones, beside the fused order
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass, field
@@ -99,14 +98,12 @@ def out_of_fold(asked: list[Asked], c: float) -> list[int | None]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", type=Path, required=True, help="an index of corpus/ (asked the Kent sets)")
-    parser.add_argument("--also", nargs=2, action="append", default=[], metavar=("INDEX_DIR", "QUESTIONS"),
-                        help="another collection's index and labelled questions (repeatable)")
+    from train_evidence import SETS, training_sets
+
+    parser = training_sets(__doc__.splitlines()[0])
     parser.add_argument("--cv", action="store_true", help="report cross-validated figures only; store nothing")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
-    from train_evidence import SETS
 
     asked = collect(args.index_dir, [ROOT / "corpus" / name for name in SETS], "corpus")
     for index_dir, questions in args.also:

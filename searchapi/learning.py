@@ -4,9 +4,33 @@ needed only when fitting, never to serve."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+
 import numpy as np
 
 FOLDS = 5
+
+
+@dataclass
+class LinearModel:
+    """Weights over standardised features, stored as JSON with a version and how they were fitted."""
+
+    version: str
+    features: list[str]  # the stored weights' order: a later version may compute more
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    report: dict = field(default_factory=dict)  # how it was fitted and its cross-validated figures
+
+    def linear(self, x: np.ndarray, computed: tuple[str, ...]) -> np.ndarray:
+        """Scores of rows of x, whose columns are the `computed` features."""
+        z = (x[:, [computed.index(name) for name in self.features]] - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.coef) + self.intercept
+
+    def to_json(self) -> str:
+        return json.dumps(vars(self), indent=1)
 
 
 def conditional_logit(groups: list[tuple[np.ndarray, np.ndarray]], c: float, width: int) -> np.ndarray:

@@ -16,29 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES
+from searchapi.learning import LinearModel
 
 MODEL_PATH = Path(__file__).with_name("evidence_model.json")
 
 
 @dataclass
-class EvidenceModel:
-    """Weights over standardised features, and the calibration of the lead sentence's score."""
+class EvidenceModel(LinearModel):
+    """Sentence weights, and the calibration of the lead sentence's score."""
 
-    version: str
-    features: list[str]
-    mean: list[float]
-    scale: list[float]
-    coef: list[float]
-    intercept: float
     # P(the reports state the answer): logistic over QUESTION_FEATURES of the question's whole candidate set.
     calibration: dict = field(default_factory=dict)
     threshold: float = 0.5  # answer when the calibrated probability is at least this
-    report: dict = field(default_factory=dict)  # how it was fitted and its cross-validated figures
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Scores of candidate sentences (rows of FEATURES), higher is better evidence."""
-        z = (x[:, [FEATURES.index(name) for name in self.features]] - np.asarray(self.mean)) / np.asarray(self.scale)
-        return z @ np.asarray(self.coef) + self.intercept
+        return self.linear(x, FEATURES)
 
     def confidence(self, question_features: dict[str, float] | list[float]) -> float:
         """Calibrated probability that the reports state the answer to the question (features by name,
@@ -50,9 +43,6 @@ class EvidenceModel:
             question_features = [question_features[name] for name in c["features"]]
         z = (np.asarray(question_features) - np.asarray(c["mean"])) / np.asarray(c["scale"])
         return float(1.0 / (1.0 + math.exp(-(float(z @ np.asarray(c["coef"])) + c["intercept"]))))
-
-    def to_json(self) -> str:
-        return json.dumps(vars(self), indent=1)
 
 
 @lru_cache(maxsize=4)

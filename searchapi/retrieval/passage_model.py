@@ -13,7 +13,7 @@ with a version in passage_model.json and loaded once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -23,6 +23,7 @@ import numpy as np
 from indexer.models import Document
 from indexer.store import ChunkRecord
 
+from searchapi.learning import LinearModel
 from searchapi.retrieval.rerank import paper_match
 
 MODEL_PATH = Path(__file__).with_name("passage_model.json")
@@ -57,22 +58,10 @@ def reorder(head: list[tuple], scores: np.ndarray, tail: list[tuple]) -> list[tu
 
 
 @dataclass
-class PassageModel:
-    version: str
-    features: list[str]
-    mean: list[float]
-    scale: list[float]
-    coef: list[float]
-    intercept: float
-    report: dict = field(default_factory=dict)  # how it was fitted and its cross-validated figures
-
+class PassageModel(LinearModel):
     def scores(self, x: np.ndarray) -> np.ndarray:
         """P(the passage holds the answer) for rows of PASSAGE_FEATURES."""
-        z = (x[:, [PASSAGE_FEATURES.index(f) for f in self.features]] - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef) + self.intercept)))
-
-    def to_json(self) -> str:
-        return json.dumps(vars(self), indent=1)
+        return 1.0 / (1.0 + np.exp(-self.linear(x, PASSAGE_FEATURES)))
 
 
 @lru_cache(maxsize=4)
