@@ -1,7 +1,8 @@
 """Fit the passage model (the second-stage order of the fused head) on labelled question sets and store it.
 
     python scripts/train_rank.py --index-dir /tmp/ans-index --also /tmp/real-idx corpus/dev-real-formats.jsonl \
-        --also /tmp/real-idx corpus/dev2-real-formats.jsonl --also /tmp/real-idx corpus/dev3-real-formats.jsonl
+        --also /tmp/real-idx corpus/dev2-real-formats.jsonl --also /tmp/real-idx corpus/dev3-real-formats.jsonl \
+        --also /tmp/real-idx corpus/dev4-real-formats.jsonl
     python scripts/train_rank.py ... --cv      # report cross-validated hit@1 / hit@5 only, store nothing
 
 The same sets and indexes as scripts/train_evidence.py (run this first: the evidence model reads the
