@@ -30,6 +30,7 @@ from searchapi.answers.plan import QueryPlan, plan_query
 from searchapi.distributed.global_stats import merged
 from searchapi.retrieval.engine import UnknownDocument, shown
 from searchapi.retrieval.fuse import fuse
+from searchapi.retrieval.passage_model import reorder
 from searchapi.retrieval.query import respell
 from searchapi.retrieval.rerank import settle, shingles
 from searchapi.retrieval.bm25 import KeywordStats
@@ -128,9 +129,7 @@ class ShardedRanker:
         if not head:
             return ordered
         scores = {c: v for part in self.on_owners("rerank", head, lambda kv: owner[kv[0]], plan) for c, v in part.items()}
-        rescored = sorted(((c, scores[c]) for c, _ in head), key=lambda kv: kv[1], reverse=True)
-        floor = rescored[-1][1]
-        return rescored + [(c, min(v, floor)) for c, v in tail]
+        return reorder(head, [scores[c] for c, _ in head], tail)
 
     def shingles_fetcher(self, ordered: list[tuple[str, float]], owner: dict[str, int], limit: int):
         """Word shingles of a passage for the near-duplicate check (across shards): texts are fetched from

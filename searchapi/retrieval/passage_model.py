@@ -50,7 +50,7 @@ def describe(plan, fused: float, chunk: ChunkRecord, doc: Document, sims: np.nda
     ]
 
 
-def reorder(head: list[tuple], scores: np.ndarray, tail: list[tuple]) -> list[tuple]:
+def reorder(head: list[tuple], scores: np.ndarray | list[float], tail: list[tuple]) -> list[tuple]:
     """The head by its new scores, then the tail in fused order with no score above the head's last."""
     rescored = sorted(((item, float(s)) for (item, _), s in zip(head, scores)), key=lambda kv: kv[1], reverse=True)
     floor = rescored[-1][1] if rescored else 1.0
