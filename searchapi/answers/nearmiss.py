@@ -21,13 +21,13 @@ from functools import cached_property
 from typing import Callable
 
 from searchapi.answers.extract import labels, numbered
+from searchapi.answers.plan import YEAR
 from searchapi.retrieval.lexical import stem, stems
 from searchapi.retrieval.query import STOPWORDS, tokens
 
 # A capitalised name inside running text: after a lower-case word or a comma, so a sentence's first
 # word is not taken for a name; one to three words, each capitalised.
 _NAME = re.compile(r"(?<=[a-z,] )((?:[A-Z][a-z]{2,}|[A-Z]{2,})(?: (?:of |and |for )?(?:[A-Z][a-z]{2,}|[A-Z]{2,})){0,2})\b")
-_YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
@@ -66,7 +66,7 @@ class Corpus:
         found = {f: {m.group(1) for t in ts for m in _NAME.finditer(t)} for f, ts in texts.items()}
         lowered = {f: " ".join(ts).lower() for f, ts in texts.items()}
         names = {f: sorted(n for n in found[f] if all(n.lower() not in lowered[o] for o in texts if o != f)) for f in texts}
-        years = {int(m.group(1)) for ts in texts.values() for t in ts for m in _YEAR.finditer(t)}
+        years = {int(m.group(1)) for ts in texts.values() for t in ts for m in YEAR.finditer(t)}
         slots: dict[str, set[tuple[str, str]]] = {}
         for t in (t for ts in texts.values() for t in ts):
             words = _WORD.findall(t)
@@ -164,7 +164,7 @@ def swap_year(question: str, corpus: Corpus, append: bool = False) -> str | None
     """The question with each year it names moved to the nearest year no paper writes (a financial
     year keeps its spelling: '2016/17' -> '2011/12'); with `append`, a question naming no year is
     asked about the unwritten year nearest the middle of the years the papers write."""
-    found = list(_YEAR.finditer(question))
+    found = list(YEAR.finditer(question))
     if not found:
         middle = sorted(corpus.years)[len(corpus.years) // 2] if corpus.years else None
         year = unwritten_year(middle, corpus) if append and middle else None

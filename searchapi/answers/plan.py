@@ -15,7 +15,8 @@ from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
 from searchapi.retrieval.rerank import BOILERPLATE
 from searchapi.answers.extract import asked_type, numbered
 
-_YEAR = re.compile(r"\b((?:19|20)\d\d)(?:\s*[/-]\s*(\d\d(?:\d\d)?))?\b")
+# A year, or a financial year ('2016/17', '2016-2017'): the year, the separator, the second year.
+YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
 # A month written before the year it belongs to ('December 2022', 'Aug. 27, 2018'), a whole word.
 _MONTH_BEFORE = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
 # Each month's names as whole words ('Dec', 'December'), compiled once: read for every candidate sentence.
@@ -78,9 +79,9 @@ def salient_subject(question: str, idf, max_share: float) -> list[str]:
 def years_named(text: str) -> list[Year]:
     """The years a question names, each with the month written before it, if any."""
     out = []
-    for m in _YEAR.finditer(text):
+    for m in YEAR.finditer(text):
         month = _MONTH_BEFORE.search(text[max(0, m.start() - 16): m.start()])
-        out.append(Year(int(m.group(1)), bool(m.group(2)), MONTHS[month.group(1).lower()] if month else 0))
+        out.append(Year(int(m.group(1)), bool(m.group(3)), MONTHS[month.group(1).lower()] if month else 0))
     return out
 
 
