@@ -16,7 +16,8 @@ corpus/devset.jsonl, holdout.jsonl, fresh.jsonl, dev3-kent.jsonl and dev4-kent.j
 index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
 --index-dir /tmp/real-idx`; the blind set is never trained on). The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
 by a hash of each question's id from its own collection, the folds are grouped by paper (papers of
-different collections never share a group) and deterministic, and the fits have no randomness.
+different collections never share a group) and deterministic, and the fits have no randomness
+(the query adapter starts from a seeded draw).
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
 `--score` fits on the training collections and scores a collection it never saw, and stores nothing.
 """
@@ -96,7 +97,7 @@ def main() -> int:
         held, _ = samples_of(Path(args.score[0]), load([Path(args.score[1])]), Path(args.score[1]).stem, near_miss=False)
         rows = []
         for s in held:
-            decision, _, holds = judge(s, model, decide, settings)
+            decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
             rows.append({"id": s.id, "answerable": s.answerable, "confidence": decision.confidence,
                          "answered": decision.answered, "holds": holds, "strict": holds and decision.answered})
         print(json.dumps({"trained_on": model.report["sets"], "scored": args.score[1], **figures(rows)}, indent=1))

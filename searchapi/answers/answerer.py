@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from indexer.dates import format_date
 
+from searchapi.answers.adapter import adapt
 from searchapi.answers.features import Candidate, Featurizer, question_features
 from searchapi.answers.model import EvidenceModel, load_model
 from searchapi.answers.plan import QueryPlan
@@ -71,7 +72,8 @@ class Answerer:
     def score(self, plan: QueryPlan, candidates: list[Candidate]) -> list[Candidate]:
         """Candidate sentences with their features and model scores, best first (a sharded router's
         candidates come from several shards)."""
-        features = self.featurizer.compute(plan, self.engine.embedder.encode_query(plan.dense_text)[0], candidates)
+        qvec = self.engine.embedder.encode_query(plan.dense_text)[0]
+        features = self.featurizer.compute(plan, qvec, candidates, adapt(self.model.adapter, qvec))
         for cand, logit in zip(candidates, self.model.logits(features)):
             cand.probability = float(logit)
         return sorted(candidates, key=lambda c: c.probability, reverse=True)

@@ -19,7 +19,7 @@ from searchapi.answers.extract import matches, number_clash
 from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
-    "dense_sentence", "passage_score", "coverage_sentence", "coverage_context",
+    "dense_sentence", "adapted_dense", "passage_score", "coverage_sentence", "coverage_context",
     "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like",
     "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
@@ -81,14 +81,16 @@ class Featurizer:
         missing = list(dict.fromkeys(w for w in lacking if w in plan.subject))
         return missing or sorted(lacking, key=lambda w: -self.terms.idf(stem(w)))[:1]
 
-    def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate]) -> np.ndarray:
+    def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate], adapted: np.ndarray | None = None) -> np.ndarray:
+        """`adapted`: the question's vector as the evidence model's query adapter moves it (adapter.py)."""
         if not candidates:
             return np.zeros((0, len(FEATURES)), dtype="float32")
-        dense = np.vstack([c.vector for c in candidates]) @ qvec
+        vectors = np.vstack([c.vector for c in candidates])
+        dense, moved = vectors @ qvec, vectors @ (qvec if adapted is None else adapted)
         coverage = self.terms.coverage
         given = plan.given
         subject_min = {}  # chunk id -> how well its passage supports the least supported subject word
-        for c, d in zip(candidates, dense):
+        for c, d, a in zip(candidates, dense, moved):
             context = f"{c.chunk.heading} {c.chunk.text}"
             if c.chunk.id not in subject_min:
                 support = self.support(plan.subject, stem_set(context), self.similarity(_vocabulary(context), plan.subject))
@@ -97,6 +99,7 @@ class Featurizer:
             year_match = all(y.written_in(c.text) or y.written_in(context) or y.dated(c.paper_date) for y in plan.years)
             c.features = {
                 "dense_sentence": float(d),
+                "adapted_dense": float(a),
                 "passage_score": c.passage_score,
                 "coverage_sentence": coverage(plan.concepts, c.text),
                 "coverage_context": coverage(plan.concepts, context),

@@ -9,6 +9,8 @@ sentence weights or a reported figure. scikit-learn is needed only here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from searchapi.answers.adapter import adapt, fit_adapter
 from searchapi.answers.features import EITHER, FEATURES, LACKING, QUESTION_FEATURES, Candidate, question_features
 from searchapi.answers.model import EvidenceModel
 from searchapi.answers.plan import QueryPlan
 from searchapi.learning import FOLDS, fit_ranker, folds_of
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
+ADAPTED = FEATURES.index("adapted_dense")
 
 
 def normalise(text: str) -> str:
@@ -53,6 +57,13 @@ class Sample:
     x: np.ndarray
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     synthetic: bool = False  # a mined near-miss (nearmiss.py): trains the abstention, never scored
+    qvec: np.ndarray | None = None  # the question's vector, which a query adapter moves (adapted_dense)
+
+    def adapted_by(self, adapter: dict) -> "Sample":
+        """Its `adapted_dense` column recomputed with this adapter (in place)."""
+        if len(self.candidates):
+            self.x[:, ADAPTED] = np.vstack([c.vector for c in self.candidates]) @ adapt(adapter, self.qvec)
+        return self
 
 
 def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True, collection: str = "") -> list[Sample]:
@@ -76,8 +87,23 @@ def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True,
         # A paper published in two formats (minutes.pdf and minutes.html) is one paper: grouped by its name.
         group = (f"{collection}:" if collection else "") + (Path(q["file"]).stem if q.get("file") else f"unanswerable-{i % FOLDS}")
         samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y,
-                              synthetic=bool(q.get("synthetic"))))
+                              synthetic=bool(q.get("synthetic")), qvec=engine.embedder.encode_query(plan.dense_text)[0]))
     return samples
+
+
+def adapter_of(samples: list[Sample]) -> dict:
+    """The query adapter fitted on the real questions' evidence (mined near-misses have none)."""
+    return fit_adapter([(s.qvec, np.vstack([c.vector for c in s.candidates]), s.y) for s in samples
+                        if not s.synthetic and len(s.candidates)])
+
+
+def adapt_out_of_fold(samples: list[Sample]) -> None:
+    """Each sample's `adapted_dense` from an adapter fitted without its paper, so that the weights over
+    it, their calibration and the threshold see it as it will be on questions never trained on."""
+    for train, test in folds(samples):
+        adapter = adapter_of([samples[i] for i in train])
+        for i in test:
+            samples[i].adapted_by(adapter)
 
 
 def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
@@ -198,6 +224,7 @@ def choose_threshold(probabilities: np.ndarray, answerable: np.ndarray, settings
 def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceModel:
     """Regularisation chosen by grouped CV (the share of samples whose quote would hold the gold) and
     the score calibrated on the same out-of-fold predictions; weights then fitted on all."""
+    adapt_out_of_fold(samples)
     chosen, best, best_oof = grid[0], -1.0, None
     for c in grid:
         features, correct = out_of_fold(samples, c, decide, settings)
@@ -209,10 +236,13 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     # evidence model's business, so the calibration learns answerable from unanswerable, not right from wrong.
     probabilities = calibrated_out_of_fold(features, answerable, [s.group for s in samples], weights)
     model = fit_weights(samples, chosen)
+    model.adapter = adapter_of(samples)
     model.calibration = fit_calibration(features, answerable, weights)
     model.threshold = choose_threshold(probabilities, answerable, settings)
     real = sum(not s.synthetic for s in samples)
-    model.version = f"evidence-{date.today().isoformat()}-{real}q"
+    # Date, size and a digest of the weights: two fits of one day differ in name when they differ at all.
+    digest = hashlib.sha1(json.dumps([model.coef, model.intercept, model.adapter, model.calibration, model.threshold]).encode()).hexdigest()[:6]
+    model.version = f"evidence-{date.today().isoformat()}-{real}q-{digest}"
     model.report = {"C": chosen, "questions": real,
                     "near_misses": len(samples) - real, "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
                     "groups": sorted({s.group for s in samples}),
@@ -237,7 +267,7 @@ def cross_validate(samples: list[Sample], settings, decide) -> list[dict]:
             s = samples[i]
             if s.synthetic:
                 continue
-            decision, _, holds = judge(s, model, decide, settings)
+            decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
             rows[i] = {"id": s.id, "group": s.group, "answerable": s.answerable, "confidence": decision.confidence,
                        "answered": decision.answered, "holds": holds, "strict": holds and decision.answered}
     return [r for r in rows if r is not None]
