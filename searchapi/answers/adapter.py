@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-RANK = 32  # columns of U and V: 8 to 64 gave the same out-of-fold sentence choice
+RANK = 32  # columns of U and V: 8 to 64 chose the same sentences out of fold, within two questions in 680
 PENALTY = 1.0  # L2 weight on U Vᵀ, keeping the adapter near the identity
 EPOCHS = 60  # full-batch Adam steps
 LEARNING_RATE = 0.01

@@ -223,7 +223,8 @@ def choose_threshold(probabilities: np.ndarray, answerable: np.ndarray, settings
 
 def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceModel:
     """Regularisation chosen by grouped CV (the share of samples whose quote would hold the gold) and
-    the score calibrated on the same out-of-fold predictions; weights then fitted on all."""
+    the score calibrated on the same out-of-fold predictions; weights then fitted on all. Sets each
+    sample's `adapted_dense` out of fold, and stores the adapter fitted on all."""
     adapt_out_of_fold(samples)
     chosen, best, best_oof = grid[0], -1.0, None
     for c in grid:
@@ -241,7 +242,8 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     model.threshold = choose_threshold(probabilities, answerable, settings)
     real = sum(not s.synthetic for s in samples)
     # Date, size and a digest of the weights: two fits of one day differ in name when they differ at all.
-    digest = hashlib.sha1(json.dumps([model.coef, model.intercept, model.adapter, model.calibration, model.threshold]).encode()).hexdigest()[:6]
+    fitted = [model.coef, model.intercept, model.adapter, model.calibration, model.threshold]
+    digest = hashlib.sha1(json.dumps(fitted).encode()).hexdigest()[:6]
     model.version = f"evidence-{date.today().isoformat()}-{real}q-{digest}"
     model.report = {"C": chosen, "questions": real,
                     "near_misses": len(samples) - real, "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
