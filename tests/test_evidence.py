@@ -265,12 +265,12 @@ def planted_questions(n: int, seed: int, width: int = 16):
         others = rng.normal(size=(4, width))
         s = np.vstack([q @ turn + 0.3 * rng.normal(size=width), others])
         s /= np.linalg.norm(s, axis=1, keepdims=True)
-        rows.append((q.astype("float32"), s.astype("float32"), np.array([1, 0, 0, 0, 0])))
+        rows.append((q.astype("float32"), s.astype("float32"), np.array([1, 0, 0, 0, 0]), 1.0))
     return rows
 
 
 def top_share(rows, adapter) -> float:
-    return float(np.mean([y[np.argmax(s @ adapt(adapter, q))] for q, s, y in rows]))
+    return float(np.mean([y[np.argmax(s @ adapt(adapter, q))] for q, s, y, _ in rows]))
 
 
 def test_the_query_adapter_learns_what_the_cosine_misses_and_generalises():
@@ -281,6 +281,26 @@ def test_the_query_adapter_learns_what_the_cosine_misses_and_generalises():
     assert fit_adapter(train, rank=16, penalty=0.01, epochs=200) == adapter  # deterministic
     q = held[0][0]
     assert np.array_equal(adapt({}, q), q)  # no adapter, no change
+
+
+def test_the_query_adapter_learns_to_score_unanswerable_questions_below_none():
+    """Unanswerable questions whose candidates are all unrelated to them (weight 1, labels all 0) teach
+    the adapter to score such candidates low: the best score tells the answerable from the rest."""
+    rng = np.random.default_rng(5)
+    answerable = planted_questions(300, seed=3)
+    unanswerable = [(q, rng.normal(size=s.shape).astype("float32"), np.zeros(len(s), dtype=int), 1.0) for q, s, _, _ in
+                    planted_questions(300, seed=4)]
+    adapter = fit_adapter(answerable + unanswerable, rank=16, penalty=0.01, epochs=200)
+    held_in, held_out = planted_questions(50, seed=6), planted_questions(50, seed=7)
+    noise = [(q, rng.normal(size=s.shape).astype("float32"), y, w) for q, s, y, w in held_out]
+
+    def auc(adapter: dict) -> float:  # of the best score, answerable against unanswerable, on unseen questions
+        best = [np.array([(s / np.linalg.norm(s, axis=1, keepdims=True) @ adapt(adapter, q)).max() for q, s, _, _ in rows])
+                for rows in (held_in, noise)]
+        return float((best[0][:, None] > best[1][None, :]).mean())
+
+    assert auc({}) < 0.7 < 0.8 < auc(adapter)
+    assert fit_adapter(answerable[:5] + [(q, s, y, 0.0) for q, s, y, _ in unanswerable], rank=4) != {}  # weight 0 rows skipped
 
 
 def test_the_stored_adapter_is_part_of_the_evidence_model():

@@ -37,35 +37,41 @@ def _encoded(matrix: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(matrix, dtype="<f4").tobytes()).decode("ascii")
 
 
-def fit_adapter(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], rank: int = RANK, penalty: float = PENALTY,
+def fit_adapter(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]], rank: int = RANK, penalty: float = PENALTY,
                 epochs: int = EPOCHS, seed: int = 0) -> dict:
-    """Fitted on rows of (question vector, its candidates' sentence vectors, their labels) as a conditional
-    logit: each question's evidence ranked first among its own candidates. Deterministic for a seed."""
+    """Fitted on rows of (question vector, its candidates' sentence vectors, their labels, the row's
+    weight) as a conditional logit with a 'none of them' option of learned score: an answerable
+    question's evidence is ranked first among its own candidates, and an unanswerable question's
+    candidates (labels all 0, weight > 0) below 'none'. An answerable question none of whose candidates
+    holds its evidence teaches nothing: give it weight 0. Deterministic for a seed."""
     import torch
 
-    rows = [r for r in rows if r[2].any() and not r[2].all()]
-    if not rows:
+    rows = [r for r in rows if r[3] > 0 and not r[2].all() and len(r[1])]
+    if not any(r[2].any() for r in rows):
         return {}
     width, longest = rows[0][0].shape[0], max(len(r[1]) for r in rows)
     q = torch.tensor(np.vstack([r[0] for r in rows]), dtype=torch.float32)
     s = torch.zeros(len(rows), longest, width)
     real = torch.zeros(len(rows), longest, dtype=torch.bool)
     positive = torch.zeros(len(rows), longest, dtype=torch.bool)
-    for i, (_, vectors, labels) in enumerate(rows):
+    for i, (_, vectors, labels, _) in enumerate(rows):
         s[i, : len(vectors)] = torch.tensor(vectors, dtype=torch.float32)
         real[i, : len(vectors)] = True
         positive[i, : len(vectors)] = torch.tensor(labels.astype(bool))
+    weight = torch.tensor([r[3] for r in rows], dtype=torch.float32)
+    answerable = positive.any(dim=1)
     generator = torch.Generator().manual_seed(seed)
     u = torch.nn.Parameter(torch.randn(width, rank, generator=generator) * 0.01)
     v = torch.nn.Parameter(torch.zeros(width, rank))
-    log_scale = torch.nn.Parameter(torch.tensor(3.0))
-    optimiser = torch.optim.Adam([u, v, log_scale], lr=LEARNING_RATE)
+    log_scale, none = torch.nn.Parameter(torch.tensor(3.0)), torch.nn.Parameter(torch.tensor(10.0))
+    optimiser = torch.optim.Adam([u, v, log_scale, none], lr=LEARNING_RATE)
     for _ in range(epochs):
         adapted = q + (q @ u) @ v.T
         scores = torch.einsum("bnd,bd->bn", s, adapted) * log_scale.exp()
-        everything = torch.logsumexp(scores.masked_fill(~real, -1e9), dim=1)
-        evidence = torch.logsumexp(scores.masked_fill(~positive, -1e9), dim=1)
-        loss = (everything - evidence).mean() + penalty * ((u @ v.T) ** 2).sum() / 100
+        nothing = none.expand(len(rows))
+        everything = torch.logsumexp(torch.cat([scores.masked_fill(~real, -1e9), nothing[:, None]], dim=1), dim=1)
+        wanted = torch.where(answerable, torch.logsumexp(scores.masked_fill(~positive, -1e9), dim=1), nothing)
+        loss = (weight * (everything - wanted)).sum() / weight.sum() + penalty * ((u @ v.T) ** 2).sum() / 100
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -24,7 +24,7 @@ FEATURES = (
     "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "subject_min", "year_mismatch", "paper_margin", "number_mismatch", "lead_score",
+QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "paper_margin", "number_mismatch", "lead_score",
                      "asks_person", "asks_amount", "asks_date", "asks_untyped")
 LACKING = ("year_mismatch", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
@@ -141,7 +141,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
     # Whether any sentence near the question's words states the kind of fact asked: a reason to abstain.
     support = max(c.features["window_coverage"] * c.features["type_match"] for c in ranked) if plan.answer_type else 1.0
-    return {"type_support": support, "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
+    return {"type_support": support, "adapted_best": max(c.features["adapted_dense"] for c in ranked), "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"],
             "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"],
             "lead_score": top.probability, **asked_kind(plan)}
 

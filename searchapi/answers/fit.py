@@ -92,9 +92,12 @@ def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True,
 
 
 def adapter_of(samples: list[Sample]) -> dict:
-    """The query adapter fitted on the real questions' evidence (mined near-misses have none)."""
-    return fit_adapter([(s.qvec, np.vstack([c.vector for c in s.candidates]), s.y) for s in samples
-                        if not s.synthetic and len(s.candidates)])
+    """The query adapter fitted on the questions' evidence, and on unanswerable questions' lack of it
+    (mined near-misses weighted as in the calibration); an answerable question whose candidates miss
+    its evidence teaches it nothing."""
+    weights = calibration_weights(samples)
+    return fit_adapter([(s.qvec, np.vstack([c.vector for c in s.candidates]), s.y, 0.0 if s.answerable and not s.y.any() else w)
+                        for s, w in zip(samples, weights) if len(s.candidates)])
 
 
 def adapt_out_of_fold(samples: list[Sample]) -> None:
