@@ -299,8 +299,10 @@ def test_the_query_adapter_learns_to_score_unanswerable_questions_below_none():
                 for rows in (held_in, noise)]
         return float((best[0][:, None] > best[1][None, :]).mean())
 
-    assert auc({}) < 0.7 < 0.8 < auc(adapter)
-    assert fit_adapter(answerable[:5] + [(q, s, y, 0.0) for q, s, y, _ in unanswerable], rank=4) != {}  # weight 0 rows skipped
+    assert auc({}) < 0.7 and auc(adapter) > 0.8
+    # Rows of weight 0 teach nothing: the fit is the one without them.
+    ignored = [(q, s, y, 0.0) for q, s, y, _ in unanswerable[:20]]
+    assert fit_adapter(answerable[:20] + ignored, rank=4, epochs=20) == fit_adapter(answerable[:20], rank=4, epochs=20)
 
 
 def test_the_stored_adapter_is_part_of_the_evidence_model():

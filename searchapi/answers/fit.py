@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -59,10 +60,15 @@ class Sample:
     synthetic: bool = False  # a mined near-miss (nearmiss.py): trains the abstention, never scored
     qvec: np.ndarray | None = None  # the question's vector, which a query adapter moves (adapted_dense)
 
+    @cached_property
+    def vectors(self) -> np.ndarray:
+        """Its candidates' sentence vectors, one row each."""
+        return np.vstack([c.vector for c in self.candidates]) if self.candidates else np.zeros((0, len(self.qvec)))
+
     def adapted_by(self, adapter: dict) -> "Sample":
         """Its `adapted_dense` column recomputed with this adapter (in place)."""
         if len(self.candidates):
-            self.x[:, ADAPTED] = np.vstack([c.vector for c in self.candidates]) @ adapt(adapter, self.qvec)
+            self.x[:, ADAPTED] = self.vectors @ adapt(adapter, self.qvec)
         return self
 
 
@@ -96,7 +102,7 @@ def adapter_of(samples: list[Sample]) -> dict:
     (mined near-misses weighted as in the calibration); an answerable question whose candidates miss
     its evidence teaches it nothing."""
     weights = calibration_weights(samples)
-    return fit_adapter([(s.qvec, np.vstack([c.vector for c in s.candidates]), s.y, 0.0 if s.answerable and not s.y.any() else w)
+    return fit_adapter([(s.qvec, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else w)
                         for s, w in zip(samples, weights) if len(s.candidates)])
 
 
