@@ -6,7 +6,8 @@
     python scripts/train_rank.py ... --cv      # report cross-validated hit@1 / hit@5 only, store nothing
 
 The same sets and indexes as scripts/train_evidence.py (run this first: the evidence model reads the
-passages this one ranks). A passage is labelled when it holds a gold quote (the retrieval metric's test).
+passages this one ranks). The stored passage model (`passages-2026-11-30-680q`) was fitted before the
+dev5 sets were written; the evidence model after it was fitted with them. A passage is labelled when it holds a gold quote (the retrieval metric's test).
 C is chosen by hit@1 out of fold, five folds grouped by paper (collections share no group); the
 figures stored with the model are those out-of-fold ones, beside the fused order without a rerank.
 """

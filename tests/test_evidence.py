@@ -182,6 +182,18 @@ def test_a_month_the_question_names_must_be_the_evidence_month():
     assert cands[0].features["year_mismatch"] == 1.0 and cands[1].features["year_mismatch"] == 0.0
 
 
+def test_a_sentence_that_dates_its_fact_otherwise_clashes_though_its_paper_is_of_the_asked_year():
+    p = plan("When did the board meet in January 2023?")
+    assert p.years[0].contradicted_by("The board met on February 7, 2023.")
+    assert not p.years[0].contradicted_by("The board met on January 17, 2023.")
+    assert not p.years[0].contradicted_by("The board meets on the first Tuesday.")  # no year: nothing to clash with
+    assert plan("the November 2014 inspection").years[0].contradicted_by("for the period 1 June to 30 November 2016")
+    texts = ["The board met on February 7, 2023.", "The board met on January 17, 2023.", "The board meets monthly."]
+    _, cands, _ = featurize(p.question, texts, dates=["2023-01-10"] * 3)
+    assert [c.features["year_clash"] for c in cands] == [1.0, 0.0, 0.0]
+    assert [c.features["year_mismatch"] for c in cands] == [0.0, 0.0, 0.0]  # the paper's date makes up for the month
+
+
 def test_a_number_the_evidence_gives_the_same_word_otherwise_is_a_mismatch():
     from searchapi.answers.extract import number_clash, numbered
 

@@ -43,6 +43,12 @@ class Year:
         end = (self.start + 1) % 100
         return re.search(rf"\b{self.start}\s*[/-]\s*(?:{str(self.start)[:2]})?{end:02d}\b", text) is not None
 
+    def contradicted_by(self, text: str) -> bool:
+        """Whether the text dates what it says otherwise: it writes a year, but not this one (in its
+        month, when the question names one). Stricter than its window or paper lacking the year, which
+        a neighbour sentence or the paper's date can make up for."""
+        return YEAR.search(text) is not None and not self.written_in(text)
+
     def dated(self, paper_date: str) -> bool:
         """Whether a paper dated so (ISO) is of this year, and month if one is named; never for a
         financial year, which a date alone cannot place."""
