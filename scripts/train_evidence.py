@@ -15,8 +15,8 @@ Reproducible: the first index is built from corpus/ (`reportsearch index corpus/
 corpus/devset.jsonl, holdout.jsonl, fresh.jsonl and dev3- to dev5-kent.jsonl (all splits); `--also` adds another
 collection's index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
 --index-dir /tmp/real-idx`; the blind set is never trained on). The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
-by a hash of each question's id from its own collection, the folds are grouped by paper (papers of
-different collections never share a group) and deterministic, and the fits have no randomness
+by a hash of each question's id from its own collection, the folds are grouped by paper (a paper is one
+group whichever sets ask of it; papers of different indexes never share one) and deterministic, and the fits have no randomness
 (the query adapter starts from a seeded draw).
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
 `--score` fits on the training collections and scores a collection it never saw, and stores nothing.
@@ -61,6 +61,14 @@ def figures(rows: list[dict]) -> dict:
     return {k: round(out[k], 3) for k in keep} | {"reliability": [round(p["precision"], 2) for p in out["reliability"]]}
 
 
+def collection_names(args) -> dict[Path, str]:
+    """Each index's name in the groups: the Kent one 'corpus', the others 'collection1', ... in order. A
+    collection is its index, not its question set, so that two sets asked of the same papers
+    (dev-real-formats and dev2-real-formats) put each paper in one fold."""
+    indexes = dict.fromkeys(Path(i).resolve() for i in [args.index_dir, *(i for i, _ in args.also)])
+    return {d: "corpus" if n == 0 else f"collection{n}" for n, d in enumerate(indexes)}
+
+
 def training_sets(description: str) -> argparse.ArgumentParser:
     """The arguments both training scripts share: the Kent index (asked SETS) and other collections."""
     parser = argparse.ArgumentParser(description=description)
@@ -79,22 +87,22 @@ def main() -> int:
     args = parser.parse_args()
     pairs = [(args.index_dir, [ROOT / "corpus" / name for name in SETS], "corpus")]
     pairs += [(Path(i), [Path(q)], Path(q).stem) for i, q in args.also]
-    samples, collection_of, settings = [], [], None
+    samples, set_of, settings, collection = [], {}, None, collection_names(args)
     for index_dir, sets, name in pairs:
-        got, settings = samples_of(index_dir, load(sets), name)
+        got, settings = samples_of(index_dir, load(sets), collection[Path(index_dir).resolve()])
         samples += got
-        collection_of += [name] * len(got)
+        set_of |= {s.id: name for s in got}
     if args.cv:
         rows = cross_validate(samples, settings, decide)
         report = {"all": figures(rows)}
-        for name in dict.fromkeys(collection_of):
-            report[name] = figures([r for r in rows if r["group"].startswith(f"{name}:")])
+        for name in dict.fromkeys(set_of.values()):
+            report[name] = figures([r for r in rows if set_of[r["id"]] == name])
         print(json.dumps(report, indent=1))
         return 0
     model = fit_model(samples, decide, settings)
     model.report["sets"] = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for _, sets, _ in pairs for p in sets]
     if args.score:
-        held, _ = samples_of(Path(args.score[0]), load([Path(args.score[1])]), Path(args.score[1]).stem, near_miss=False)
+        held, _ = samples_of(Path(args.score[0]), load([Path(args.score[1])]), "scored", near_miss=False)
         rows = []
         for s in held:
             decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)

@@ -7,9 +7,10 @@
 
 The same sets and indexes as scripts/train_evidence.py (run this first: the evidence model reads the
 passages this one ranks). The stored passage model (`passages-2026-11-30-680q`) was fitted before the
-dev5 sets were written; the evidence model after it was fitted with them. A passage is labelled when it holds a gold quote (the retrieval metric's test).
-C is chosen by hit@1 out of fold, five folds grouped by paper (collections share no group); the
-figures stored with the model are those out-of-fold ones, beside the fused order without a rerank.
+dev5 sets were written, and its figures with folds that split a paper's questions by set; the evidence
+model after it was fitted with them. A passage is labelled when it holds a gold quote (the retrieval
+metric's test). C is chosen by hit@1 out of fold, five folds grouped by paper (one group per paper of
+an index, whichever sets ask of it); the figures stored with the model are those out-of-fold ones, beside the fused order without a rerank.
 """
 
 from __future__ import annotations
@@ -100,16 +101,17 @@ def out_of_fold(asked: list[Asked], c: float) -> list[int | None]:
 
 
 def main() -> int:
-    from train_evidence import SETS, training_sets
+    from train_evidence import SETS, collection_names, training_sets
 
     parser = training_sets(__doc__.splitlines()[0])
     parser.add_argument("--cv", action="store_true", help="report cross-validated figures only; store nothing")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
 
-    asked = collect(args.index_dir, [ROOT / "corpus" / name for name in SETS], "corpus")
+    collection = collection_names(args)
+    asked = collect(args.index_dir, [ROOT / "corpus" / name for name in SETS], collection[args.index_dir.resolve()])
     for index_dir, questions in args.also:
-        asked += collect(Path(index_dir), [Path(questions)], Path(questions).stem)
+        asked += collect(Path(index_dir), [Path(questions)], collection[Path(index_dir).resolve()])
     report = {"fused order, no rerank": hits(asked, [a.rank(None) for a in asked])}
     for c in C_GRID:
         report[f"C={c}"] = hits(asked, out_of_fold(asked, c))

@@ -75,7 +75,8 @@ class Sample:
 def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True, collection: str = "") -> list[Sample]:
     """Run retrieval and feature extraction once per question, as the product does; with `near_miss`,
     also on unanswerable copies mined from the answerable ones (nearmiss.py), marked synthetic. Groups
-    are the papers, named `collection:paper` when a collection is named (collections share no group)."""
+    are the papers, named `collection:paper` when a collection is named: name it after its index, not
+    its question set, so that every set asked of a paper puts it in one group."""
     from searchapi.answers.nearmiss import Corpus, near_misses
 
     engine = answerer.engine
