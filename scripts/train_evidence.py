@@ -16,8 +16,8 @@ corpus/devset.jsonl, holdout.jsonl, fresh.jsonl and dev3- to dev5-kent.jsonl (al
 collection's index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
 --index-dir /tmp/real-idx`; the blind set is never trained on). The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
 by a hash of each question's id from its own collection, the folds are grouped by paper (a paper is one
-group whichever sets ask of it; papers of different indexes never share one) and deterministic, and the fits have no randomness
-(the query adapter starts from a seeded draw).
+group whichever sets ask of it; papers of different indexes never share one) and deterministic, and
+the fits have no randomness (the query adapter starts from a seeded draw).
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
 `--score` fits on the training collections and scores a collection it never saw, and stores nothing.
 """
