@@ -24,8 +24,8 @@ FEATURES = (
     "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "paper_margin", "number_mismatch",
-                     "lead_score", "asks_person", "asks_amount", "asks_date", "asks_untyped")
+QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "paper_margin",
+                     "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date", "asks_untyped")
 LACKING = ("year_mismatch", "year_clash", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
@@ -137,7 +137,8 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     numbered words too), does the best one itself date its fact otherwise, how high the best scores
     (`probability` holds the model's logit until the calibration) and by what margin over other papers."""
     if not ranked:
-        return dict.fromkeys(QUESTION_FEATURES, 0.0) | {"year_mismatch": 1.0, "year_clash": 1.0, "number_mismatch": 1.0, "lead_score": -10.0} | asked_kind(plan)
+        lacking_all = {"year_mismatch": 1.0, "year_clash": 1.0, "number_mismatch": 1.0, "lead_score": -10.0}
+        return dict.fromkeys(QUESTION_FEATURES, 0.0) | lacking_all | asked_kind(plan)
     lead, top = ranked[0].features, ranked[0]
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
     # Whether any sentence near the question's words states the kind of fact asked: a reason to abstain.

@@ -13,9 +13,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date
 from difflib import SequenceMatcher
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
