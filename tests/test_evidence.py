@@ -210,6 +210,32 @@ def test_a_number_the_evidence_gives_the_same_word_otherwise_is_a_mismatch():
     assert [c.features["number_mismatch"] for c in cands] == [1.0, 0.0, 0.0]
 
 
+def test_a_sentence_that_writes_another_name_where_the_question_writes_one_clashes():
+    from searchapi.answers.extract import name_clash, name_slots
+
+    assert name_slots("How many officers does Essex Police have?", ["Essex"]) == {(stem("Essex"), "before", stem("Police"))}
+    assert name_slots("how many officers does essex police have", ["essex"]) == frozenset()  # no capital, no name
+    asked = name_slots("How much did DFID give to CoST Malawi?", ["DFID", "CoST", "Malawi"])
+
+    def said_in(text):
+        return lambda name: name in {stem(w) for w in tokens(text)}
+
+    other = "This includes £100,000 to CoST Ethiopia and £98,000 to CoST Vietnam."
+    assert name_clash(asked, other, said_in(other))
+    same = "This includes £100,000 to CoST Malawi and £98,000 to CoST Vietnam."
+    assert not name_clash(asked, same, said_in(same))  # the asked name is written too
+    jude = name_slots("How close is Jude Gentry's property to the ramp?", ["Jude", "Gentry"])
+    assert not name_clash(jude, "Ms. Gentry lives beside the ramp.", said_in("Ms. Gentry lives beside the ramp."))  # a title
+    p = plan("How many officers does Essex Police have?")
+    _, cands, _ = featurize(p.question, ["Kent Police has 3,800 officers.", "Essex Police has 3,100 officers.",
+                                         "The force has 3,800 officers."])
+    assert [c.features["name_clash"] for c in cands] == [1.0, 0.0, 0.0]
+    # An acronym is said by its long form: no clash with 'the Violence Reduction Unit' for 'the VRU'.
+    p = plan("How many staff does the Kent VRU have?")
+    _, cands, _ = featurize(p.question, ["The Medway VRU has 12 staff.", "The Kent Violence Reduction Unit has 12 staff."])
+    assert [c.features["name_clash"] for c in cands] == [1.0, 0.0]
+
+
 def test_the_subject_the_evidence_never_mentions_is_named():
     p = plan("What is the annual budget of the Violence Reduction Unit?")
     featurizer = Featurizer(TERMS, {}, encode_words, 0.7)

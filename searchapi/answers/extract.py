@@ -138,6 +138,46 @@ def number_clash(asked: frozenset[tuple[str, str, int]], text: str) -> bool:
                for word, side, value in asked)
 
 
+_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+
+
+def name_slots(question: str, subject: list[str]) -> frozenset[tuple[str, str, str]]:
+    """(name stem, side, neighbour stem) for each capitalised subject word of the question beside a word
+    that is not a stopword: ('essex', 'before', 'polic') for 'Essex Police', ('malawi', 'after', 'cost')
+    for 'CoST Malawi'. The question's first word is no name."""
+    words, named = list(_NAME_WORD.finditer(question)), {stem(w) for w in subject}
+    out = set()
+    for i, word in enumerate(w.group() for w in words):
+        if i == 0 or not word[0].isupper() or stem(word) not in named:
+            continue
+        for j, side in ((i - 1, "after"), (i + 1, "before")):
+            if 0 <= j < len(words) and (other := words[j].group()).lower() not in STOPWORDS and len(other) > 2 and stem(other) != stem(word):
+                out.add((stem(word), side, stem(other)))
+    return frozenset(out)
+
+
+@lru_cache(maxsize=50_000)
+def written_slots(text: str) -> frozenset[tuple[str, str, str]]:
+    """(stem, side, neighbour stem) for each capitalised word of the text and each word beside it; not a
+    title ('Mr', 'Ms', 'Dr': 'Ms. Gentry' writes no other name than 'Jude Gentry')."""
+    words = _NAME_WORD.findall(text)
+    out = set()
+    for i, word in enumerate(words):
+        if word[0].isupper() and (len(word) > 3 or word.isupper()) and word.lower() not in STOPWORDS:
+            out.update([(stem(word), "after", stem(words[i - 1]))] if i > 0 else [])
+            out.update([(stem(word), "before", stem(words[i + 1]))] if i + 1 < len(words) else [])
+    return frozenset(out)
+
+
+def name_clash(asked: frozenset[tuple[str, str, str]], text: str, said) -> bool:
+    """Whether the text writes another capitalised word where the question writes one of its names, and
+    never that name (`said(name stem)`, acronyms' long forms too): 'Kent Police' for 'Essex Police',
+    'CoST Ethiopia' for 'CoST Malawi', 'Republican Senators' for 'Democratic senators'."""
+    written = written_slots(text) if asked else frozenset()
+    return any(not said(name) and any(s == side and n == beside and w != name for w, s, n in written)
+               for name, side, beside in asked)
+
+
 def matches(kind: str | None, text: str, given: frozenset[str] = frozenset()) -> bool:
     """Whether the text states the asked kind (an 'amount' is a sum, a count or a percentage) beyond the
     words the question itself `given` (stems): '737' of '737 MAX' is no count of aircraft, 'May 2014'

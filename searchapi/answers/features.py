@@ -15,7 +15,7 @@ from indexer.store import ChunkRecord
 
 from searchapi.retrieval.lexical import Concept, stem, stem_set, stems
 from searchapi.retrieval.query import tokens
-from searchapi.answers.extract import matches, number_clash
+from searchapi.answers.extract import matches, name_clash, number_clash
 from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
@@ -24,9 +24,9 @@ FEATURES = (
     "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "paper_margin",
+QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "name_clash", "paper_margin",
                      "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date", "asks_untyped")
-LACKING = ("year_mismatch", "year_clash", "number_mismatch")  # these speak against an answer, the rest for one
+LACKING = ("year_mismatch", "year_clash", "name_clash", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
 
@@ -70,7 +70,10 @@ class Featurizer:
         return np.where(said, 1.0, np.maximum(0.0, similarity.max(axis=0, initial=0.0)))
 
     def concept(self, word: str) -> Concept:
-        return Concept(stem(word), self.acronyms.get(stem(word), frozenset()))
+        return self.concept_of(stem(word))
+
+    def concept_of(self, word_stem: str) -> Concept:
+        return Concept(word_stem, self.acronyms.get(word_stem, frozenset()))
 
     def unsupported(self, plan: QueryPlan, context: str) -> list[str]:
         """Subject words the context does not say, even in other words; failing those, the question's
@@ -108,6 +111,7 @@ class Featurizer:
                 "type_missing": float(plan.answer_type is not None and not type_match),
                 "year_mismatch": float(bool(plan.years) and not year_match),
                 "year_clash": float(any(y.contradicted_by(c.text) for y in plan.years)),
+                "name_clash": float(name_clash(plan.names, c.text, lambda name: self.concept_of(name).present(stem_set(c.text)))),
                 "heading_like": float(_heading_like(c.text)),
                 "named_place": float(c.in_named_place),
                 "subject_min": subject_min[c.chunk.id],
@@ -134,10 +138,11 @@ class Featurizer:
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
     fact asked about the subject, does the best one's window speak of what was asked (its year, month and
-    numbered words too), does the best one itself date its fact otherwise, how high the best scores
-    (`probability` holds the model's logit until the calibration) and by what margin over other papers."""
+    numbered words too), does the best one itself date its fact otherwise or write another name where the
+    question writes one, how high the best scores (`probability` holds the model's logit until the
+    calibration) and by what margin over other papers."""
     if not ranked:
-        lacking_all = {"year_mismatch": 1.0, "year_clash": 1.0, "number_mismatch": 1.0, "lead_score": -10.0}
+        lacking_all = {"year_mismatch": 1.0, "year_clash": 1.0, "name_clash": 1.0, "number_mismatch": 1.0, "lead_score": -10.0}
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | lacking_all | asked_kind(plan)
     lead, top = ranked[0].features, ranked[0]
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
@@ -145,6 +150,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     support = max(c.features["window_coverage"] * c.features["type_match"] for c in ranked) if plan.answer_type else 1.0
     return {"type_support": support, "adapted_best": max(c.features["adapted_dense"] for c in ranked),
             "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"], "year_clash": lead["year_clash"],
+            "name_clash": lead["name_clash"],
             "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability,
             **asked_kind(plan)}
 

@@ -13,7 +13,7 @@ from searchapi.answers.followup import rewrite_followup
 from searchapi.retrieval.lexical import Concept, concepts, stem
 from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
 from searchapi.retrieval.rerank import BOILERPLATE
-from searchapi.answers.extract import asked_type, numbered
+from searchapi.answers.extract import asked_type, name_slots, numbered
 
 # A year, or a financial year ('2016/17', '2016-2017'): the year, the separator, the second year.
 YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
@@ -66,6 +66,7 @@ class QueryPlan(ParsedQuery):
     parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
     numbered: frozenset = frozenset()  # words it labels with a number ('Tranche 3'): extract.numbered
+    names: frozenset = frozenset()  # its names beside their neighbours ('Essex Police'): extract.name_slots
 
     @property
     def given(self) -> frozenset[str]:
@@ -96,10 +97,11 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: 
     text = respell(rewrite_followup(question, history or []))
     asked = respell(question)
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
+    subject = salient_subject(asked, idf, settings.answer_subject_max_share)
     plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
                      years=years_named(text), answer_type=asked_type(asked),
-                     parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=salient_subject(asked, idf, settings.answer_subject_max_share),
-                     numbered=numbered(asked))
+                     parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=subject,
+                     numbered=numbered(asked), names=name_slots(asked, subject))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan
