@@ -141,19 +141,20 @@ def number_clash(asked: frozenset[tuple[str, str, int]], text: str) -> bool:
 _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 
 
+def _beside(words: list[str], i: int) -> list[tuple[str, str]]:
+    """(side, neighbour) of the i-th word: the word before ('after' it), the word after ('before' it)."""
+    return [(side, words[j]) for j, side in ((i - 1, "after"), (i + 1, "before")) if 0 <= j < len(words)]
+
+
 def name_slots(question: str, subject: list[str]) -> frozenset[tuple[str, str, str]]:
     """(name stem, side, neighbour stem) for each capitalised subject word of the question beside a word
     that is not a stopword: ('essex', 'before', 'polic') for 'Essex Police', ('malawi', 'after', 'cost')
     for 'CoST Malawi'. The question's first word is no name."""
-    words, named = list(_NAME_WORD.finditer(question)), {stem(w) for w in subject}
-    out = set()
-    for i, word in enumerate(w.group() for w in words):
-        if i == 0 or not word[0].isupper() or stem(word) not in named:
-            continue
-        for j, side in ((i - 1, "after"), (i + 1, "before")):
-            if 0 <= j < len(words) and (other := words[j].group()).lower() not in STOPWORDS and len(other) > 2 and stem(other) != stem(word):
-                out.add((stem(word), side, stem(other)))
-    return frozenset(out)
+    words, named = _NAME_WORD.findall(question), {stem(w) for w in subject}
+    return frozenset((stem(word), side, stem(other)) for i, word in enumerate(words)
+                     if i > 0 and word[0].isupper() and stem(word) in named
+                     for side, other in _beside(words, i)
+                     if other.lower() not in STOPWORDS and len(other) > 2 and stem(other) != stem(word))
 
 
 @lru_cache(maxsize=50_000)
@@ -161,12 +162,9 @@ def written_slots(text: str) -> frozenset[tuple[str, str, str]]:
     """(stem, side, neighbour stem) for each capitalised word of the text and each word beside it; not a
     title ('Mr', 'Ms', 'Dr': 'Ms. Gentry' writes no other name than 'Jude Gentry')."""
     words = _NAME_WORD.findall(text)
-    out = set()
-    for i, word in enumerate(words):
-        if word[0].isupper() and (len(word) > 3 or word.isupper()) and word.lower() not in STOPWORDS:
-            out.update([(stem(word), "after", stem(words[i - 1]))] if i > 0 else [])
-            out.update([(stem(word), "before", stem(words[i + 1]))] if i + 1 < len(words) else [])
-    return frozenset(out)
+    return frozenset((stem(word), side, stem(other)) for i, word in enumerate(words)
+                     if word[0].isupper() and (len(word) > 3 or word.isupper()) and word.lower() not in STOPWORDS
+                     for side, other in _beside(words, i))
 
 
 def name_clash(asked: frozenset[tuple[str, str, str]], text: str, said) -> bool:
