@@ -195,7 +195,7 @@ def test_a_sentence_that_dates_its_fact_otherwise_clashes_though_its_paper_is_of
 
 
 def test_a_number_the_evidence_gives_the_same_word_otherwise_is_a_mismatch():
-    from searchapi.answers.extract import number_clash, numbered
+    from searchapi.answers.extract import number_clash, numbered, numbered_as_read
 
     assert numbered("When is the 26th meeting of the board?") == {(stem("meeting"), "before", 26)}
     # Years, sums, shares, thousands and identifiers label nothing.
@@ -204,6 +204,11 @@ def test_a_number_the_evidence_gives_the_same_word_otherwise_is_a_mismatch():
     assert number_clash(numbered("Tranche 3"), "Tranche 2 of the fund") and not number_clash(numbered("Tranche 3"), "Tranches 2 and 3")
     assert not number_clash(numbered("the 5th meeting"), "the 5th and 6th meetings")
     assert number_clash(numbered("Tranche 3 of Phase 2"), "Tranche 3 of Phase 1")
+    # Small numbers spelled out read as digits, and a number hyphened to its unit as apart from it.
+    assert numbered_as_read("the third amendment, a 24-month extension") == {(stem("amendment"), "before", 3), (stem("month"), "before", 24)}
+    assert number_clash(numbered_as_read("the third amendment"), "Approve the second amendment to the agreement.")
+    assert number_clash(numbered_as_read("within four hours"), "assessed within one hour of the report")
+    assert not number_clash(numbered_as_read("a 12-month extension"), "A twelve month extension will cost £7.3m.")
     p = plan("How much is Tranche 3 of the fund worth?")
     _, cands, _ = featurize(p.question, ["Tranche 2 of the fund totals £637,800.", "Tranche 3 of the fund totals £80,000.",
                                          "The fund totals £700,000."])

@@ -130,10 +130,33 @@ def numbered(text: str) -> frozenset[tuple[str, str, int]]:
     return frozenset(label[:3] for label in labels(text))
 
 
+_CARDINALS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")
+_SPELLED = re.compile(rf"\b({'|'.join(_CARDINALS + _ORDINALS)})\b", re.I)
+_HYPHENED = re.compile(r"\b(\d{1,3})-(?=[A-Za-z])")  # '24-month', '10-year'
+
+
+def _spelled(m: re.Match) -> str:
+    word = m.group(1).lower()
+    if word in _CARDINALS:
+        return str(_CARDINALS.index(word) + 1)
+    n = _ORDINALS.index(word) + 1
+    return f"{n}{'th' if 10 <= n <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+@lru_cache(maxsize=50_000)
+def numbered_as_read(text: str) -> frozenset[tuple[str, str, int]]:
+    """`numbered` of the text with small numbers spelled out read as digits and a number hyphened to its
+    unit read apart: 'the third amendment' as 'the 3rd amendment', 'a 24-month extension' as 'a 24 month
+    extension', 'within four hours' as 'within 4 hours'."""
+    return numbered(_HYPHENED.sub(r"\1 ", _SPELLED.sub(_spelled, text)))
+
+
 def number_clash(asked: frozenset[tuple[str, str, int]], text: str) -> bool:
     """Whether the text numbers a word of the question otherwise and never as asked ('Tranche 2' for
-    'Tranche 3', '24th meeting' for '26th meeting'), each labelled word on its own."""
-    written = numbered(text)
+    'Tranche 3', '24th meeting' for '26th meeting', 'second amendment' for 'third amendment'), each
+    labelled word on its own; `asked` is `numbered_as_read` of the question."""
+    written = numbered_as_read(text)
     return any((word, side, value) not in written and any(w == word and s == side for w, s, _ in written)
                for word, side, value in asked)
 

@@ -13,7 +13,7 @@ from searchapi.answers.followup import rewrite_followup
 from searchapi.retrieval.lexical import Concept, concepts, stem
 from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
 from searchapi.retrieval.rerank import BOILERPLATE
-from searchapi.answers.extract import asked_type, name_slots, numbered
+from searchapi.answers.extract import asked_type, name_slots, numbered_as_read
 
 # A year, or a financial year ('2016/17', '2016-2017'): the year, the separator, the second year.
 YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
@@ -65,7 +65,7 @@ class QueryPlan(ParsedQuery):
     answer_type: str | None = None
     parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
-    numbered: frozenset = frozenset()  # words it labels with a number ('Tranche 3'): extract.numbered
+    numbered: frozenset = frozenset()  # words it labels with a number ('Tranche 3'): extract.numbered_as_read
     names: frozenset = frozenset()  # its names beside their neighbours ('Essex Police'): extract.name_slots
 
     @property
@@ -101,7 +101,7 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: 
     plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
                      years=years_named(text), answer_type=asked_type(asked),
                      parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=subject,
-                     numbered=numbered(asked), names=name_slots(asked, subject))
+                     numbered=numbered_as_read(asked), names=name_slots(asked, subject))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan
