@@ -205,7 +205,8 @@ def test_a_number_the_evidence_gives_the_same_word_otherwise_is_a_mismatch():
     assert not number_clash(numbered("the 5th meeting"), "the 5th and 6th meetings")
     assert number_clash(numbered("Tranche 3 of Phase 2"), "Tranche 3 of Phase 1")
     # Small numbers spelled out read as digits, and a number hyphened to its unit as apart from it.
-    assert numbered_as_read("the third amendment, a 24-month extension") == {(stem("amendment"), "before", 3), (stem("month"), "before", 24)}
+    assert numbered_as_read("the third amendment, a 24-month extension") == {(stem("amendment"), "before", 3),
+                                                                             (stem("month"), "before", 24)}
     assert number_clash(numbered_as_read("the third amendment"), "Approve the second amendment to the agreement.")
     assert number_clash(numbered_as_read("within four hours"), "assessed within one hour of the report")
     assert not number_clash(numbered_as_read("a 12-month extension"), "A twelve month extension will cost £7.3m.")

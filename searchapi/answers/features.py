@@ -24,8 +24,9 @@ FEATURES = (
     "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "name_clash", "paper_margin",
-                     "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date", "asks_untyped")
+QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "name_clash",
+                     "paper_margin", "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date",
+                     "asks_untyped")
 LACKING = ("year_mismatch", "year_clash", "name_clash", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
@@ -111,7 +112,8 @@ class Featurizer:
                 "type_missing": float(plan.answer_type is not None and not type_match),
                 "year_mismatch": float(bool(plan.years) and not year_match),
                 "year_clash": float(any(y.contradicted_by(c.text) for y in plan.years)),
-                "name_clash": float(name_clash(plan.names, c.text, lambda name: self.concept_of(name).present(stem_set(c.text)))),
+                "name_clash": float(name_clash(plan.names, c.text,
+                                               lambda name: self.concept_of(name).present(stem_set(c.text)))),
                 "heading_like": float(_heading_like(c.text)),
                 "named_place": float(c.in_named_place),
                 "subject_min": subject_min[c.chunk.id],
@@ -142,7 +144,7 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     question writes one, how high the best scores (`probability` holds the model's logit until the
     calibration) and by what margin over other papers."""
     if not ranked:
-        lacking_all = {"year_mismatch": 1.0, "year_clash": 1.0, "name_clash": 1.0, "number_mismatch": 1.0, "lead_score": -10.0}
+        lacking_all = dict.fromkeys(LACKING, 1.0) | {"lead_score": -10.0}
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | lacking_all | asked_kind(plan)
     lead, top = ranked[0].features, ranked[0]
     other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
