@@ -17,7 +17,9 @@ from searchapi.retrieval.lexical import stem
 from searchapi.retrieval.query import STOPWORDS
 
 
-_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
+_CARDINALS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")
+_NUMBER_WORD = rf"(?:{'|'.join(_CARDINALS)}|fifteen|twenty|thirty|forty|fifty|sixty|hundred|dozen)"
 _FRACTION = r"(?:half|halves|thirds?|quarters?|fifths?|tenths?)"
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _PERCENT = re.compile(rf"\d\s?%|\bper ?cent\b|\bpercentage points?\b|\b{_FRACTION}\b", re.I)
@@ -130,10 +132,13 @@ def numbered(text: str) -> frozenset[tuple[str, str, int]]:
     return frozenset(label[:3] for label in labels(text))
 
 
-_CARDINALS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
-_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")
 _SPELLED = re.compile(rf"\b({'|'.join(_CARDINALS + _ORDINALS)})\b", re.I)
 _HYPHENED = re.compile(r"\b(\d{1,3})-(?=[A-Za-z])")  # '24-month', '10-year'
+
+
+def ordinal_suffix(n: int) -> str:
+    """'st', 'nd', 'rd' or 'th': 1st, 22nd, 13th."""
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
 def _spelled(m: re.Match) -> str:
@@ -141,7 +146,7 @@ def _spelled(m: re.Match) -> str:
     if word in _CARDINALS:
         return str(_CARDINALS.index(word) + 1)
     n = _ORDINALS.index(word) + 1
-    return f"{n}{'th' if 10 <= n <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+    return f"{n}{ordinal_suffix(n)}"
 
 
 @lru_cache(maxsize=50_000)

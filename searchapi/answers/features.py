@@ -151,10 +151,8 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     # Whether any sentence near the question's words states the kind of fact asked: a reason to abstain.
     support = max(c.features["window_coverage"] * c.features["type_match"] for c in ranked) if plan.answer_type else 1.0
     return {"type_support": support, "adapted_best": max(c.features["adapted_dense"] for c in ranked),
-            "subject_min": lead["subject_min"], "year_mismatch": lead["year_mismatch"], "year_clash": lead["year_clash"],
-            "name_clash": lead["name_clash"],
-            "paper_margin": top.probability - other, "number_mismatch": lead["number_mismatch"], "lead_score": top.probability,
-            **asked_kind(plan)}
+            "subject_min": lead["subject_min"], **{name: lead[name] for name in LACKING},
+            "paper_margin": top.probability - other, "lead_score": top.probability, **asked_kind(plan)}
 
 
 def asked_kind(plan: QueryPlan) -> dict[str, float]:

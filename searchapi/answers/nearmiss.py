@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
-from searchapi.answers.extract import labels, numbered
+from searchapi.answers.extract import labels, numbered, ordinal_suffix
 from searchapi.answers.plan import YEAR
 from searchapi.retrieval.lexical import stem, stems
 from searchapi.retrieval.query import STOPWORDS, tokens
@@ -189,13 +189,9 @@ def swap_number(question: str, corpus: Corpus) -> str | None:
         new = next((v for d in range(1, 10) for v in (value + d, value - d)
                     if v > 0 and (word, side, v) not in corpus.numbered), None)
         if new is not None:
-            suffix = _ordinal(new) if not question[start:end].isdigit() else ""
+            suffix = ordinal_suffix(new) if not question[start:end].isdigit() else ""
             return question[:start] + f"{new}{suffix}" + question[end:]
     return None
-
-
-def _ordinal(n: int) -> str:
-    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
 def near_misses(questions: list[dict], plans: list, idf, corpus: Corpus, append_years: bool = True) -> list[dict]:
