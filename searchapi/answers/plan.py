@@ -21,6 +21,8 @@ YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
 _MONTH_BEFORE = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
 # Each month's names as whole words ('Dec', 'December'), compiled once: read for every candidate sentence.
 _MONTH_WORD = {i: re.compile(rf"\b(?:{'|'.join(n for n, j in MONTHS.items() if j == i)})\b", re.I) for i in set(MONTHS.values())}
+_REFERENCE_GOES_ON = re.compile(r"[/-]\d")  # '2018-23' of 'AD 2018-23-51'
+_SPAN_MAX = 50  # years a span may cover ('2024-39'); a larger 'second year' is a reference number
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
@@ -28,20 +30,22 @@ _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:
 
 @dataclass
 class Year:
-    """A year the question names; `financial` for '2016/17' (any spelling); `month` (1-12) when the
-    question says one ('December 2022'), which the evidence must then say too."""
+    """A year the question names; `financial` for '2016/17' (any spelling); `end` for a span of years
+    ('2013-15', '2024-39'); `month` (1-12) when the question says one ('December 2022'), which the
+    evidence must then say too."""
 
     start: int
     financial: bool = False
     month: int = 0
+    end: int = 0
 
     def written_in(self, text: str) -> bool:
         if self.month:
             return str(self.start) in text and _MONTH_WORD[self.month].search(text) is not None
-        if not self.financial:
+        if not (self.financial or self.end):
             return str(self.start) in text
-        end = (self.start + 1) % 100
-        return re.search(rf"\b{self.start}\s*[/-]\s*(?:{str(self.start)[:2]})?{end:02d}\b", text) is not None
+        end = self.end or self.start + 1
+        return re.search(rf"\b{self.start}\s*(?:[/–-]|to)\s*(?:{str(end)[:2]})?{end % 100:02d}\b", text) is not None
 
     def contradicted_by(self, text: str) -> bool:
         """Whether the text dates what it says otherwise: it writes a year, but not this one (in its
@@ -50,8 +54,10 @@ class Year:
         return YEAR.search(text) is not None and not self.written_in(text)
 
     def dated(self, paper_date: str) -> bool:
-        """Whether a paper dated so (ISO) is of this year, and month if one is named; never for a
-        financial year, which a date alone cannot place."""
+        """Whether a paper dated so (ISO) is of this year (or within this span), and month if one is
+        named; never for a financial year, which a date alone cannot place."""
+        if self.end:
+            return paper_date[:4].isdigit() and self.start <= int(paper_date[:4]) <= self.end
         return not self.financial and paper_date.startswith(f"{self.start}-{self.month:02d}" if self.month else str(self.start))
 
 
@@ -84,11 +90,18 @@ def salient_subject(question: str, idf, max_share: float) -> list[str]:
 
 
 def years_named(text: str) -> list[Year]:
-    """The years a question names, each with the month written before it, if any."""
+    """The years a question names, each with the month written before it, if any. A second year makes
+    a financial year when it follows the first ('2016/17'), a span when later ('2013-15'); otherwise, or
+    when more numbers follow ('AD 2018-23-51', 'item 2017-0425'), it is a reference, not a year."""
     out = []
     for m in YEAR.finditer(text):
+        start, second = int(m.group(1)), m.group(3)
+        end = (int(second) if len(second) == 4 else start // 100 * 100 + int(second)) if second else 0
+        if _REFERENCE_GOES_ON.match(text, m.end()) or (second and not start < end <= start + _SPAN_MAX):
+            continue
         month = _MONTH_BEFORE.search(text[max(0, m.start() - 16): m.start()])
-        out.append(Year(int(m.group(1)), bool(m.group(3)), MONTHS[month.group(1).lower()] if month else 0))
+        out.append(Year(start, end == start + 1, MONTHS[month.group(1).lower()] if month else 0,
+                        end if end > start + 1 else 0))
     return out
 
 
