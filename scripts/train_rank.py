@@ -10,8 +10,8 @@ passages this one ranks). The stored passage model (`passages-2026-11-30-680q`) 
 dev5 sets were written, and its figures with folds that split a paper's questions by set (with one
 group per paper: hit@1 0.829, hit@5 0.954 against the stored 0.831 / 0.956); the evidence model after it
 was fitted with them. Refitted with them (820 questions, hit@1 0.839 out of fold), it gave the answers
-lower figures under nested CV (README), so it was kept: drop dev5-kent.jsonl from SETS and dev5's
-`--also` to reproduce it. A passage is labelled when it holds a gold quote (the retrieval metric's test).
+lower figures under nested CV (README), so it was kept: drop dev5- and dev6-kent.jsonl from SETS and
+the dev5 and dev6 `--also` to reproduce it (the dev6 sets came later still). A passage is labelled when it holds a gold quote (the retrieval metric's test).
 C is chosen by hit@1 out of fold, five folds grouped by paper (one group per paper of an index,
 whichever sets ask of it); the figures stored with the model are those out-of-fold ones, beside the
 fused order without a rerank.
