@@ -15,7 +15,7 @@ from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
 from searchapi.retrieval.rerank import BOILERPLATE
 from searchapi.answers.extract import asked_type, name_slots, numbered_as_read
 
-# A year, or a financial year ('2016/17', '2016-2017'): the year, the separator, the second year.
+# A year, a financial year ('2016/17', '2016-2017') or a span ('2013-15'): the year, the separator, the second.
 YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
 # A month written before the year it belongs to ('December 2022', 'Aug. 27, 2018'), a whole word.
 _MONTH_BEFORE = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
