@@ -140,7 +140,7 @@ def test_a_second_year_makes_a_financial_year_a_span_or_a_reference():
     from searchapi.answers.plan import years_named
 
     financial, span = years_named("the 2016-2017 budget")[0], years_named("the UK's 2013-15 action plan")[0]
-    assert (financial.start, financial.financial, financial.end) == (2016, True, 0)
+    assert (financial.start, financial.financial, financial.end) == (2016, True, 2017)
     assert (span.start, span.financial, span.end) == (2013, False, 2015)
     assert span.written_in("National Action Plan 2013 to 2015") and span.written_in("the 2013-15 plan")
     assert not span.written_in("in 2013 the plan") and span.dated("2014-05-13") and not span.dated("2016-01-01")

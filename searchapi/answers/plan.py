@@ -30,22 +30,24 @@ _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:
 
 @dataclass
 class Year:
-    """A year the question names; `financial` for '2016/17' (any spelling); `end` for a span of years
-    ('2013-15', '2024-39'); `month` (1-12) when the question says one ('December 2022'), which the
-    evidence must then say too."""
+    """A year the question names; `end` the second year it writes, if any: the next one for a financial
+    year ('2016/17', any spelling), a later one for a span ('2013-15', '2024-39'); `month` (1-12) when the
+    question says one ('December 2022'), which the evidence must then say too."""
 
     start: int
-    financial: bool = False
-    month: int = 0
     end: int = 0
+    month: int = 0
+
+    @property
+    def financial(self) -> bool:
+        return self.end == self.start + 1
 
     def written_in(self, text: str) -> bool:
         if self.month:
             return str(self.start) in text and _MONTH_WORD[self.month].search(text) is not None
-        if not (self.financial or self.end):
+        if not self.end:
             return str(self.start) in text
-        end = self.end or self.start + 1
-        return re.search(rf"\b{self.start}\s*(?:[/–-]|to)\s*(?:{str(end)[:2]})?{end % 100:02d}\b", text) is not None
+        return re.search(rf"\b{self.start}\s*(?:[/–-]|to)\s*(?:{str(self.end)[:2]})?{self.end % 100:02d}\b", text) is not None
 
     def contradicted_by(self, text: str) -> bool:
         """Whether the text dates what it says otherwise: it writes a year, but not this one (in its
@@ -56,9 +58,11 @@ class Year:
     def dated(self, paper_date: str) -> bool:
         """Whether a paper dated so (ISO) is of this year (or within this span), and month if one is
         named; never for a financial year, which a date alone cannot place."""
+        if self.financial:
+            return False
         if self.end:
             return paper_date[:4].isdigit() and self.start <= int(paper_date[:4]) <= self.end
-        return not self.financial and paper_date.startswith(f"{self.start}-{self.month:02d}" if self.month else str(self.start))
+        return paper_date.startswith(f"{self.start}-{self.month:02d}" if self.month else str(self.start))
 
 
 @dataclass
@@ -100,8 +104,7 @@ def years_named(text: str) -> list[Year]:
         if _REFERENCE_GOES_ON.match(text, m.end()) or (second and not start < end <= start + _SPAN_MAX):
             continue
         month = _MONTH_BEFORE.search(text[max(0, m.start() - 16): m.start()])
-        out.append(Year(start, end == start + 1, MONTHS[month.group(1).lower()] if month else 0,
-                        end if end > start + 1 else 0))
+        out.append(Year(start, end, MONTHS[month.group(1).lower()] if month else 0))
     return out
 
 
