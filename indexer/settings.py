@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # Training: the abstention threshold is the highest that still answers this share of the answerable questions,
     # out of fold (0: the precision above). The model fitted on all answers more: 0.80 here is 87-89% under nested CV.
     answer_min_rate: float = 0.80
+    # Training: how much the mined near-miss questions (nearmiss.py) weigh, all together, against the real
+    # unanswerable ones in the abstention's calibration; the one that tells real questions apart best out of fold.
+    answer_mined_shares: list[float] = [0.0, 0.1, 0.25, 0.5, 1.0]
     answer_subject_max_share: float = 0.5  # a name word in more of the passages than this (the body's own name) is no subject
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
     same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)

@@ -21,18 +21,22 @@ group whichever sets ask of it; papers of different indexes never share one) and
 the fits have no randomness (the query adapter starts from a seeded draw).
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
 `--score` fits on the training collections and scores a collection it never saw, and stores nothing.
+`--samples FILE` caches the collected candidates and features (for repeated `--cv` runs of a change to the
+fitting); `--rows FILE` writes each question's out-of-fold decision, for reading the misses of the labelled sets.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from indexer.settings import get_settings  # noqa: E402
 from searchapi.answers.answerer import Answerer, decide  # noqa: E402
 from searchapi.answers.fit import collect, cross_validate, fit_model, judge  # noqa: E402
 from searchapi.answers.model import MODEL_PATH, EvidenceModel  # noqa: E402
@@ -63,6 +67,29 @@ def figures(rows: list[dict]) -> dict:
     return {k: round(out[k], 3) for k in keep} | {"reliability": [round(p["precision"], 2) for p in out["reliability"]]}
 
 
+def collected(pairs, collection: dict[Path, str], cache: Path | None):
+    """Every collection's samples, the set each question came from, and the settings. With a cache file,
+    samples collected once are read back, so that a change to the fitting alone (or to its settings,
+    read afresh) can be measured again in minutes; the cache names the sets and indexes it was collected
+    from and is refused for others."""
+    key = [[str(Path(i).resolve()), [str(p.resolve()) for p in sets]] for i, sets, _ in pairs]
+    if cache and cache.exists():
+        with cache.open("rb") as f:
+            stored = pickle.load(f)
+        if stored["key"] != key:
+            raise SystemExit(f"{cache} was collected from other sets or indexes; delete it to collect again")
+        return stored["samples"], stored["set_of"], get_settings()
+    samples, set_of, settings = [], {}, None
+    for index_dir, sets, name in pairs:
+        got, settings = samples_of(index_dir, load(sets), collection[Path(index_dir).resolve()])
+        samples += got
+        set_of |= {s.id: name for s in got}
+    if cache:
+        with cache.open("wb") as f:
+            pickle.dump({"key": key, "samples": samples, "set_of": set_of}, f)
+    return samples, set_of, settings
+
+
 def collection_names(args) -> dict[Path, str]:
     """Each index's name in the groups: the Kent one 'corpus', the others 'collection1', ... in order. A
     collection is its index, not its question set, so that two sets asked of the same papers
@@ -85,17 +112,17 @@ def main() -> int:
     parser.add_argument("--cv", action="store_true", help="report nested CV grouped by paper over all collections; store nothing")
     parser.add_argument("--score", nargs=2, metavar=("INDEX_DIR", "QUESTIONS"),
                         help="fit on the training collections, score this unseen one; store nothing")
+    parser.add_argument("--samples", type=Path, help="cache of the collected samples: read when present, else written")
+    parser.add_argument("--rows", type=Path, help="with --cv: write each question's out-of-fold decision here (JSON Lines)")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
     pairs = [(args.index_dir, [ROOT / "corpus" / name for name in SETS], "corpus")]
     pairs += [(Path(i), [Path(q)], Path(q).stem) for i, q in args.also]
-    samples, set_of, settings, collection = [], {}, None, collection_names(args)
-    for index_dir, sets, name in pairs:
-        got, settings = samples_of(index_dir, load(sets), collection[Path(index_dir).resolve()])
-        samples += got
-        set_of |= {s.id: name for s in got}
+    samples, set_of, settings = collected(pairs, collection_names(args), args.samples)
     if args.cv:
         rows = cross_validate(samples, settings, decide)
+        if args.rows:
+            args.rows.write_text("".join(json.dumps(r | {"set": set_of[r["id"]]}) + "\n" for r in rows), encoding="utf-8")
         report = {"all": figures(rows)}
         for name in dict.fromkeys(set_of.values()):
             report[name] = figures([r for r in rows if set_of[r["id"]] == name])

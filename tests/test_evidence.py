@@ -17,8 +17,8 @@ from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, F
 from searchapi.answers.nearmiss import Corpus, near_misses, siblings, swap_modifier, swap_subject, swap_year
 from searchapi.learning import conditional_logit
 from searchapi.answers.adapter import adapt, fit_adapter
-from searchapi.answers.fit import (Sample, fit_calibration, fit_weights, holds_evidence, signed_logistic, threshold_for,
-                                   threshold_for_rate)
+from searchapi.answers.fit import (Sample, adapter_of, calibration_weights, fit_calibration, fit_weights, holds_evidence, mined_share,
+                                   signed_logistic, threshold_for, threshold_for_rate)
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
 from searchapi.retrieval.lexical import CorpusStats, stem
@@ -529,6 +529,44 @@ def test_mined_near_misses_never_train_the_sentence_weights():
 
     real = [sample(False) for _ in range(4)]
     assert fit_weights(real + [sample(True)], 1.0).coef == fit_weights(real, 1.0).coef
+
+
+def test_mined_near_misses_never_train_the_query_adapter():
+    p = plan("when was the appointment extended")
+
+    def sample(row, synthetic: bool) -> Sample:
+        q, vectors, labels, _ = row
+        s = Sample("s", "a.txt", not synthetic, [], p, list(vectors), np.zeros((len(vectors), len(FEATURES))),
+                   labels * (not synthetic), synthetic=synthetic, qvec=q)
+        s.__dict__["vectors"] = vectors  # its candidates' sentence vectors, without building candidates
+        return s
+
+    real = [sample(row, False) for row in planted_questions(30, seed=8)]
+    mined = [sample(row, True) for row in planted_questions(10, seed=9)]
+    assert adapter_of(real + mined) == adapter_of(real) != {}
+
+
+def test_mined_near_misses_weigh_in_the_calibration_only_as_much_as_helps_the_real_questions():
+    # Real questions: the lead's score and the margin over other papers both tell answerable from not.
+    # Mined copies keep their source's scores and a wide margin: weighed in, they teach the calibration
+    # that the margin means nothing, so the share chosen out of fold is none.
+    rng = np.random.default_rng(5)
+    p, width = plan("when was the appointment extended"), len(QUESTION_FEATURES)
+    lead, margin = QUESTION_FEATURES.index("lead_score"), QUESTION_FEATURES.index("paper_margin")
+    samples, rows = [], []
+    for i in range(300):
+        synthetic = i >= 240
+        answerable = i % 3 != 0 and not synthetic
+        row = np.zeros(width)
+        row[lead] = rng.normal(-1.0 if i % 3 == 0 and not synthetic else 1.0)
+        row[margin] = rng.normal(3.0 if synthetic else 1.0 if answerable else -1.0)
+        samples.append(Sample(str(i), f"paper{i % 10}", answerable, [], p, [], np.zeros((0, len(FEATURES))), synthetic=synthetic))
+        rows.append(row)
+    weights = calibration_weights(samples, 0.5)
+    real_unanswerable = sum(not s.answerable and not s.synthetic for s in samples)
+    assert weights[[s.synthetic for s in samples]].sum() == pytest.approx(0.5 * real_unanswerable)
+    share, probabilities = mined_share(samples, np.array(rows), [1.0, 0.0])
+    assert share == 0.0 and probabilities.shape == (300,)
 
 
 # ---- sentence-level support and realistic near-misses ------------------------------------------------

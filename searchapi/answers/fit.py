@@ -3,8 +3,9 @@
 A candidate sentence is labelled evidence when it holds a gold quote (`holds_evidence`). Models are
 selected and calibrated on out-of-fold predictions of cross-validation grouped by paper, so no
 figure is ever measured on the questions it was fitted on. Near-miss unanswerable copies mined from
-the answerable questions (nearmiss.py) join the calibration and the threshold's choice, never the
-sentence weights or a reported figure. scikit-learn is needed only here.
+the answerable questions (nearmiss.py) may join the calibration, weighed as much as helps the real
+questions out of fold, never the sentence weights, the query adapter or a reported figure.
+scikit-learn is needed only here.
 """
 
 from __future__ import annotations
@@ -99,12 +100,11 @@ def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True,
 
 
 def adapter_of(samples: list[Sample]) -> dict:
-    """The query adapter fitted on the questions' evidence, and on unanswerable questions' lack of it
-    (mined near-misses weighted as in the calibration); an answerable question whose candidates miss
-    its evidence teaches it nothing."""
-    weights = calibration_weights(samples)
-    return fit_adapter([(s.qvec, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else w)
-                        for s, w in zip(samples, weights) if len(s.candidates)])
+    """The query adapter fitted on the real questions' evidence, and on unanswerable questions' lack of
+    it; an answerable question whose candidates miss its evidence teaches it nothing. Mined near-misses
+    are left out: with them, the abstention told real questions apart worse under nested CV."""
+    return fit_adapter([(s.qvec, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else 1.0)
+                        for s in samples if len(s.candidates) and not s.synthetic])
 
 
 def adapt_out_of_fold(samples: list[Sample]) -> None:
@@ -149,12 +149,12 @@ def out_of_fold(samples: list[Sample], c: float, decide, settings) -> tuple[np.n
     return features, correct
 
 
-def calibration_weights(samples: list[Sample]) -> np.ndarray:
-    """Mined near-misses count, all together, as much as the real unanswerable questions: they show the
-    calibration more kinds of near-miss without drowning what real ones look like."""
+def calibration_weights(samples: list[Sample], mined_share: float) -> np.ndarray:
+    """Mined near-misses count, all together, `mined_share` times as much as the real unanswerable
+    questions: they show more kinds of near-miss without drowning what real ones look like."""
     synthetic = np.array([s.synthetic for s in samples])
     real_unanswerable = sum(not s.answerable and not s.synthetic for s in samples)
-    return np.where(synthetic, real_unanswerable / max(1, synthetic.sum()), 1.0)
+    return np.where(synthetic, mined_share * real_unanswerable / max(1, synthetic.sum()), 1.0)
 
 
 def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None) -> dict:
@@ -201,6 +201,16 @@ def calibrated_out_of_fold(features: np.ndarray, correct: np.ndarray, groups: li
     return probabilities
 
 
+def mined_share(samples: list[Sample], features: np.ndarray, shares) -> tuple[float, np.ndarray]:
+    """How much the mined near-misses weigh in the calibration, chosen as C is: the share that tells the
+    real questions apart best out of fold (a mined one never counts in a figure); and the out-of-fold
+    probabilities it gives."""
+    answerable, real = np.array([s.answerable for s in samples]), np.array([not s.synthetic for s in samples])
+    fits = [(share, calibrated_out_of_fold(features, answerable, [s.group for s in samples], calibration_weights(samples, share)))
+            for share in shares]
+    return max(fits, key=lambda fit: _auc(answerable[real], fit[1][real]))
+
+
 def threshold_for(probabilities: np.ndarray, correct: np.ndarray, precision: float) -> float:
     """The lowest threshold at which the answered questions reach the precision (answering from
     the most confident down); 1.0 when none does."""
@@ -239,27 +249,26 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     chosen, best, best_oof = grid[0], -1.0, None
     for c in grid:
         features, correct = out_of_fold(samples, c, decide, settings)
-        if (share := float(correct.mean())) > best:
-            chosen, best, best_oof = c, share, (features, correct)
+        if (rate := float(correct.mean())) > best:
+            chosen, best, best_oof = c, rate, (features, correct)
     features, correct = best_oof
-    weights, answerable = calibration_weights(samples), np.array([s.answerable for s in samples])
+    answerable, real = np.array([s.answerable for s in samples]), np.array([not s.synthetic for s in samples])
     # The abstention decides one thing: do the reports state this at all? Which sentence to quote is the
     # evidence model's business, so the calibration learns answerable from unanswerable, not right from wrong.
-    probabilities = calibrated_out_of_fold(features, answerable, [s.group for s in samples], weights)
+    share, probabilities = mined_share(samples, features, getattr(settings, "answer_mined_shares", [1.0]))
     model = fit_weights(samples, chosen)
     model.adapter = adapter_of(samples)
-    model.calibration = fit_calibration(features, answerable, weights)
+    model.calibration = fit_calibration(features, answerable, calibration_weights(samples, share))
     model.threshold = choose_threshold(probabilities, answerable, settings)
-    real = sum(not s.synthetic for s in samples)
     # Date, size and a digest of the weights: two fits of one day differ in name when they differ at all.
     fitted = [model.coef, model.intercept, model.adapter, model.calibration, model.threshold]
     digest = hashlib.sha1(json.dumps(fitted).encode()).hexdigest()[:6]
-    model.version = f"evidence-{date.today().isoformat()}-{real}q-{digest}"
-    model.report = {"C": chosen, "questions": real,
-                    "near_misses": len(samples) - real, "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
+    model.version = f"evidence-{date.today().isoformat()}-{int(real.sum())}q-{digest}"
+    model.report = {"C": chosen, "mined_share": share, "questions": int(real.sum()),
+                    "near_misses": int((~real).sum()), "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
                     "groups": sorted({s.group for s in samples}),
-                    "cv_correct_if_all_answered": round(float(correct[[not s.synthetic for s in samples]].mean()), 4),
-                    "cv_calibrated_auc": round(float(_auc(answerable, probabilities)), 4)}
+                    "cv_correct_if_all_answered": round(float(correct[real].mean()), 4),
+                    "cv_calibrated_auc": round(float(_auc(answerable[real], probabilities[real])), 4)}
     return model
 
 
@@ -281,5 +290,6 @@ def cross_validate(samples: list[Sample], settings, decide) -> list[dict]:
                 continue
             decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
             rows[i] = {"id": s.id, "group": s.group, "answerable": s.answerable, "confidence": decision.confidence,
-                       "answered": decision.answered, "holds": holds, "strict": holds and decision.answered}
+                       "answered": decision.answered, "holds": holds, "strict": holds and decision.answered,
+                       "quote": decision.chosen[0].text if decision.chosen else ""}
     return [r for r in rows if r is not None]
