@@ -80,6 +80,10 @@ def test_extractors_tell_sums_counts_percentages_dates_durations_and_names():
     assert "date" not in states("The hub will use video technology.")
     assert "duration" in states("a 12 week programme") and "duration" not in states("the programme")
     assert "person" in states("chaired by Councillor Smith") and "person" not in states("The Chief Constable stated this.")
+    # A given name before a capitalised word names a person, first in a sentence or after a title too.
+    assert "person" in states("Margaret Olsen presented the work of the group.")
+    assert "person" in states("Board President Maria Delgado-Ruiz")
+    assert "person" not in states("Kent Police recorded the crime.") and "person" not in states("The Board agreed.")
 
 
 def test_a_sum_needs_its_currency_written_next_to_the_number():

@@ -43,9 +43,31 @@ _REASON = re.compile(r"\b(?:because|due to|owing to|in order to|so that|as a res
                      r"following|given that|since the)\b", re.I)
 
 
+# A given name and a capitalised word after it ('Margaret Olsen presented', 'President Maria Delgado-Ruiz'),
+# not the name of a body ('Kent Police').
+_GIVEN_PAIR = re.compile(rf"\b([A-Z][a-z]+)(?=\s+(?:[A-Z]\.\s+)?(?!{_BODY}\b)[A-Z][A-Za-z'’-]+\b(?!\s+{_BODY}))")
+
+
+# Faker's given names of these locales (MIT): what a given name looks like in English-language reports.
+GIVEN_NAME_LOCALES = ("en_US", "en_GB", "en_IE", "en_NZ", "en_IN", "es_MX", "es_ES", "fr_FR", "de_DE", "it_IT")
+
+
+@lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    from importlib import import_module
+
+    names = set()
+    for locale in GIVEN_NAME_LOCALES:
+        listed = import_module(f"faker.providers.person.{locale}").Provider.first_names
+        names.update(listed.keys() if isinstance(listed, dict) else listed)
+    return frozenset(names)
+
+
 def has_person(text: str) -> bool:
     words_before = (text[: m.start(1)].split()[-1:] for m in _NAME_PAIR.finditer(text))
-    return bool(_TITLE.search(text)) or any(not w or w[0].lower() not in _NOT_AFTER for w in words_before)
+    if _TITLE.search(text) or any(not w or w[0].lower() not in _NOT_AFTER for w in words_before):
+        return True
+    return any(m.group(1) in given_names() for m in _GIVEN_PAIR.finditer(text))
 
 
 def has_money(text: str) -> bool:
