@@ -43,17 +43,15 @@ _REASON = re.compile(r"\b(?:because|due to|owing to|in order to|so that|as a res
                      r"following|given that|since the)\b", re.I)
 
 
-# A given name and a capitalised word after it ('Margaret Olsen presented', 'President Maria Delgado-Ruiz'),
-# not the name of a body ('Kent Police').
+# A capitalised word before another that names no body ('Margaret Olsen presented', 'President Maria
+# Delgado-Ruiz'; not 'Kent Police'): a person when the first is a given name. Overlapping, so a title may lead.
 _GIVEN_PAIR = re.compile(rf"\b([A-Z][a-z]+)(?=\s+(?:[A-Z]\.\s+)?(?!{_BODY}\b)[A-Z][A-Za-z'’-]+\b(?!\s+{_BODY}))")
-
-
-# Faker's given names of these locales (MIT): what a given name looks like in English-language reports.
 GIVEN_NAME_LOCALES = ("en_US", "en_GB", "en_IE", "en_NZ", "en_IN", "es_MX", "es_ES", "fr_FR", "de_DE", "it_IT")
 
 
 @lru_cache(maxsize=1)
 def given_names() -> frozenset[str]:
+    """Faker's given names of GIVEN_NAME_LOCALES (MIT), read once: the names English-language reports use."""
     from importlib import import_module
 
     names = set()
