@@ -57,7 +57,7 @@ def samples_of(index_dir: Path, questions: list[dict], collection: str, near_mis
     engine.warm()
     engine.sentences.warm(list(engine.snapshot.chunks.values()))
     placeholder = EvidenceModel("bootstrap", [], [], [], [], 0.0)
-    return collect(Answerer(engine, model=placeholder), questions, near_miss=near_miss, collection=collection), engine.settings
+    return collect(Answerer(engine, model=placeholder), questions, near_miss=near_miss, collection=collection)
 
 
 def figures(rows: list[dict]) -> dict:
@@ -68,26 +68,26 @@ def figures(rows: list[dict]) -> dict:
 
 
 def collected(pairs, collection: dict[Path, str], cache: Path | None):
-    """Every collection's samples, the set each question came from, and the settings. With a cache file,
-    samples collected once are read back, so that a change to the fitting alone (or to its settings,
-    read afresh) can be measured again in minutes; the cache names the sets and indexes it was collected
-    from and is refused for others."""
+    """Every collection's samples and the set each question came from. With a cache file, samples
+    collected once are read back, so that a change to the fitting alone (or to its settings) can be
+    measured again in minutes; the cache names the sets and indexes it was collected from and is
+    refused for others."""
     key = [[str(Path(i).resolve()), [str(p.resolve()) for p in sets]] for i, sets, _ in pairs]
     if cache and cache.exists():
         with cache.open("rb") as f:
             stored = pickle.load(f)
         if stored["key"] != key:
             raise SystemExit(f"{cache} was collected from other sets or indexes; delete it to collect again")
-        return stored["samples"], stored["set_of"], get_settings()
-    samples, set_of, settings = [], {}, None
+        return stored["samples"], stored["set_of"]
+    samples, set_of = [], {}
     for index_dir, sets, name in pairs:
-        got, settings = samples_of(index_dir, load(sets), collection[Path(index_dir).resolve()])
+        got = samples_of(index_dir, load(sets), collection[Path(index_dir).resolve()])
         samples += got
         set_of |= {s.id: name for s in got}
     if cache:
         with cache.open("wb") as f:
             pickle.dump({"key": key, "samples": samples, "set_of": set_of}, f)
-    return samples, set_of, settings
+    return samples, set_of
 
 
 def collection_names(args) -> dict[Path, str]:
@@ -118,7 +118,8 @@ def main() -> int:
     args = parser.parse_args()
     pairs = [(args.index_dir, [ROOT / "corpus" / name for name in SETS], "corpus")]
     pairs += [(Path(i), [Path(q)], Path(q).stem) for i, q in args.also]
-    samples, set_of, settings = collected(pairs, collection_names(args), args.samples)
+    samples, set_of = collected(pairs, collection_names(args), args.samples)
+    settings = get_settings()  # what every engine above read
     if args.cv:
         rows = cross_validate(samples, settings, decide)
         if args.rows:
@@ -131,7 +132,7 @@ def main() -> int:
     model = fit_model(samples, decide, settings)
     model.report["sets"] = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for _, sets, _ in pairs for p in sets]
     if args.score:
-        held, _ = samples_of(Path(args.score[0]), load([Path(args.score[1])]), "scored", near_miss=False)
+        held = samples_of(Path(args.score[0]), load([Path(args.score[1])]), "scored", near_miss=False)
         rows = []
         for s in held:
             decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
