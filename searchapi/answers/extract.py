@@ -96,6 +96,17 @@ def states(text: str) -> frozenset[str]:
     return frozenset(kind for kind, says in _STATES.items() if says(text))
 
 
+# A wh-word that asks, wherever it stands: first ('when did'), after a preposition ('by when', 'since when'), or,
+# for 'when' and 'why', before an auxiliary verb ('According to the plan, when did it ...'). Not a subordinate
+# one ('in May 2010 when the Government came into office') nor a relative 'who' ('the officer who was ...').
+_AUXILIARY = r"(?:did|do|does|was|were|is|are|will|would|has|have|had|can|could|should|must|may|might)"
+
+
+def _asking(wh: str, before_verb: bool = True) -> str:
+    asks = rf"(?:^\W*(?:and\s+)?|\b(?:by|since|until|till|from|for)\s+){wh}\b"
+    return asks + (rf"|\b{wh}\s+{_AUXILIARY}\b" if before_verb else "")
+
+
 # What the question's form asks for; the first that applies.
 _ASKS = {
     "percent": re.compile(r"%|\bpercentage\b|\bproportion\b|\bper ?cent\b|\bwhat share\b", re.I),
@@ -103,9 +114,9 @@ _ASKS = {
     "money": re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav|worth|invest|fund|budget|give|gave|contribut|grant|award|allocat)"
                        r"|\b(?:cost|price|budget|spend|deficit|savings|funding|£)\b", re.I),
     "duration": re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I),
-    "date": re.compile(r"^\W*(?:and\s+)?when\b|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I),
-    "person": re.compile(r"^\W*(?:and\s+)?who\b|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I),
-    "reason": re.compile(r"^\W*(?:and\s+)?why\b|\bwhat for\b|\b(?:reason|purpose)\b", re.I),
+    "date": re.compile(_asking("when") + r"|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I),
+    "person": re.compile(_asking("who", before_verb=False) + r"|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I),
+    "reason": re.compile(_asking("why") + r"|\bwhat for\b|\b(?:reason|purpose)\b", re.I),
     "amount": re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I),
 }
 
