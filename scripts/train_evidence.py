@@ -1,11 +1,11 @@
 """Fit the evidence model on labelled question sets of one or more collections and store it as package data.
 
     python scripts/train_evidence.py --index-dir /tmp/ans-index
-    # the stored model: the Kent sample and the six labelled sets of the real-format collection
+    # the stored model: the Kent sample and the seven labelled sets of the real-format collection
     python scripts/train_evidence.py --index-dir /tmp/ans-index --also /tmp/real-idx corpus/dev-real-formats.jsonl \
         --also /tmp/real-idx corpus/dev2-real-formats.jsonl --also /tmp/real-idx corpus/dev3-real-formats.jsonl \
         --also /tmp/real-idx corpus/dev4-real-formats.jsonl --also /tmp/real-idx corpus/dev5-real-formats.jsonl \
-        --also /tmp/real-idx corpus/dev6-real-formats.jsonl
+        --also /tmp/real-idx corpus/dev6-real-formats.jsonl --also /tmp/real-idx corpus/dev7-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --cv --also /tmp/real-idx corpus/dev-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --score /tmp/real-idx corpus/dev-real-formats.jsonl
 
