@@ -255,7 +255,7 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     answerable, real = np.array([s.answerable for s in samples]), np.array([not s.synthetic for s in samples])
     # The abstention decides one thing: do the reports state this at all? Which sentence to quote is the
     # evidence model's business, so the calibration learns answerable from unanswerable, not right from wrong.
-    share, probabilities = mined_share(samples, features, getattr(settings, "answer_mined_shares", [1.0]))
+    share, probabilities = mined_share(samples, features, settings.answer_mined_shares)
     model = fit_weights(samples, chosen)
     model.adapter = adapter_of(samples)
     model.calibration = fit_calibration(features, answerable, calibration_weights(samples, share))
