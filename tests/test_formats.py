@@ -12,6 +12,7 @@ import pytest
 
 from indexer.documents import build_documents
 from indexer.formats import ocr as ocr_module
+from indexer.formats.furniture import strip_furniture
 from indexer.load import SkipFile, read_source
 from indexer.settings import Settings
 
@@ -348,6 +349,19 @@ def test_real_pdfs_put_verbatim_sentences_on_their_pages(monkeypatch):
     assert found / total >= 0.85, f"{found}/{total} found verbatim"
 
 
+def test_a_page_of_pages_line_at_a_page_edge_is_furniture_even_once():
+    # A pack's papers carry their own heads: this one shows only on the agenda's second page.
+    pages = [["AGENDA", "1. Call to order", "2. Roll call", "3. Public comment", "4. Minutes", "Adjournment"],
+             ["Housing Authority, November 15, 2022 Page 2 of 2", "5. Reports", "6. Closed session",
+              "7. Items for the next meeting", "Page 2 of 2 sets out the rules.", "8. Questions from members",
+              "9. Adjournment", "Posted by the Clerk", "Signed"],
+             ["MINUTES", "The meeting was called to order at 5:48 p.m.", "Commissioners present", "Adjourned"]]
+    cleaned, _ = strip_furniture(pages)
+    assert cleaned[1][0] == "5. Reports"
+    assert "Page 2 of 2 sets out the rules." in cleaned[1], "inside the page it is text"
+    assert cleaned[0] == pages[0] and cleaned[2] == pages[2]
+
+
 @needs_real
 def test_real_running_heads_removed_and_printed_numbers_read():
     documents, _ = _real("us-federal-register-2020-08-06-faa-proposed-ad-boeing-737-max.pdf")
@@ -371,6 +385,7 @@ def test_real_pack_split_by_its_bookmarks_and_scanned_pages_reported(monkeypatch
     assert documents[0].text.startswith("AGENDA"), "the title block comes first, whatever the content stream order"
     assert "MINUTES OF THE REGULAR MEETING" in documents[1].text[:200]
     assert [doc.doc_type for doc in documents[:2]] == ["agenda", "minutes"]
+    assert "Page 2 of 2" not in documents[0].text, "the agenda's own running head on its second page"
     assert documents[1].date == "2022-10-18", "the minutes keep their own meeting's date"
     assert "no text layer on pages 7–15 (install tesseract-ocr to index them)" in source.notes
     with pytest.raises(SkipFile, match="no text layer on pages 1–3"):

@@ -16,6 +16,9 @@ POSITION_TOLERANCE = 6.0  # points: running heads on different pages sit at the 
 MAX_FURNITURE_CHARS = 120
 _DIGITS = re.compile(r"\d+")
 # A printed page number stands at either end of its line, or follows 'page' ('Page 2 Printed on ...').
+# 'Page 2 of 2' at a page's edge is furniture even on a single page: a bundled pack's papers carry their own
+# running heads, too few times to count as the pack's.
+_PAGE_OF = re.compile(r"\bpage\s+[1-9]\d{0,4}\s+of\s+[1-9]\d{0,4}\b", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"^([1-9]\d{0,5})\b|\b([1-9]\d{0,5})$|\bpage\s*([1-9]\d{0,5})\b", re.IGNORECASE)
 
 
@@ -71,7 +74,9 @@ def furniture_keys(pages: list[list[str]], positions: list | None = None) -> set
 
 
 def _furniture_lines(lines: list[str], baselines, keys: set[tuple[str, str]]) -> set[int]:
-    return {i for i, found in _places(lines, baselines).items() if any((_shape(lines[i]), p) in keys for p in found)}
+    edges = set(_edges(lines))
+    return {i for i, found in _places(lines, baselines).items()
+            if any((_shape(lines[i]), p) in keys for p in found) or (i in edges and _PAGE_OF.search(lines[i]))}
 
 
 def _numbers(line: str) -> set[int]:
