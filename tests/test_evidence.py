@@ -124,6 +124,21 @@ def test_a_wh_word_asks_wherever_the_question_puts_it():
     assert asked_type("what did the officer who was appointed say about it") is None
 
 
+def test_a_time_of_day_is_asked_and_stated_as_its_own_kind():
+    assert asked_type("What time did the meeting adjourn?") == "time"
+    assert asked_type("At what time will the public hearings begin?") == "time"
+    assert asked_type("What hours is the hub open?") == "time"
+    assert asked_type("What time span does the data cover?") != "time"
+    for said in ("The meeting was adjourned at 9:11 p.m.", "Doors open at 7.30pm.", "Thursday, June 15, 2017 11:30 AM",
+                 "15:45 – 16:05 Presentation", "The hub opens 8am – 10pm."):
+        assert matches("time", said), said
+    for not_said in ("Spending rose by 3.45 per cent.", "Tickets cost £3.50.", "Paragraph 3.2 sets out the rules.",
+                     "The meeting was held on 15 June 2017."):
+        assert not matches("time", not_said), not_said
+    # A time the question gives is no answer: 'the 7:00 p.m. session' asks something else of it.
+    assert not matches("time", "At the 7:00 p.m. session:", plan("Who spoke at the 7:00 p.m. session?").given)
+
+
 def test_a_value_the_question_itself_gives_is_no_answer_of_its_kind():
     aircraft = plan("How many 737 MAX airplanes does the AD cover?")
     assert matches("count", "It applies to all 737 MAX airplanes.") and not matches("count", "It applies to all 737 MAX airplanes.", aircraft.given)

@@ -1,4 +1,4 @@
-"""Typed extractors: does a text state a sum, a count, a percentage, a date, a duration, a name, a reason?
+"""Typed extractors: does a text state a sum, a count, a percentage, a date, a duration, a time of day, a name, a reason?
 
 Sums come from price-parser, dates from the indexer's date reader (plus month-year, bare and
 financial years); the rest from the few shapes English writes them in. Each says only 'is there one'.
@@ -32,6 +32,9 @@ _PARAGRAPH_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)+\s+(?=[A-Z])")  # '1.2 The ...
 _LOOSE_DATE = re.compile(rf"\b{_MONTH}\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d(?:\s*[/-]\s*\d\d(?:\d\d)?)?\b"
                          rf"|\b(?:spring|summer|autumn|winter)\b|\b(?:by|from|until|in|since|on) {_MONTH}\b", re.I)
 _DURATION = re.compile(rf"\b(?:\d+(?:\.\d+)?|an?|{_NUMBER_WORD})[\s-]+(?:working\s+)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", re.I)
+# A time of day: '9:11 p.m.', '7.30pm', '8am', '15:45', 'noon' (a decimal like '3.45' needs 'am' or 'pm' after it).
+_CLOCK = re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b(?:\s*[ap]\.?m\b\.?)?|\b(?:1[0-2]|0?[1-9])(?:[.:][0-5]\d)?\s*[ap]\.?m\b\.?"
+                    r"|\b(?:noon|midday|midnight)\b", re.I)
 _TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Cllr|Councillor|Professor|Prof|ACC|DCC|Supt|Superintendent"
                     r"|Inspector|Sergeant|Constable|Commissioner)\.?\s+[A-Z][a-z]+")
 # Two capitalised words after a lower-case word or a comma ('overseen by Mark Gilmartin', ', Wendy Phillips,'),
@@ -85,6 +88,7 @@ _STATES = {
     "percent": _PERCENT.search,
     "date": lambda text: find_dates(text) or _LOOSE_DATE.search(text),
     "duration": _DURATION.search,
+    "time": _CLOCK.search,
     "person": has_person,
     "reason": _REASON.search,
 }
@@ -113,6 +117,8 @@ _ASKS = {
     "count": re.compile(r"\bhow many\b|\bnumber of\b", re.I),
     "money": re.compile(r"\bhow much\b.*\b(?:cost|spen[dt]|pa(?:y|id)|sav|worth|invest|fund|budget|give|gave|contribut|grant|award|allocat)"
                        r"|\b(?:cost|price|budget|spend|deficit|savings|funding|£)\b", re.I),
+    # 'what time did the meeting adjourn', 'what hours is the hub open'; not 'what time span' or 'timescale'.
+    "time": re.compile(r"\b(?:what|which) (?:time|hour)s?\b(?!\s+(?:span|period|frame|scale|limit|line))|\bopening hours\b", re.I),
     "duration": re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I),
     "date": re.compile(_asking("when") + r"|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I),
     "person": re.compile(_asking("who", before_verb=False) + r"|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I),

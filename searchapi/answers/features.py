@@ -159,7 +159,7 @@ def asked_kind(plan: QueryPlan) -> dict[str, float]:
     """The kind of fact asked, as EITHER features (a 'why' question sets none of them)."""
     kind = plan.answer_type
     return {"asks_person": float(kind == "person"), "asks_amount": float(kind in ("money", "count", "amount", "percent")),
-            "asks_date": float(kind in ("date", "duration")), "asks_untyped": float(kind is None)}
+            "asks_date": float(kind in ("date", "duration", "time")), "asks_untyped": float(kind is None)}
 
 
 def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candidate | None:
