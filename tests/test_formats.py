@@ -4,7 +4,6 @@ documents in ../shared/corpora/real-formats (running heads, printed page numbers
 from __future__ import annotations
 
 import importlib.util
-import io
 import zipfile
 from pathlib import Path
 
