@@ -15,10 +15,10 @@ EDGE_LINES = 3  # lines at the top and at the bottom of a page where running hea
 POSITION_TOLERANCE = 6.0  # points: running heads on different pages sit at the same height
 MAX_FURNITURE_CHARS = 120
 _DIGITS = re.compile(r"\d+")
-# A printed page number stands at either end of its line, or follows 'page' ('Page 2 Printed on ...').
 # 'Page 2 of 2' at a page's edge is furniture even on a single page: a bundled pack's papers carry their own
 # running heads, too few times to count as the pack's.
 _PAGE_OF = re.compile(r"\bpage\s+[1-9]\d{0,4}\s+of\s+[1-9]\d{0,4}\b", re.IGNORECASE)
+# A printed page number stands at either end of its line, or follows 'page' ('Page 2 Printed on ...').
 _PAGE_NUMBER = re.compile(r"^([1-9]\d{0,5})\b|\b([1-9]\d{0,5})$|\bpage\s*([1-9]\d{0,5})\b", re.IGNORECASE)
 
 
