@@ -74,9 +74,9 @@ def furniture_keys(pages: list[list[str]], positions: list | None = None) -> set
 
 
 def _furniture_lines(lines: list[str], baselines, keys: set[tuple[str, str]]) -> set[int]:
-    edges = set(_edges(lines))
     return {i for i, found in _places(lines, baselines).items()
-            if any((_shape(lines[i]), p) in keys for p in found) or (i in edges and _PAGE_OF.search(lines[i]))}
+            if any((_shape(lines[i]), p) in keys for p in found)
+            or (any(p.startswith(("top", "bottom")) for p in found) and _PAGE_OF.search(lines[i]))}
 
 
 def _numbers(line: str) -> set[int]:
