@@ -488,6 +488,26 @@ def test_the_best_sentence_itself_must_name_the_subject():
     assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["year_mismatch"] == 1.0
 
 
+def test_the_lead_must_speak_of_what_a_what_is_the_question_asks_the_value_of():
+    assert plan("What is the value of the contract with Anglia Ruskin University?").focus == "value"
+    assert plan("According to the plan, what was the final 2019 Senate vote on it?").focus == "vote"
+    assert plan("What did the panel agree?").focus is None and plan("How many officers are there?").focus is None
+    assert plan("What was the Barclaycard payment for?").focus is None  # what it was for, not its value
+    assert plan("What are the driving offences that the team focuses on?").focus == "offences"
+    # 'What is the date of ...' asks a date; a sentence that states one need not say 'date'.
+    dated = plan("What is the date of the flood study?")
+    assert dated.answer_type == "date" and dated.focus == "date"
+    p, (named, valued), _ = featurize("What is the value of the contract with Anglia Ruskin?",
+                                      ["The contract with Anglia Ruskin will be finalised in May.",
+                                       "The value of the contract with Anglia Ruskin is not yet known."])
+    named.probability, valued.probability = 1.0, 0.0
+    assert question_features(p, [named, valued])["focus_support"] < 1.0
+    assert question_features(p, [valued, named])["focus_support"] == 1.0
+    _, (study,), _ = featurize("What is the date of the flood study?", ["The flood study was published on 4 August 1980."])
+    assert study.features["focus_support"] == 1.0
+    assert question_features(plan("Who chairs the board?"), [])["focus_support"] == 0.0
+
+
 def test_the_calibration_weights_keep_the_sign_their_meaning_gives_them():
     # Two features that move together: the label follows the first, less what the second adds, so an
     # unconstrained fit gives the second a negative weight although more of it means more support.

@@ -120,7 +120,7 @@ _ASKS = {
     # 'what time did the meeting adjourn', 'what hours is the hub open'; not 'what time span' or 'timescale'.
     "time": re.compile(r"\b(?:what|which) (?:time|hour)s?\b(?!\s+(?:span|period|frame|scale|limit|line))|\bopening hours\b", re.I),
     "duration": re.compile(r"\bhow long\b|\bduration\b|\b(?:response|waiting|answer(?:ing)?) times?\b|\btimescales?\b", re.I),
-    "date": re.compile(_asking("when") + r"|\bwhat (?:date|year|month)\b|\bwhich (?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I),
+    "date": re.compile(_asking("when") + r"|\b(?:what|which) (?:(?:is|was) the )?(?:date|year|month)\b|\bdeadline\b|\bwhen\W*$", re.I),
     "person": re.compile(_asking("who", before_verb=False) + r"|\bwhom\b|\bname of\b|\bwhich (?:officer|person|member|councillor)\b", re.I),
     "reason": re.compile(_asking("why") + r"|\bwhat for\b|\b(?:reason|purpose)\b", re.I),
     "amount": re.compile(r"\bhow much\b|\bhow big\b|\brate\b|\bincrease\b|\bfigures?\b|\btotal\b|\bsize\b|\bamount\b|\bnumbers\b", re.I),
@@ -130,6 +130,33 @@ _ASKS = {
 def asked_type(question: str) -> str | None:
     """What kind of fact the question's form asks for ('how many ...' -> 'count'), if it says."""
     return next((kind for kind, asks in _ASKS.items() if asks.search(question)), None)
+
+
+# 'What is the ...', 'which was the ...': first, after a comma ('According to the plan, what is ...') or a preposition.
+_COPULAR_WH = re.compile(r"(?:^\W*|[,;:]\s*|\b(?:in|on|at|for|by|under|to|from|with|and|of)\s+)(?:what|which)\s+(?:is|was|are|were)\s+(?:(?:the|an?)\s+)?", re.I)
+# A preposition left at the end asks what the thing is for or about, not its value ('what was the payment for?').
+_STRANDED = re.compile(r"\b(?:for|about|to|from|with|of|on|in|at|by|into|like)\W*$", re.I)
+_RELATIVE = re.compile(r"\b(?:that|which|who|whom)\b", re.I)  # 'the offences that it focuses on': the clause's own
+_FOCUS_WORD = re.compile(r"[A-Za-z][\w'’-]*|\d\S*")
+
+
+def asked_focus(question: str) -> str | None:
+    """The noun a copular wh-question asks the value of, its phrase's last word before a function word:
+    'value' of 'What is the value of the PEQF contract?', 'vote' of 'What was the final Senate vote on
+    ...'. The evidence must speak of it (or state the kind of fact it names), not only of the subject.
+    Names (capitalised) and numbers ('the 3-year sales average') are modifiers, not the focus."""
+    found = _COPULAR_WH.search(question)
+    rest = question[found.end():] if found else ""
+    if not found or (_STRANDED.search(rest) and not _RELATIVE.search(rest)):
+        return None
+    phrase = []
+    for word in _FOCUS_WORD.findall(rest):
+        if word.lower() in STOPWORDS:
+            break
+        if not word[0].isdigit():
+            phrase.append(word)
+    nouns = [w.lower() for w in phrase if not w[0].isupper()]
+    return nouns[-1] if nouns else None
 
 
 # A small whole number written as a label beside a word ('Tranche 3', 'the 26th meeting', 'item 5'): not a

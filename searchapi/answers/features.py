@@ -26,7 +26,7 @@ FEATURES = (
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "name_clash",
                      "paper_margin", "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date",
-                     "asks_untyped")
+                     "asks_untyped", "focus_support")
 LACKING = ("year_mismatch", "year_clash", "name_clash", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
@@ -134,13 +134,16 @@ class Featurizer:
             # abstention's reason reads (why_not).
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
             f["number_mismatch"] = float(number_clash(plan.numbered, c.window))
+            # Does it speak of what a 'what is the value of ...' question asks, or state that kind of fact?
+            f["focus_support"] = 1.0 if not plan.focus or f["type_match"] else float(
+                self.support([plan.focus], stem_set(c.window), self.similarity(_vocabulary(c.window), [plan.focus]))[0])
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
-    fact asked about the subject, does the best one's window speak of what was asked (its year, month and
-    numbered words too), does the best one itself date its fact otherwise or write another name where the
+    fact asked about the subject, does the best one's window speak of what was asked (its year, month,
+    numbered words and the asked focus too), does the best one itself date its fact otherwise or write another name where the
     question writes one, how high the best scores (`probability` holds the model's logit until the
     calibration) and by what margin over other papers."""
     if not ranked:
@@ -152,7 +155,8 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     support = max(c.features["window_coverage"] * c.features["type_match"] for c in ranked) if plan.answer_type else 1.0
     return {"type_support": support, "adapted_best": max(c.features["adapted_dense"] for c in ranked),
             "subject_min": lead["subject_min"], **{name: lead[name] for name in LACKING},
-            "paper_margin": top.probability - other, "lead_score": top.probability, **asked_kind(plan)}
+            "paper_margin": top.probability - other, "lead_score": top.probability,
+            "focus_support": lead["focus_support"], **asked_kind(plan)}
 
 
 def asked_kind(plan: QueryPlan) -> dict[str, float]:

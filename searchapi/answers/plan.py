@@ -13,7 +13,7 @@ from searchapi.answers.followup import rewrite_followup
 from searchapi.retrieval.lexical import Concept, concepts, stem
 from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
 from searchapi.retrieval.rerank import BOILERPLATE
-from searchapi.answers.extract import asked_type, name_slots, numbered_as_read
+from searchapi.answers.extract import asked_focus, asked_type, name_slots, numbered_as_read
 
 # A year, a financial year ('2016/17', '2016-2017') or a span ('2013-15'): the year, the separator, the second.
 YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
@@ -73,6 +73,7 @@ class QueryPlan(ParsedQuery):
     concepts: list[Concept] = field(default_factory=list)
     years: list[Year] = field(default_factory=list)
     answer_type: str | None = None
+    focus: str | None = None  # the noun a 'what is the ...' question asks the value of: extract.asked_focus
     parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
     numbered: frozenset = frozenset()  # words it labels with a number ('Tranche 3'): extract.numbered_as_read
@@ -115,7 +116,7 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: 
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
     subject = salient_subject(asked, idf, settings.answer_subject_max_share)
     plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
-                     years=years_named(text), answer_type=asked_type(asked),
+                     years=years_named(text), answer_type=asked_type(asked), focus=asked_focus(asked),
                      parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=subject,
                      numbered=numbered_as_read(asked), names=name_slots(asked, subject))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
