@@ -485,6 +485,8 @@ def test_the_best_sentence_itself_must_name_the_subject():
     assert nearby["subject_min"] < named["subject_min"] == 1.0
     # Whether any sentence states the asked kind of fact about the subject reads them all, not the lead.
     assert named["type_support"] == nearby["type_support"] > 0.0
+    # Whether the best sentence itself states it reads the lead alone ('£313.3m', not the VRU's sentence).
+    assert nearby["lead_typed"] == 1.0 and named["lead_typed"] == 0.0
     assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["year_mismatch"] == 1.0
 
 
@@ -528,6 +530,9 @@ def test_the_abstention_reads_the_kind_of_fact_asked():
     asked = question_features(plan("Who chairs the board?"), [])
     assert asked["asks_person"] == 1.0 and asked["asks_amount"] == asked["asks_untyped"] == 0.0
     assert question_features(plan("What did the board decide?"), [])["asks_untyped"] == 1.0
+    _, (said,), _ = featurize("What did the board decide?", ["The board decided to close the ramp."])
+    said.probability = 1.0
+    assert question_features(plan("What did the board decide?"), [said])["lead_typed"] == 1.0  # no kind asked, none lacking
 
 
 def test_the_threshold_abstains_as_often_as_the_answer_rate_floor_allows():

@@ -26,7 +26,7 @@ FEATURES = (
 # What the abstention reads of a question's whole candidate set (question_features).
 QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "name_clash",
                      "paper_margin", "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date",
-                     "asks_untyped", "focus_support")
+                     "asks_untyped", "focus_support", "lead_typed")
 LACKING = ("year_mismatch", "year_clash", "name_clash", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
@@ -143,7 +143,7 @@ class Featurizer:
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
     fact asked about the subject, does the best one's window speak of what was asked (its year, month,
-    numbered words and the asked focus too), does the best one itself date its fact otherwise or write another name where the
+    numbered words and the asked focus too), does the best one itself state the kind asked, does the best one itself date its fact otherwise or write another name where the
     question writes one, how high the best scores (`probability` holds the model's logit until the
     calibration) and by what margin over other papers."""
     if not ranked:
@@ -156,7 +156,8 @@ def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, flo
     return {"type_support": support, "adapted_best": max(c.features["adapted_dense"] for c in ranked),
             "subject_min": lead["subject_min"], **{name: lead[name] for name in LACKING},
             "paper_margin": top.probability - other, "lead_score": top.probability,
-            "focus_support": lead["focus_support"], **asked_kind(plan)}
+            "focus_support": lead["focus_support"], "lead_typed": lead["type_match"] if plan.answer_type else 1.0,
+            **asked_kind(plan)}
 
 
 def asked_kind(plan: QueryPlan) -> dict[str, float]:
