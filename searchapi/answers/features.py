@@ -143,9 +143,9 @@ class Featurizer:
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
     """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
     fact asked about the subject, does the best one's window speak of what was asked (its year, month,
-    numbered words and the asked focus too), does the best one itself state the kind asked, does the best one itself date its fact otherwise or write another name where the
-    question writes one, how high the best scores (`probability` holds the model's logit until the
-    calibration) and by what margin over other papers."""
+    numbered words and the asked focus too), does the best one itself state the kind asked, date its fact
+    otherwise or write another name where the question writes one, how high the best scores
+    (`probability` holds the model's logit until the calibration) and by what margin over other papers."""
     if not ranked:
         lacking_all = dict.fromkeys(LACKING, 1.0) | {"lead_score": -10.0}
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | lacking_all | asked_kind(plan)
