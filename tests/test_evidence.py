@@ -496,6 +496,10 @@ def test_the_lead_must_speak_of_what_a_what_is_the_question_asks_the_value_of():
     assert plan("What did the panel agree?").focus is None and plan("How many officers are there?").focus is None
     assert plan("What was the Barclaycard payment for?").focus is None  # what it was for, not its value
     assert plan("What are the driving offences that the team focuses on?").focus == "offences"
+    # 'What' as the object asks no noun's value; a coordinated phrase keeps its head; number words are modifiers.
+    assert plan("What is seen as the biggest risk?").focus is None and plan("What are directors paid per day?").focus is None
+    assert plan("What were the repeat victim and repeat incident rates?").focus == "rates"
+    assert plan("What are the four aims of the plan?").focus == "aims"
     # 'What is the date of ...' asks a date; a sentence that states one need not say 'date'.
     dated = plan("What is the date of the flood study?")
     assert dated.answer_type == "date" and dated.focus == "date"

@@ -133,7 +133,9 @@ def asked_type(question: str) -> str | None:
 
 
 # 'What is the ...', 'which was the ...': first, after a comma ('According to the plan, what is ...') or a preposition.
-_COPULAR_WH = re.compile(r"(?:^\W*|[,;:]\s*|\b(?:in|on|at|for|by|under|to|from|with|and|of)\s+)(?:what|which)\s+(?:is|was|are|were)\s+(?:(?:the|an?)\s+)?", re.I)
+# The determiner marks its complement as the asked noun phrase: 'what is the value', not 'what is seen as' nor
+# 'what are directors paid' (where 'what' is the object).
+_COPULAR_WH = re.compile(r"(?:^\W*|[,;:]\s*|\b(?:in|on|at|for|by|under|to|from|with|and|of)\s+)(?:what|which)\s+(?:is|was|are|were)\s+(?:the|an?)\s+", re.I)
 # A preposition left at the end asks what the thing is for or about, not its value ('what was the payment for?').
 _STRANDED = re.compile(r"\b(?:for|about|to|from|with|of|on|in|at|by|into|like)\W*$", re.I)
 _RELATIVE = re.compile(r"\b(?:that|which|who|whom)\b", re.I)  # 'the offences that it focuses on': the clause's own
@@ -144,16 +146,18 @@ def asked_focus(question: str) -> str | None:
     """The noun a copular wh-question asks the value of, its phrase's last word before a function word:
     'value' of 'What is the value of the PEQF contract?', 'vote' of 'What was the final Senate vote on
     ...'. The evidence must speak of it (or state the kind of fact it names), not only of the subject.
-    Names (capitalised) and numbers ('the 3-year sales average') are modifiers, not the focus."""
+    Names (capitalised) and numbers ('the 3-year sales average', 'the four Es') are modifiers, not the focus."""
     found = _COPULAR_WH.search(question)
     rest = question[found.end():] if found else ""
     if not found or (_STRANDED.search(rest) and not _RELATIVE.search(rest)):
         return None
     phrase = []
     for word in _FOCUS_WORD.findall(rest):
+        if word.lower() in ("and", "or"):  # 'the repeat victim and repeat incident rates': one phrase
+            continue
         if word.lower() in STOPWORDS:
             break
-        if not word[0].isdigit():
+        if not word[0].isdigit() and word.lower() not in _CARDINALS:
             phrase.append(word)
     nouns = [w.lower() for w in phrase if not w[0].isupper()]
     return nouns[-1] if nouns else None
