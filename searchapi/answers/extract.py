@@ -148,18 +148,20 @@ def asked_focus(question: str) -> str | None:
     ...'. The evidence must speak of it (or state the kind of fact it names), not only of the subject.
     Names (capitalised) and numbers ('the 3-year sales average', 'the four Es') are modifiers, not the focus."""
     found = _COPULAR_WH.search(question)
-    rest = question[found.end():] if found else ""
-    if not found or (_STRANDED.search(rest) and not _RELATIVE.search(rest)):
+    if not found:
         return None
-    phrase = []
+    rest = question[found.end():]
+    if _STRANDED.search(rest) and not _RELATIVE.search(rest):
+        return None
+    nouns = []
     for word in _FOCUS_WORD.findall(rest):
-        if word.lower() in ("and", "or"):  # 'the repeat victim and repeat incident rates': one phrase
+        lower = word.lower()
+        if lower in ("and", "or"):  # 'the repeat victim and repeat incident rates': one phrase
             continue
-        if word.lower() in STOPWORDS:
+        if lower in STOPWORDS:
             break
-        if not word[0].isdigit() and word.lower() not in _CARDINALS:
-            phrase.append(word)
-    nouns = [w.lower() for w in phrase if not w[0].isupper()]
+        if not word[0].isdigit() and not word[0].isupper() and lower not in _CARDINALS:
+            nouns.append(lower)
     return nouns[-1] if nouns else None
 
 

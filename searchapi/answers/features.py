@@ -64,10 +64,12 @@ class Featurizer:
             return np.zeros((len(vocabulary), len(words)))
         return self.encode_words(vocabulary) @ self.encode_words(words).T
 
-    def support(self, words: list[str], have: frozenset[str], similarity: np.ndarray) -> np.ndarray:
+    def support(self, words: list[str], context: str) -> np.ndarray:
         """Per word, 1 when the context has it (by stem, or its acronym's long form), else its nearest
         context word's similarity ('picked' ~ 'selected'), which the model calibrates."""
+        have = stem_set(context)
         said = [self.concept(w).present(have) for w in words]
+        similarity = self.similarity(_vocabulary(context), words)
         return np.where(said, 1.0, np.maximum(0.0, similarity.max(axis=0, initial=0.0)))
 
     def concept(self, word: str) -> Concept:
@@ -80,7 +82,7 @@ class Featurizer:
         """Subject words the context does not say, even in other words; failing those, the question's
         rarest word it lacks ('Brock' beside 'Op Blythe'), if any."""
         words = plan.subject + tokens(plan.question)
-        support = self.support(words, stem_set(context), self.similarity(_vocabulary(context), words))
+        support = self.support(words, context)
         lacking = [w for w, s in zip(words, support) if s < self.synonym_similarity]
         missing = list(dict.fromkeys(w for w in lacking if w in plan.subject))
         return missing or sorted(lacking, key=lambda w: -self.terms.idf(stem(w)))[:1]
@@ -97,7 +99,7 @@ class Featurizer:
         for c, d, a in zip(candidates, dense, moved):
             context = f"{c.chunk.heading} {c.chunk.text}"
             if c.chunk.id not in subject_min:
-                support = self.support(plan.subject, stem_set(context), self.similarity(_vocabulary(context), plan.subject))
+                support = self.support(plan.subject, context)
                 subject_min[c.chunk.id] = min(support, default=1.0)
             type_match = float(matches(plan.answer_type, c.text, given))
             year_match = all(y.written_in(c.text) or y.written_in(context) or y.dated(c.paper_date) for y in plan.years)
@@ -135,8 +137,7 @@ class Featurizer:
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
             f["number_mismatch"] = float(number_clash(plan.numbered, c.window))
             # Does it speak of what a 'what is the value of ...' question asks, or state that kind of fact?
-            f["focus_support"] = 1.0 if not plan.focus or f["type_match"] else float(
-                self.support([plan.focus], stem_set(c.window), self.similarity(_vocabulary(c.window), [plan.focus]))[0])
+            f["focus_support"] = 1.0 if not plan.focus or f["type_match"] else float(self.support([plan.focus], c.window)[0])
         return np.asarray([[c.features[name] for name in FEATURES] for c in candidates], dtype="float32")
 
 
