@@ -491,25 +491,25 @@ def test_the_best_sentence_itself_must_name_the_subject():
 
 
 def test_the_lead_must_speak_of_what_a_what_is_the_question_asks_the_value_of():
-    assert plan("What is the value of the contract with Anglia Ruskin University?").focus == "value"
-    assert plan("According to the plan, what was the final 2019 Senate vote on it?").focus == "vote"
+    assert plan("What is the value of the catering contract with Harbour Foods?").focus == "value"
+    assert plan("According to the minutes, what was the final 2019 council vote on it?").focus == "vote"
     assert plan("What did the panel agree?").focus is None and plan("How many officers are there?").focus is None
-    assert plan("What was the Barclaycard payment for?").focus is None  # what it was for, not its value
-    assert plan("What are the driving offences that the team focuses on?").focus == "offences"
+    assert plan("What was the grant to the rowing club for?").focus is None  # what it was for, not its value
+    assert plan("What are the parking offences that the wardens report on?").focus == "offences"
     # 'What' as the object asks no noun's value; a coordinated phrase keeps its head; number words are modifiers.
-    assert plan("What is seen as the biggest risk?").focus is None and plan("What are directors paid per day?").focus is None
-    assert plan("What were the repeat victim and repeat incident rates?").focus == "rates"
+    assert plan("What is seen as the main obstacle?").focus is None and plan("What are volunteers paid per hour?").focus is None
+    assert plan("What were the arrest and charge rates?").focus == "rates"
     assert plan("What are the four aims of the plan?").focus == "aims"
     # 'What is the date of ...' asks a date; a sentence that states one need not say 'date'.
-    dated = plan("What is the date of the flood study?")
+    dated = plan("What is the date of the traffic survey?")
     assert dated.answer_type == "date" and dated.focus == "date"
-    p, (named, valued), _ = featurize("What is the value of the contract with Anglia Ruskin?",
-                                      ["The contract with Anglia Ruskin will be finalised in May.",
-                                       "The value of the contract with Anglia Ruskin is not yet known."])
+    p, (named, valued), _ = featurize("What is the value of the catering contract with Harbour Foods?",
+                                      ["The catering contract with Harbour Foods will be finalised in May.",
+                                       "The value of the catering contract with Harbour Foods is not yet known."])
     named.probability, valued.probability = 1.0, 0.0
     assert question_features(p, [named, valued])["focus_support"] < 1.0
     assert question_features(p, [valued, named])["focus_support"] == 1.0
-    _, (study,), _ = featurize("What is the date of the flood study?", ["The flood study was published on 4 August 1980."])
+    _, (study,), _ = featurize("What is the date of the traffic survey?", ["The traffic survey was published on 4 August 1980."])
     assert study.features["focus_support"] == 1.0
     assert question_features(plan("Who chairs the board?"), [])["focus_support"] == 0.0
 
