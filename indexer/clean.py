@@ -91,7 +91,14 @@ def _continues(previous: list[_Line], para: list[_Line], hyphens: bool) -> bool:
     last, first = previous[-1][0], para[0][0].lstrip()
     if hyphens and _HYPHENATED.search(last) and first[:1].isalpha():
         return True
-    return first[:1].islower() and not last.endswith(_TERMINAL) and "\t" not in last
+    return continues_sentence(last, first)
+
+
+def continues_sentence(last: str, first: str) -> bool:
+    """Whether a line that ends without closing punctuation is resumed, in lower case, by the next:
+    one sentence broken across lines (a wrapped or scanned page) or across a page break. A table
+    row (tab-separated cells) is never continued."""
+    return first.lstrip()[:1].islower() and not last.rstrip().endswith(_TERMINAL) and "\t" not in last + first
 
 
 def _join_broken_paragraphs(paragraphs: list[list[_Line]], hyphens: bool = False) -> list[list[_Line]]:

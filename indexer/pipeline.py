@@ -22,7 +22,7 @@ from .store import DB_NAME, FileUpdate, IndexCorrupt, IndexMissing, IndexStore
 
 # Bump when cleaning, splitting, sectioning or chunking changes, so existing indexes are rebuilt
 # (unchanged chunk texts reuse their stored embeddings, so a rebuild costs little).
-PIPELINE_VERSION = 5
+PIPELINE_VERSION = 6
 
 
 class IndexBusy(Exception):

@@ -83,3 +83,16 @@ def test_word_vectors_are_cached_and_match_plain_encoding(engine):
     assert np.allclose(cached, embedder.encode(words), atol=1e-5)
     assert {"payment", "pay", "helicopter"} <= embedder._words.keys()
     assert embedder.encode_words([]).shape == (0, embedder.dim)
+
+
+def test_a_sentence_wrapped_over_lines_is_one_quote_and_table_rows_stay_apart():
+    from indexer.sentences import sentences_of
+
+    text = ("Members of the Commission shall serve for a term of three\nyears, renewable once. The Chair is elected\n"
+            "annually by the members.\nHeading In Capitals\nA new line that starts in capitals is a new sentence.\n"
+            "EA\tEnvironment Agency of England\nand\tthe tab keeps table rows apart here\n")
+    quotes = [text[s:e] for s, e in sentences_of(text, 0, len(text))]
+    assert quotes[:2] == ["Members of the Commission shall serve for a term of three\nyears, renewable once.",
+                          "The Chair is elected\nannually by the members."]
+    assert "A new line that starts in capitals is a new sentence." in quotes
+    assert not any("Agency of England\nand" in q for q in quotes)

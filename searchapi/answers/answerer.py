@@ -101,7 +101,7 @@ class Answerer:
         else:
             quoted = decision.chosen + ([decision.earlier] if decision.earlier else [])
             citations = [self.engine.citation(n, c.chunk, c.start, c.end) for n, c in enumerate(quoted, 1)]
-            parts = [f"{c.text} [{n}]" for n, c in enumerate(quoted, 1)]
+            parts = [f"{' '.join(c.text.split())} [{n}]" for n, c in enumerate(quoted, 1)]  # a wrapped line read as one
             if decision.earlier:
                 parts[-1] = f"Earlier ({format_date(decision.earlier.paper_date or None)}): {parts[-1]}"
             answer = Answer(question=plan.question, answer=" ".join(parts), answerable=True, citations=citations,
