@@ -15,10 +15,9 @@ The evidence model reads the passages the passage model ranks: after refitting t
 Reproducible: the first index is built from corpus/ (`reportsearch index corpus/`) and asked
 corpus/devset.jsonl, holdout.jsonl, fresh.jsonl and dev3- to dev6-kent.jsonl (all splits); `--also` adds another
 collection's index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
---index-dir /tmp/real-idx`; the blind set is never trained on). The near-miss unanswerable copies mined from each set (nearmiss.py) are drawn
-by a hash of each question's id from its own collection, the folds are grouped by paper (a paper is one
-group whichever sets ask of it; papers of different indexes never share one) and deterministic, and
-the fits have no randomness (the query adapter starts from a seeded draw).
+--index-dir /tmp/real-idx`; the blind set is never trained on). The folds are grouped by paper (a paper
+is one group whichever sets ask of it; papers of different indexes never share one) and deterministic,
+and the fits have no randomness (the query adapter starts from a seeded draw).
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
 `--score` fits on the training collections and scores a collection it never saw, and stores nothing.
 `--samples FILE` caches the collected candidates and features (for repeated `--cv` runs of a change to the
@@ -51,13 +50,13 @@ def load(paths: list[Path]) -> list[dict]:
     return [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def samples_of(index_dir: Path, questions: list[dict], collection: str, near_miss: bool = True):
+def samples_of(index_dir: Path, questions: list[dict], collection: str):
     """One collection's labelled samples; features do not depend on the weights, so no model is needed."""
     engine = SearchEngine(index_dir)
     engine.warm()
     engine.sentences.warm(list(engine.snapshot.chunks.values()))
     placeholder = EvidenceModel("bootstrap", [], [], [], [], 0.0)
-    return collect(Answerer(engine, model=placeholder), questions, near_miss=near_miss, collection=collection)
+    return collect(Answerer(engine, model=placeholder), questions, collection=collection)
 
 
 def figures(rows: list[dict]) -> dict:
@@ -132,7 +131,7 @@ def main() -> int:
     model = fit_model(samples, decide, settings)
     model.report["sets"] = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for _, sets, _ in pairs for p in sets]
     if args.score:
-        held = samples_of(Path(args.score[0]), load([Path(args.score[1])]), "scored", near_miss=False)
+        held = samples_of(Path(args.score[0]), load([Path(args.score[1])]), "scored")
         rows = []
         for s in held:
             decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
@@ -142,8 +141,7 @@ def main() -> int:
         return 0
     args.out.write_text(model.to_json() + "\n", encoding="utf-8")
     print(json.dumps(model.report, indent=1))
-    print(f"{model.report['near_misses']} near-miss unanswerable copies mined for the abstention; threshold "
-          f"{model.threshold:.3f} (the highest answering >= {model.report['min_answer_rate']} of answerable, out of fold); wrote {args.out}")
+    print(f"threshold {model.threshold:.3f} (the highest answering >= {model.report['min_answer_rate']} of answerable, out of fold); wrote {args.out}")
     return 0
 
 

@@ -139,6 +139,6 @@ def test_collections_trained_together_never_share_a_paper_group(answerer, devset
     from searchapi.answers.fit import collect
 
     questions = [dict(q) for q in devset[:4]] + [{"id": "u", "question": "who chairs the lunar council", "answerable": False, "gold": []}]
-    ours, theirs = (collect(answerer, questions, near_miss=False, collection=name) for name in ("kent", "other"))
+    ours, theirs = (collect(answerer, questions, collection=name) for name in ("kent", "other"))
     assert all(s.group.startswith("kent:") for s in ours) and not {s.group for s in ours} & {s.group for s in theirs}
     assert [s.answerable for s in ours] == [q.get("answerable", True) for q in questions]

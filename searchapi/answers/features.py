@@ -96,11 +96,18 @@ class Featurizer:
         coverage = self.terms.coverage
         given = plan.given
         subject_min = {}  # chunk id -> how well its passage supports the least supported subject word
+        # Subject names the reports never write (nor their long form): a passage must say them otherwise.
+        unknown = [w for w in plan.subject
+                   if w in _capitalised(plan.question) and not self.terms.knows(w) and not self.concept(w).long_form]
+        unsaid = {}  # chunk id -> whether its passage lacks one of them, even in other words
+        acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", plan.question)}  # may be written out in full
         for c, d, a in zip(candidates, dense, moved):
             context = f"{c.chunk.heading} {c.chunk.text}"
             if c.chunk.id not in subject_min:
                 support = self.support(plan.subject, context)
                 subject_min[c.chunk.id] = min(support, default=1.0)
+                unsaid[c.chunk.id] = any(s < self.synonym_similarity and not (w in acronyms and _spelled_out(w, context))
+                                         for w, s in zip(plan.subject, support) if w in unknown)
             type_match = float(matches(plan.answer_type, c.text, given))
             year_match = all(y.written_in(c.text) or y.written_in(context) or y.dated(c.paper_date) for y in plan.years)
             c.features = {
@@ -119,6 +126,7 @@ class Featurizer:
                 "heading_like": float(_heading_like(c.text)),
                 "named_place": float(c.in_named_place),
                 "subject_min": subject_min[c.chunk.id],
+                "unsaid_name": float(unsaid[c.chunk.id]),  # not weighed: no answer leads with such a sentence
             }
         for name, key in (("dense_rank", "dense_sentence"), ("coverage_rank", "coverage_sentence")):
             for rank, c in enumerate(sorted(candidates, key=lambda c: -c.features[key])):
@@ -172,6 +180,18 @@ def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candid
     """The candidate sentence just before this one in its chunk, if any (a few characters of gap)."""
     return next((by_end[(c.chunk.id, end)] for end in range(c.start, max(c.chunk.start, c.start - 8) - 1, -1)
                  if (c.chunk.id, end) in by_end), None)
+
+
+def _capitalised(question: str) -> set[str]:
+    """The words a question writes with a capital, after its first: the names it gives."""
+    return {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]*", question[1:])}
+
+
+def _spelled_out(word: str, context: str) -> bool:
+    """Whether the context writes out an acronym in full: the initials of running words, with or
+    without the short ones ('quality assurance' for QA, 'Office of the Police and Crime Commissioner')."""
+    words = re.findall(r"[A-Za-z]+", context)
+    return any(word in "".join(w[0] for w in ws).lower() for ws in (words, [w for w in words if len(w) > 3 or w.isupper()]))
 
 
 @lru_cache(maxsize=20_000)

@@ -2,9 +2,7 @@
 
 A candidate sentence is labelled evidence when it holds a gold quote (`holds_evidence`). Models are
 selected and calibrated on out-of-fold predictions of cross-validation grouped by paper, so no
-figure is ever measured on the questions it was fitted on. Near-miss unanswerable copies mined from
-the answerable questions (nearmiss.py) may join the calibration, weighed as much as helps the real
-questions out of fold, never the sentence weights, the query adapter or a reported figure.
+figure is ever measured on the questions it was fitted on.
 scikit-learn is needed only here.
 """
 
@@ -58,7 +56,6 @@ class Sample:
     candidates: list[Candidate]
     x: np.ndarray
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    synthetic: bool = False  # a mined near-miss (nearmiss.py): trains the abstention, never scored
     qvec: np.ndarray | None = None  # the question's vector, which a query adapter moves (adapted_dense)
 
     @cached_property
@@ -73,21 +70,14 @@ class Sample:
         return self
 
 
-def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True, collection: str = "") -> list[Sample]:
-    """Run retrieval and feature extraction once per question, as the product does; with `near_miss`,
-    also on unanswerable copies mined from the answerable ones (nearmiss.py), marked synthetic. Groups
+def collect(answerer, questions: list[dict], k: int = 8, collection: str = "") -> list[Sample]:
+    """Run retrieval and feature extraction once per question, as the product does. Groups
     are the papers, named `collection:paper` when a collection is named: name it after its index, not
     its question set, so that every set asked of a paper puts it in one group."""
-    from searchapi.answers.nearmiss import Corpus, near_misses
-
-    engine = answerer.engine
-    plans = [engine.plan(q["question"]) for q in questions]
-    if near_miss:
-        mined = near_misses(questions, plans, engine.terms.idf, Corpus.of(engine))
-        questions, plans = questions + mined, plans + [engine.plan(q["question"]) for q in mined]
-    samples = []
-    for i, (q, plan) in enumerate(zip(questions, plans)):
-        passages = answerer.engine.search(plan, k=k).results
+    engine, samples = answerer.engine, []
+    for i, q in enumerate(questions):
+        plan = engine.plan(q["question"])
+        passages = engine.search(plan, k=k).results
         candidates = answerer.evidence(plan, passages)
         x = np.asarray([[c.features[f] for f in FEATURES] for c in candidates], dtype="float32").reshape(-1, len(FEATURES))
         answerable = bool(q.get("answerable", True))
@@ -95,16 +85,15 @@ def collect(answerer, questions: list[dict], k: int = 8, near_miss: bool = True,
         # A paper published in two formats (minutes.pdf and minutes.html) is one paper: grouped by its name.
         group = (f"{collection}:" if collection else "") + (Path(q["file"]).stem if q.get("file") else f"unanswerable-{i % FOLDS}")
         samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y,
-                              synthetic=bool(q.get("synthetic")), qvec=engine.embedder.encode_query(plan.dense_text)[0]))
+                              qvec=engine.embedder.encode_query(plan.dense_text)[0]))
     return samples
 
 
 def adapter_of(samples: list[Sample]) -> dict:
-    """The query adapter fitted on the real questions' evidence, and on unanswerable questions' lack of
-    it; an answerable question whose candidates miss its evidence teaches it nothing. Mined near-misses
-    are left out: with them, the abstention told real questions apart worse under nested CV."""
+    """The query adapter fitted on the answerable questions' evidence, and on unanswerable questions' lack of
+    it; an answerable question whose candidates miss its evidence teaches it nothing."""
     return fit_adapter([(s.qvec, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else 1.0)
-                        for s in samples if len(s.candidates) and not s.synthetic])
+                        for s in samples if len(s.candidates)])
 
 
 def adapt_out_of_fold(samples: list[Sample]) -> None:
@@ -118,9 +107,8 @@ def adapt_out_of_fold(samples: list[Sample]) -> None:
 
 def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
     """Weights that rank each question's evidence first among its own candidates, scaled to log-odds
-    across questions (learning.fit_ranker). The sentence weights learn from real questions only; mined
-    near-misses teach the abstention."""
-    mean, scale, coef, intercept = fit_ranker([(s.x, s.y) for s in samples if not s.synthetic], c)
+    across questions (learning.fit_ranker)."""
+    mean, scale, coef, intercept = fit_ranker([(s.x, s.y) for s in samples], c)
     return EvidenceModel(version="", features=list(FEATURES), mean=mean.tolist(), scale=scale.tolist(),
                          coef=coef.tolist(), intercept=intercept)
 
@@ -149,15 +137,7 @@ def out_of_fold(samples: list[Sample], c: float, decide, settings) -> tuple[np.n
     return features, correct
 
 
-def calibration_weights(samples: list[Sample], mined_share: float) -> np.ndarray:
-    """Mined near-misses count, all together, `mined_share` times as much as the real unanswerable
-    questions: they show more kinds of near-miss without drowning what real ones look like."""
-    synthetic = np.array([s.synthetic for s in samples])
-    real_unanswerable = sum(not s.answerable and not s.synthetic for s in samples)
-    return np.where(synthetic, mined_share * real_unanswerable / max(1, synthetic.sum()), 1.0)
-
-
-def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None) -> dict:
+def fit_calibration(features: np.ndarray, correct: np.ndarray) -> dict:
     """Logistic calibration of out-of-fold question features to P(label): the label is whether the
     question is answerable (fit_model), and may be any yes/no outcome. Each weight keeps the sign its
     feature's meaning gives it (support for, LACKING against; the kind of fact asked, EITHER, is a base
@@ -169,21 +149,20 @@ def fit_calibration(features: np.ndarray, correct: np.ndarray, weights: np.ndarr
         return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
                 "coef": [0.0] * len(mean), "intercept": 10.0 if correct.all() else -10.0}
     signs = [-1.0 if name in LACKING else 0.0 if name in EITHER else 1.0 for name in QUESTION_FEATURES]
-    coef, intercept = signed_logistic((features - mean) / scale, correct.astype(float),
-                                      np.ones(len(correct)) if weights is None else weights, signs)
+    coef, intercept = signed_logistic((features - mean) / scale, correct.astype(float), signs)
     return {"features": list(QUESTION_FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
             "coef": coef.tolist(), "intercept": intercept}
 
 
-def signed_logistic(z: np.ndarray, y: np.ndarray, weights: np.ndarray, signs: list[float], c: float = 1.0):
-    """Weighted L2 logistic regression (sklearn's objective at C=c) whose weights keep the given signs
-    (a sign of 0 leaves that weight free)."""
+def signed_logistic(z: np.ndarray, y: np.ndarray, signs: list[float], c: float = 1.0):
+    """L2 logistic regression (sklearn's objective at C=c) whose weights keep the given signs (a sign of
+    0 leaves that weight free)."""
     from scipy.optimize import minimize
 
     def loss(p: np.ndarray):
         margin = z @ p[1:] + p[0]
-        residual = weights * (1.0 / (1.0 + np.exp(-margin)) - y)
-        value = float(np.sum(weights * (np.logaddexp(0.0, margin) - y * margin)) + p[1:] @ p[1:] / (2 * c))
+        residual = 1.0 / (1.0 + np.exp(-margin)) - y
+        value = float(np.sum(np.logaddexp(0.0, margin) - y * margin) + p[1:] @ p[1:] / (2 * c))
         return value, np.concatenate([[residual.sum()], z.T @ residual + p[1:] / c])
 
     bounds = [(None, None)] + [(0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None) for sign in signs]
@@ -191,24 +170,14 @@ def signed_logistic(z: np.ndarray, y: np.ndarray, weights: np.ndarray, signs: li
     return fitted.x[1:], float(fitted.x[0])
 
 
-def calibrated_out_of_fold(features: np.ndarray, correct: np.ndarray, groups: list[str], weights: np.ndarray) -> np.ndarray:
+def calibrated_out_of_fold(features: np.ndarray, correct: np.ndarray, groups: list[str]) -> np.ndarray:
     """Each question's calibrated probability from a calibration fitted without its paper."""
     probabilities = np.zeros(len(correct))
     for train, test in folds_of(groups):
-        calibration = fit_calibration(features[train], correct[train], weights[train])
+        calibration = fit_calibration(features[train], correct[train])
         model = EvidenceModel("", [], [], [], [], 0.0, calibration=calibration)
         probabilities[test] = [model.confidence(f) for f in features[test]]
     return probabilities
-
-
-def mined_share(samples: list[Sample], features: np.ndarray, shares) -> tuple[float, np.ndarray]:
-    """How much the mined near-misses weigh in the calibration, chosen as C is: the share that tells the
-    real questions apart best out of fold (a mined one never counts in a figure); and the out-of-fold
-    probabilities it gives."""
-    answerable, real = np.array([s.answerable for s in samples]), np.array([not s.synthetic for s in samples])
-    fits = [(share, calibrated_out_of_fold(features, answerable, [s.group for s in samples], calibration_weights(samples, share)))
-            for share in shares]
-    return max(fits, key=lambda fit: _auc(answerable[real], fit[1][real]))
 
 
 def threshold_for(probabilities: np.ndarray, correct: np.ndarray, precision: float) -> float:
@@ -252,23 +221,22 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
         if (rate := float(correct.mean())) > best:
             chosen, best, best_oof = c, rate, (features, correct)
     features, correct = best_oof
-    answerable, real = np.array([s.answerable for s in samples]), np.array([not s.synthetic for s in samples])
+    answerable = np.array([s.answerable for s in samples])
     # The abstention decides one thing: do the reports state this at all? Which sentence to quote is the
     # evidence model's business, so the calibration learns answerable from unanswerable, not right from wrong.
-    share, probabilities = mined_share(samples, features, settings.answer_mined_shares)
+    probabilities = calibrated_out_of_fold(features, answerable, [s.group for s in samples])
     model = fit_weights(samples, chosen)
     model.adapter = adapter_of(samples)
-    model.calibration = fit_calibration(features, answerable, calibration_weights(samples, share))
+    model.calibration = fit_calibration(features, answerable)
     model.threshold = choose_threshold(probabilities, answerable, settings)
     # Date, size and a digest of the weights: two fits of one day differ in name when they differ at all.
     fitted = [model.coef, model.intercept, model.adapter, model.calibration, model.threshold]
     digest = hashlib.sha1(json.dumps(fitted).encode()).hexdigest()[:6]
-    model.version = f"evidence-{date.today().isoformat()}-{int(real.sum())}q-{digest}"
-    model.report = {"C": chosen, "mined_share": share, "questions": int(real.sum()),
-                    "near_misses": int((~real).sum()), "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
+    model.version = f"evidence-{date.today().isoformat()}-{len(samples)}q-{digest}"
+    model.report = {"C": chosen, "questions": len(samples), "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
                     "groups": sorted({s.group for s in samples}),
-                    "cv_correct_if_all_answered": round(float(correct[real].mean()), 4),
-                    "cv_calibrated_auc": round(float(_auc(answerable[real], probabilities[real])), 4)}
+                    "cv_correct_if_all_answered": round(float(correct.mean()), 4),
+                    "cv_calibrated_auc": round(float(_auc(answerable, probabilities)), 4)}
     return model
 
 
@@ -281,15 +249,13 @@ def _auc(correct: np.ndarray, scores: np.ndarray) -> float:
 def cross_validate(samples: list[Sample], settings, decide) -> list[dict]:
     """Nested grouped CV of the whole answer decision: for each held-out paper, a model fitted,
     tuned and calibrated on the other papers decides its questions. One row per question."""
-    rows: list[dict | None] = [None] * len(samples)  # mined near-misses train, never score
+    rows: list[dict] = [{}] * len(samples)
     for train, test in folds(samples):
         model = fit_model([samples[i] for i in train], decide, settings)
         for i in test:
             s = samples[i]
-            if s.synthetic:
-                continue
             decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
             rows[i] = {"id": s.id, "group": s.group, "answerable": s.answerable, "confidence": decision.confidence,
                        "answered": decision.answered, "holds": holds, "strict": holds and decision.answered,
                        "quote": decision.chosen[0].text if decision.chosen else ""}
-    return [r for r in rows if r is not None]
+    return rows
