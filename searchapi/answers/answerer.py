@@ -148,9 +148,10 @@ def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, setti
     # The answer first, then the rest in reading order.
     chosen = [lead] + sorted(chosen[1:], key=lambda c: (c.chunk.document_id, c.start))
     # The subject must be said: a name the reports never write, which the lead's passage does not say in
-    # other words either ('the capital of France'), is never answered, however well the rest matches.
+    # other words either ('the capital of France'), is never answered at any threshold, however well the
+    # rest matches.
     said = not lead.features.get("unsaid_name")
-    return Decision(ranked, confidence, chosen, earlier, answered=said and confidence >= model.threshold)
+    return Decision(ranked, confidence if said else 0.0, chosen, earlier, answered=said and confidence >= model.threshold)
 
 
 def current_fact(ranked: list[Candidate], settings) -> tuple[Candidate, Candidate | None]:
