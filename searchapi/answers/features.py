@@ -97,16 +97,14 @@ class Featurizer:
         given = plan.given
         subject_min = {}  # chunk id -> how well its passage supports the least supported subject word
         # Subject names the reports never write (nor their long form): a passage must say them otherwise.
-        unknown = [w for w in plan.subject
-                   if w in _capitalised(plan.question) and not self.terms.knows(w) and not self.concept(w).long_form]
+        unknown = [w for w in plan.subject if w in plan.proper and not self.terms.knows(w) and not self.concept(w).long_form]
         unsaid = {}  # chunk id -> whether its passage lacks one of them, even in other words
-        acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", plan.question)}  # may be written out in full
         for c, d, a in zip(candidates, dense, moved):
             context = f"{c.chunk.heading} {c.chunk.text}"
             if c.chunk.id not in subject_min:
                 support = self.support(plan.subject, context)
                 subject_min[c.chunk.id] = min(support, default=1.0)
-                unsaid[c.chunk.id] = any(s < self.synonym_similarity and not (w in acronyms and _spelled_out(w, context))
+                unsaid[c.chunk.id] = any(s < self.synonym_similarity and not (w in plan.initialisms and _spelled_out(w, context))
                                          for w, s in zip(plan.subject, support) if w in unknown)
             type_match = float(matches(plan.answer_type, c.text, given))
             year_match = all(y.written_in(c.text) or y.written_in(context) or y.dated(c.paper_date) for y in plan.years)
@@ -180,11 +178,6 @@ def _preceding(c: Candidate, by_end: dict[tuple[str, int], Candidate]) -> Candid
     """The candidate sentence just before this one in its chunk, if any (a few characters of gap)."""
     return next((by_end[(c.chunk.id, end)] for end in range(c.start, max(c.chunk.start, c.start - 8) - 1, -1)
                  if (c.chunk.id, end) in by_end), None)
-
-
-def _capitalised(question: str) -> set[str]:
-    """The words a question writes with a capital, after its first: the names it gives."""
-    return {w.lower() for w in re.findall(r"\b[A-Z][\w'’-]*", question[1:])}
 
 
 def _spelled_out(word: str, context: str) -> bool:

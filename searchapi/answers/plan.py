@@ -23,6 +23,8 @@ _MONTH_BEFORE = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)
 _MONTH_WORD = {i: re.compile(rf"\b(?:{'|'.join(n for n, j in MONTHS.items() if j == i)})\b", re.I) for i in set(MONTHS.values())}
 _REFERENCE_GOES_ON = re.compile(r"[/-]\d")  # '2018-23' of 'AD 2018-23-51'
 _SPAN_MAX = 50  # years a span may cover ('2024-39'); a larger 'second year' is a reference number
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+_INITIALISM = re.compile(r"\b[A-Z]{2,6}\b")
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
@@ -76,6 +78,8 @@ class QueryPlan(ParsedQuery):
     focus: str | None = None  # the noun a 'what is the ...' question asks the value of: extract.asked_focus
     parts: list[list[Concept]] = field(default_factory=list)  # of a two-part question, each part's concepts
     subject: list[str] = field(default_factory=list)  # the words naming what the question is about
+    proper: frozenset = frozenset()  # words it writes with a capital, after its first ('France'): the names it gives
+    initialisms: frozenset = frozenset()  # words in capitals, 2-6 letters ('QA'): a passage may write them out in full
     numbered: frozenset = frozenset()  # words it labels with a number ('Tranche 3'): extract.numbered_as_read
     names: frozenset = frozenset()  # its names beside their neighbours ('Essex Police'): extract.name_slots
 
@@ -118,7 +122,9 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: 
     plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
                      years=years_named(text), answer_type=asked_type(asked), focus=asked_focus(asked),
                      parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=subject,
-                     numbered=numbered_as_read(asked), names=name_slots(asked, subject))
+                     numbered=numbered_as_read(asked), names=name_slots(asked, subject),
+                     proper=frozenset(w.lower() for w in _CAPITALISED.findall(question[1:])),
+                     initialisms=frozenset(w.lower() for w in _INITIALISM.findall(question)))
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan
