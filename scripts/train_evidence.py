@@ -19,6 +19,8 @@ collection's index and question set (the real-format one: `reportsearch index ..
 is one group whichever sets ask of it; papers of different indexes never share one) and deterministic,
 and the fits have no randomness (the query adapter starts from a seeded draw).
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
+with `--across` its outer folds are whole collections, so that each is decided by a model fitted on the
+others alone (does a change carry over to reports and question writers it never saw?);
 `--score` fits on the training collections and scores a collection it never saw, and stores nothing.
 `--samples FILE` caches the collected candidates and features (for repeated `--cv` runs of a change to the
 fitting); `--rows FILE` writes each question's out-of-fold decision, for reading the misses of the labelled sets.
@@ -32,12 +34,14 @@ import pickle
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from indexer.settings import get_settings  # noqa: E402
 from searchapi.answers.answerer import Answerer, decide  # noqa: E402
-from searchapi.answers.fit import collect, cross_validate, fit_model, judge  # noqa: E402
+from searchapi.answers.fit import collect, cross_validate, fit_model, judge, roc_auc  # noqa: E402
 from searchapi.answers.model import MODEL_PATH, EvidenceModel  # noqa: E402
 from searchapi.evaluate import summarise  # noqa: E402
 from searchapi.retrieval.engine import SearchEngine  # noqa: E402
@@ -63,7 +67,10 @@ def figures(rows: list[dict]) -> dict:
     out = summarise(rows)
     keep = ("answerable_questions", "answer_rate", "strict_correct_rate", "correct_if_all_answered",
             "unanswerable_questions", "abstention_rate")
-    return {k: round(out[k], 3) for k in keep} | {"reliability": [round(p["precision"], 2) for p in out["reliability"]]}
+    answerable = np.array([r["answerable"] for r in rows])
+    auc = roc_auc(answerable, np.array([r["confidence"] for r in rows]))  # answerable against unanswerable
+    return {k: round(out[k], 3) for k in keep} | {"abstention_auc": round(float(auc), 4),
+                                                  "reliability": [round(p["precision"], 2) for p in out["reliability"]]}
 
 
 def collected(pairs, collection: dict[Path, str], cache: Path | None):
@@ -113,6 +120,8 @@ def main() -> int:
                         help="fit on the training collections, score this unseen one; store nothing")
     parser.add_argument("--samples", type=Path, help="cache of the collected samples: read when present, else written")
     parser.add_argument("--rows", type=Path, help="with --cv: write each question's out-of-fold decision here (JSON Lines)")
+    parser.add_argument("--across", action="store_true",
+                        help="with --cv: hold out whole collections (fit on the others, decide each), not papers")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
     pairs = [(args.index_dir, [ROOT / "corpus" / name for name in SETS], "corpus")]
@@ -120,7 +129,7 @@ def main() -> int:
     samples, set_of = collected(pairs, collection_names(args), args.samples)
     settings = get_settings()  # what every engine above read
     if args.cv:
-        rows = cross_validate(samples, settings, decide)
+        rows = cross_validate(samples, settings, decide, [s.group.split(":")[0] for s in samples] if args.across else None)
         if args.rows:
             args.rows.write_text("".join(json.dumps(r | {"set": set_of[r["id"]]}) + "\n" for r in rows), encoding="utf-8")
         report = {"all": figures(rows)}

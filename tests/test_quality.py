@@ -142,3 +142,23 @@ def test_collections_trained_together_never_share_a_paper_group(answerer, devset
     ours, theirs = (collect(answerer, questions, collection=name) for name in ("kent", "other"))
     assert all(s.group.startswith("kent:") for s in ours) and not {s.group for s in ours} & {s.group for s in theirs}
     assert [s.answerable for s in ours] == [q.get("answerable", True) for q in questions]
+
+
+def test_cross_validation_across_collections_decides_each_with_a_model_fitted_on_the_others(answerer, devset, monkeypatch):
+    """`train_evidence.py --cv --across`: the outer folds are whole collections, so each collection's
+    questions are decided by a model that never saw any of its papers."""
+    from indexer.settings import get_settings
+    from searchapi.answers import fit
+    from searchapi.answers.answerer import decide
+
+    questions = [dict(q) for q in devset[:30]] + [
+        {"id": f"u{i}", "question": q, "answerable": False, "gold": []}
+        for i, q in enumerate(("who chairs the lunar council", "what did the mars panel cost", "when did atlantis police open",
+                               "how many rangers patrol the moon", "who audits the venus accounts"))]
+    samples = [s for name in ("kent", "other") for s in fit.collect(answerer, questions, collection=name)]
+    trained_on = []
+    real_fit = fit.fit_model
+    monkeypatch.setattr(fit, "fit_model", lambda train, *a, **k: trained_on.append({s.group.split(":")[0] for s in train}) or real_fit(train, *a, **k))
+    rows = fit.cross_validate(samples, get_settings(), decide, [s.group.split(":")[0] for s in samples])
+    assert sorted(map(sorted, trained_on)) == [["kent"], ["other"]]
+    assert [r["id"] for r in rows] == [s.id for s in samples] and all(0.0 <= r["confidence"] <= 1.0 for r in rows)

@@ -236,21 +236,23 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     model.report = {"C": chosen, "questions": len(samples), "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
                     "groups": sorted({s.group for s in samples}),
                     "cv_correct_if_all_answered": round(float(correct.mean()), 4),
-                    "cv_calibrated_auc": round(float(_auc(answerable, probabilities)), 4)}
+                    "cv_calibrated_auc": round(float(roc_auc(answerable, probabilities)), 4)}
     return model
 
 
-def _auc(correct: np.ndarray, scores: np.ndarray) -> float:
+def roc_auc(correct: np.ndarray, scores: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
     return roc_auc_score(correct, scores) if 0 < correct.sum() < len(correct) else 0.5
 
 
-def cross_validate(samples: list[Sample], settings, decide) -> list[dict]:
+def cross_validate(samples: list[Sample], settings, decide, outer: list[str] | None = None) -> list[dict]:
     """Nested grouped CV of the whole answer decision: for each held-out paper, a model fitted,
-    tuned and calibrated on the other papers decides its questions. One row per question."""
+    tuned and calibrated on the other papers decides its questions. One row per question.
+    `outer`: other groups to hold out instead (each sample's collection: a model fitted on the other
+    collections, its papers the inner folds, decides a collection it never saw)."""
     rows: list[dict] = [{}] * len(samples)
-    for train, test in folds(samples):
+    for train, test in folds_of(outer or [s.group for s in samples]):
         model = fit_model([samples[i] for i in train], decide, settings)
         for i in test:
             s = samples[i]
