@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     answer_part_margin: float = 2.5  # the best sentence for one part of a two-part question, within this many logits
     answer_target_precision: float = 0.7  # the abstention threshold is chosen for this precision (training; see the reliability curve)
     # Training: the abstention threshold is the highest that still answers this share of the answerable questions,
-    # out of fold (0: the precision above); under nested CV it answers about that share (80.1% on 1,409 questions).
+    # out of fold (0: the precision above); under nested CV it answers about that share (79.6% on 1,409 questions).
     answer_min_rate: float = 0.80
     answer_subject_max_share: float = 0.5  # a name word in more of the passages than this (the body's own name) is no subject
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')

@@ -434,28 +434,28 @@ def test_the_threshold_is_the_lowest_that_reaches_the_precision():
 
 def test_calibration_orders_questions_by_their_chance_of_being_right():
     rng = np.random.default_rng(0)
-    top = rng.normal(size=(200, 1))
-    features = np.hstack([top, np.zeros((200, len(QUESTION_FEATURES) - 1))])
-    correct = (top[:, 0] + rng.normal(scale=0.5, size=200)) > 0
+    lead = QUESTION_FEATURES.index("lead_score")
+    features = np.zeros((200, len(QUESTION_FEATURES)))
+    features[:, lead] = rng.normal(size=200)
+    correct = (features[:, lead] + rng.normal(scale=0.5, size=200)) > 0
     calibration = fit_calibration(features, correct)
     model = EvidenceModel("t", [], [], [], [], 0.0, calibration=calibration)
-    rest = [0.0] * (len(QUESTION_FEATURES) - 1)
-    assert model.confidence([2.0] + rest) > 0.8 > 0.2 > model.confidence([-2.0] + rest)
+    confident, doubtful = np.zeros(len(QUESTION_FEATURES)), np.zeros(len(QUESTION_FEATURES))
+    confident[lead], doubtful[lead] = 2.0, -2.0
+    assert model.confidence(confident) > 0.8 > 0.2 > model.confidence(doubtful)
 
 
 # ---- the abstention's objective ------------------------------------------------------------------
-def test_the_best_sentence_itself_must_name_the_subject():
+def test_subject_support_is_read_per_passage_and_the_asked_kind_from_the_lead_alone():
     question = "What is the annual budget of the Violence Reduction Unit?"
     p, cands, x = featurize(question, TEXTS[:2])
     vru, budget = cands
+    assert budget.features["subject_min"] < vru.features["subject_min"] == 1.0
     vru.probability, budget.probability = 0.0, 1.0
     nearby = question_features(p, [budget, vru])
     budget.probability, vru.probability = 0.0, 1.0
     named = question_features(p, [vru, budget])
-    assert nearby["subject_min"] < named["subject_min"] == 1.0
-    # Whether any sentence states the asked kind of fact about the subject reads them all, not the lead.
-    assert named["type_support"] == nearby["type_support"] > 0.0
-    # Whether the best sentence itself states it reads the lead alone ('£313.3m', not the VRU's sentence).
+    # Whether the best sentence itself states the kind asked reads the lead alone ('£313.3m', not the VRU's sentence).
     assert nearby["lead_typed"] == 1.0 and named["lead_typed"] == 0.0
     assert set(QUESTION_FEATURES) <= set(named) and question_features(p, [])["year_mismatch"] == 1.0
 
@@ -549,10 +549,10 @@ def test_the_conditional_logit_ranks_each_questions_evidence_first():
 
 def test_the_stored_calibration_reads_its_own_features_by_name():
     p, cands, x = featurize("when was the appointment extended", TEXTS[1:3])
-    calibration = {"features": ["paper_margin"], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
+    calibration = {"features": ["lead_score"], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
     model = EvidenceModel("test", ["dense_sentence"], [0.0], [1.0], [1.0], 0.0, calibration=calibration, threshold=0.0)
     decision = decide(p, ranked_by(model, cands, x), model, Settings())
-    margin = decision.ranked[0].probability - decision.ranked[1].probability  # two papers
-    assert decision.confidence == pytest.approx(1 / (1 + np.exp(-margin))) == pytest.approx(model.confidence([margin]))
+    lead = decision.ranked[0].probability
+    assert decision.confidence == pytest.approx(1 / (1 + np.exp(-lead))) == pytest.approx(model.confidence([lead]))
 
 

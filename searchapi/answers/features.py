@@ -24,9 +24,9 @@ FEATURES = (
     "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
-QUESTION_FEATURES = ("type_support", "adapted_best", "subject_min", "year_mismatch", "year_clash", "name_clash",
-                     "paper_margin", "number_mismatch", "lead_score", "asks_person", "asks_amount", "asks_date",
-                     "asks_untyped", "focus_support", "lead_typed")
+# Only what carries over to another collection's reports and question writers (`train_evidence.py --cv --across`).
+QUESTION_FEATURES = ("year_mismatch", "year_clash", "name_clash", "number_mismatch", "lead_score", "asks_person",
+                     "asks_amount", "asks_date", "asks_untyped", "focus_support", "lead_typed")
 LACKING = ("year_mismatch", "year_clash", "name_clash", "number_mismatch")  # these speak against an answer, the rest for one
 EITHER = ("asks_person", "asks_amount", "asks_date", "asks_untyped")  # the kind asked: a base rate either way
 
@@ -137,7 +137,6 @@ class Featurizer:
             f, previous = c.features, before[c]
             window = [n for n in (previous, c, after.get(c)) if n is not None]
             f["previous_dense"] = previous.features["dense_sentence"] if previous else 0.0
-            f["window_coverage"] = coverage(plan.concepts, " ".join(n.text for n in window))
             # Its heading, itself and its neighbours: where a numbered word must agree, and what the
             # abstention's reason reads (why_not).
             c.window = " ".join([c.chunk.heading] + [n.text for n in window])
@@ -148,21 +147,15 @@ class Featurizer:
 
 
 def question_features(plan: QueryPlan, ranked: list[Candidate]) -> dict[str, float]:
-    """QUESTION_FEATURES of candidates ranked by the evidence model: does any sentence state the kind of
-    fact asked about the subject, does the best one's window speak of what was asked (its year, month,
-    numbered words and the asked focus too), does the best one itself state the kind asked, date its fact
-    otherwise or write another name where the question writes one, how high the best scores
-    (`probability` holds the model's logit until the calibration) and by what margin over other papers."""
+    """QUESTION_FEATURES of candidates ranked by the evidence model: does the best one's window speak of
+    what was asked (its year, month, numbered words and the asked focus), does the best one itself state
+    the kind asked, date its fact otherwise or write another name where the question writes one, and how
+    high it scores (`probability` holds the model's logit until the calibration)."""
     if not ranked:
         lacking_all = dict.fromkeys(LACKING, 1.0) | {"lead_score": -10.0}
         return dict.fromkeys(QUESTION_FEATURES, 0.0) | lacking_all | asked_kind(plan)
-    lead, top = ranked[0].features, ranked[0]
-    other = next((c.probability for c in ranked if c.chunk.document_id != top.chunk.document_id), ranked[-1].probability)
-    # Whether any sentence near the question's words states the kind of fact asked: a reason to abstain.
-    support = max(c.features["window_coverage"] * c.features["type_match"] for c in ranked) if plan.answer_type else 1.0
-    return {"type_support": support, "adapted_best": max(c.features["adapted_dense"] for c in ranked),
-            "subject_min": lead["subject_min"], **{name: lead[name] for name in LACKING},
-            "paper_margin": top.probability - other, "lead_score": top.probability,
+    lead = ranked[0].features
+    return {**{name: lead[name] for name in LACKING}, "lead_score": ranked[0].probability,
             "focus_support": lead["focus_support"], "lead_typed": lead["type_match"] if plan.answer_type else 1.0,
             **asked_kind(plan)}
 
