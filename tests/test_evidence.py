@@ -201,7 +201,7 @@ def test_features_are_general_and_complete():
     p, cands, x = featurize("What is the annual budget of the Violence Reduction Unit?", TEXTS[:2])
     assert x.shape == (2, len(FEATURES)) and np.isfinite(x).all()
     vru, budget = cands
-    assert budget.features["type_match"] == 1.0 and vru.features["type_missing"] == 1.0
+    assert budget.features["type_match"] == 1.0 and vru.features["type_match"] == 0.0
     assert budget.features["coverage_sentence"] > 0 and vru.features["coverage_sentence"] > budget.features["coverage_sentence"]
 
 

@@ -20,7 +20,7 @@ from searchapi.answers.plan import QueryPlan
 
 FEATURES = (
     "dense_sentence", "adapted_dense", "passage_score", "coverage_sentence", "coverage_context",
-    "heading_match", "type_match", "type_missing", "year_mismatch", "heading_like",
+    "heading_match", "type_match", "year_mismatch", "heading_like",
     "named_place", "previous_dense", "dense_rank", "coverage_rank", "subject_min",
 )
 # What the abstention reads of a question's whole candidate set (question_features).
@@ -116,7 +116,6 @@ class Featurizer:
                 "coverage_context": coverage(plan.concepts, context),
                 "heading_match": coverage(plan.concepts, c.chunk.heading),
                 "type_match": type_match,
-                "type_missing": float(plan.answer_type is not None and not type_match),
                 "year_mismatch": float(bool(plan.years) and not year_match),
                 "year_clash": float(any(y.contradicted_by(c.text) for y in plan.years)),
                 "name_clash": float(name_clash(plan.names, c.text,
