@@ -17,7 +17,7 @@ corpus/devset.jsonl, holdout.jsonl, fresh.jsonl and dev3- to dev6-kent.jsonl (al
 collection's index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
 --index-dir /tmp/real-idx`; the blind set is never trained on). The folds are grouped by paper (a paper
 is one group whichever sets ask of it; papers of different indexes never share one) and deterministic,
-and the fits have no randomness (the query adapter starts from a seeded draw).
+and the fits have no randomness (the query encoder's tuning is seeded).
 `--cv` reports nested cross-validation over all the collections, and for each one, and stores nothing;
 with `--across` its outer folds are whole collections, so that each is decided by a model fitted on the
 others alone (does a change carry over to reports and question writers it never saw?);
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from indexer.settings import get_settings  # noqa: E402
 from searchapi.answers.answerer import Answerer, decide  # noqa: E402
-from searchapi.answers.fit import collect, cross_validate, fit_model, judge, roc_auc  # noqa: E402
+from searchapi.answers.fit import collect, cross_validate, fit_model, judge, read_by, roc_auc  # noqa: E402
 from searchapi.answers.model import MODEL_PATH, EvidenceModel  # noqa: E402
 from searchapi.evaluate import summarise  # noqa: E402
 from searchapi.retrieval.engine import SearchEngine  # noqa: E402
@@ -142,8 +142,8 @@ def main() -> int:
     if args.score:
         held = samples_of(Path(args.score[0]), load([Path(args.score[1])]), "scored")
         rows = []
-        for s in held:
-            decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
+        for s in read_by(held, model.query_encoder, settings.model_path()):
+            decision, _, holds = judge(s, model, decide, settings)
             rows.append({"id": s.id, "answerable": s.answerable, "confidence": decision.confidence,
                          "answered": decision.answered, "holds": holds, "strict": holds and decision.answered})
         print(json.dumps({"trained_on": model.report["sets"], "scored": args.score[1], **figures(rows)}, indent=1))

@@ -15,11 +15,11 @@ from searchapi.answers.answerer import decide
 from searchapi.answers.extract import asked_type, matches, states
 from searchapi.answers.features import FEATURES, QUESTION_FEATURES, Candidate, Featurizer, question_features
 from searchapi.learning import conditional_logit
-from searchapi.answers.adapter import adapt, fit_adapter
 from searchapi.answers.fit import (fit_calibration, holds_evidence, signed_logistic, threshold_for,
                                    threshold_for_rate)
 from searchapi.answers.model import MODEL_PATH, EvidenceModel, load_model
 from searchapi.answers.plan import plan_query
+from searchapi.answers.query_encoder import QueryEncoder, fit_query_encoder, query_encoder_of
 from searchapi.retrieval.lexical import CorpusStats, stem
 from searchapi.retrieval.query import tokens
 
@@ -357,63 +357,51 @@ def test_the_stored_model_loads_with_a_version_and_known_features():
     assert model.logits(x).shape == (3,)
 
 
-def planted_questions(n: int, seed: int, width: int = 16):
-    """Questions whose evidence is the candidate nearest the question's vector turned by a fixed rotation
-    (a relation the plain cosine misses), among four random candidates."""
+TOWNS = ["Ashford", "Dover", "Medway", "Swale", "Thanet", "Canterbury", "Maidstone", "Sevenoaks", "Tonbridge", "Folkestone",
+         "Gravesham", "Dartford", "Hythe", "Deal", "Whitstable", "Margate", "Ramsgate", "Sandwich", "Faversham", "Sittingbourne",
+         "Rochester", "Chatham", "Gillingham", "Tenterden", "Cranbrook", "Edenbridge", "Westerham", "Herne", "Broadstairs",
+         "Lydd", "Paddock", "Hawkinge", "Minster", "Snodland", "Aylesford", "Larkfield", "Swanley", "Northfleet", "Strood", "Rainham"]
+
+
+def meeting_questions(towns: list[str], seed: int, plain: QueryEncoder):
+    """'When did the Dover board meet?' among sentences that repeat its words and one that says when, in
+    words of its own: plain MiniLM prefers the echoes. Rows as the tuning reads them, sentence vectors plain."""
     rng = np.random.default_rng(seed)
-    turn = np.linalg.qr(np.random.default_rng(99).normal(size=(width, width)))[0]
     rows = []
-    for _ in range(n):
-        q = rng.normal(size=width)
-        q /= np.linalg.norm(q)
-        others = rng.normal(size=(4, width))
-        s = np.vstack([q @ turn + 0.3 * rng.normal(size=width), others])
-        s /= np.linalg.norm(s, axis=1, keepdims=True)
-        rows.append((q.astype("float32"), s.astype("float32"), np.array([1, 0, 0, 0, 0]), 1.0))
+    for town in towns:
+        texts = [f"It convened on {rng.integers(1, 28)} {rng.choice(['January', 'March', 'May', 'July'])}.",
+                 f"The {town} board discussed when its meetings should take place.",
+                 f"The {town} board meeting agenda was published online.",
+                 f"Members of the {town} board asked about meeting times."]
+        rows.append((f"When did the {town} board meet?", plain.encode(texts), np.array([1, 0, 0, 0]), 1.0))
     return rows
 
 
-def top_share(rows, adapter) -> float:
-    return float(np.mean([y[np.argmax(s @ adapt(adapter, q))] for q, s, y, _ in rows]))
+def test_the_tuned_query_encoder_learns_what_the_plain_cosine_misses_on_questions_it_never_saw():
+    path = get_settings().model_path()
+    plain = QueryEncoder(path, {})
+    train, held = meeting_questions(TOWNS[:28], 1, plain), meeting_questions(TOWNS[28:], 2, plain)
+    tuned = fit_query_encoder(path, train, rank=4, epochs=4, learning_rate=3e-3)
+    assert tuned["questions"] == 28 and len(tuned["layers"]) == 6 * 6  # every linear layer of the six blocks
+
+    def top_share(encoder: QueryEncoder) -> float:
+        return float(np.mean([y[np.argmax(s @ q)] for (_, s, y, _), q in zip(held, encoder.encode([r[0] for r in held]))]))
+
+    assert top_share(plain) < 0.5 < 0.9 < top_share(QueryEncoder(path, tuned))
+    # Rows of weight 0 teach nothing, and the tuning is seeded: the fit is the one without them.
+    ignored = [(q, s, np.zeros(4, dtype=int), 0.0) for q, s, _, _ in held[:4]]
+    assert fit_query_encoder(path, train[:6] + ignored, rank=2) == fit_query_encoder(path, train[:6], rank=2)
+    assert fit_query_encoder(path, ignored) == {}  # nothing to learn from
 
 
-def test_the_query_adapter_learns_what_the_cosine_misses_and_generalises():
-    train, held = planted_questions(300, seed=1), planted_questions(100, seed=2)
-    adapter = fit_adapter(train, rank=16, penalty=0.01, epochs=200)
-    assert adapter["shape"] == [16, 16] and adapter["questions"] == 300
-    assert top_share(held, {}) < 0.5 < top_share(held, adapter)  # on questions it never saw
-    assert fit_adapter(train, rank=16, penalty=0.01, epochs=200) == adapter  # deterministic
-    q = held[0][0]
-    assert np.array_equal(adapt({}, q), q)  # no adapter, no change
-
-
-def test_the_query_adapter_learns_to_score_unanswerable_questions_below_none():
-    """Unanswerable questions whose candidates are all unrelated to them (weight 1, labels all 0) teach
-    the adapter to score such candidates low: the best score tells the answerable from the rest."""
-    rng = np.random.default_rng(5)
-    answerable = planted_questions(300, seed=3)
-    unanswerable = [(q, rng.normal(size=s.shape).astype("float32"), np.zeros(len(s), dtype=int), 1.0) for q, s, _, _ in
-                    planted_questions(300, seed=4)]
-    adapter = fit_adapter(answerable + unanswerable, rank=16, penalty=0.01, epochs=200)
-    held_in, held_out = planted_questions(50, seed=6), planted_questions(50, seed=7)
-    noise = [(q, rng.normal(size=s.shape).astype("float32"), y, w) for q, s, y, w in held_out]
-
-    def auc(adapter: dict) -> float:  # of the best score, answerable against unanswerable, on unseen questions
-        best = [np.array([(s / np.linalg.norm(s, axis=1, keepdims=True) @ adapt(adapter, q)).max() for q, s, _, _ in rows])
-                for rows in (held_in, noise)]
-        return float((best[0][:, None] > best[1][None, :]).mean())
-
-    assert auc({}) < 0.7 and auc(adapter) > 0.8
-    # Rows of weight 0 teach nothing: the fit is the one without them.
-    ignored = [(q, s, y, 0.0) for q, s, y, _ in unanswerable[:20]]
-    assert fit_adapter(answerable[:20] + ignored, rank=4, epochs=20) == fit_adapter(answerable[:20], rank=4, epochs=20)
-
-
-def test_the_stored_adapter_is_part_of_the_evidence_model():
-    model = load_model(MODEL_PATH)
-    assert "adapted_dense" in model.features and model.adapter["shape"] == [384, model.adapter["rank"]]
-    q = np.ones(384, dtype="float32") / np.sqrt(384)
-    assert adapt(model.adapter, q).shape == (384,) and not np.allclose(adapt(model.adapter, q), q)
+def test_the_stored_query_encoder_is_part_of_the_evidence_model():
+    model, path = load_model(MODEL_PATH), get_settings().model_path()
+    assert "adapted_dense" in model.features and model.query_encoder["rank"] > 0
+    encoder = query_encoder_of(path, model)
+    assert encoder is query_encoder_of(path, model)  # loaded once
+    question = "Who chairs the panel?"
+    tuned, plain = encoder.vector(question), QueryEncoder(path, {}).vector(question)
+    assert tuned.shape == plain.shape == (384,) and abs(np.linalg.norm(tuned) - 1) < 1e-5 and tuned @ plain < 0.999
 
 
 def test_a_quote_holds_the_evidence_only_when_it_says_it_itself():

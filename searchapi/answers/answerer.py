@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from indexer.dates import format_date
 
-from searchapi.answers.adapter import adapt
 from searchapi.answers.features import Candidate, Featurizer, question_features
 from searchapi.answers.model import EvidenceModel, load_model
 from searchapi.answers.plan import QueryPlan
+from searchapi.answers.query_encoder import query_encoder_of
 from searchapi.retrieval.engine import SearchEngine
 from searchapi.retrieval.lexical import stem_set
 from searchapi.schemas import Answer, Filters, Result, Turn
@@ -39,6 +39,13 @@ class Answerer:
         self.model = model or load_model()
         # The reports' word vectors are stored with the index: checking a subject never waits for the model.
         self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.encode_words, self.settings.synonym_similarity)
+        self.query_encoder = query_encoder_of(engine.embedder.model_path, self.model)
+
+    def warm(self) -> "Answerer":
+        """Load the tuned query encoder now rather than on the first question."""
+        if self.query_encoder:
+            self.query_encoder.vector("warm up")
+        return self
 
     def ask(self, question: str, k: int = 8, filters: Filters | None = None, history: list[Turn] | None = None) -> Answer:
         started = time.perf_counter()
@@ -73,7 +80,8 @@ class Answerer:
         """Candidate sentences with their features and model scores, best first (a sharded router's
         candidates come from several shards)."""
         qvec = self.engine.embedder.encode_query(plan.dense_text)[0]
-        features = self.featurizer.compute(plan, qvec, candidates, adapt(self.model.adapter, qvec))
+        tuned = self.query_encoder.vector(plan.dense_text) if self.query_encoder else None
+        features = self.featurizer.compute(plan, qvec, candidates, tuned)
         for cand, logit in zip(candidates, self.model.logits(features)):
             cand.probability = float(logit)
         return sorted(candidates, key=lambda c: c.probability, reverse=True)

@@ -88,7 +88,7 @@ class Featurizer:
         return missing or sorted(lacking, key=lambda w: -self.terms.idf(stem(w)))[:1]
 
     def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate], adapted: np.ndarray | None = None) -> np.ndarray:
-        """`adapted`: the question's vector as the evidence model's query adapter moves it (adapter.py)."""
+        """`adapted`: the question's vector as the evidence model's tuned query encoder reads it."""
         if not candidates:
             return np.zeros((0, len(FEATURES)), dtype="float32")
         vectors = np.vstack([c.vector for c in candidates])

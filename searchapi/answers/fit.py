@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapi.answers.adapter import adapt, fit_adapter
 from searchapi.answers.features import EITHER, FEATURES, LACKING, QUESTION_FEATURES, Candidate, question_features
 from searchapi.answers.model import EvidenceModel
 from searchapi.answers.plan import QueryPlan
+from searchapi.answers.query_encoder import QueryEncoder, fit_query_encoder
 from searchapi.learning import FOLDS, fit_ranker, folds_of
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
@@ -56,18 +56,11 @@ class Sample:
     candidates: list[Candidate]
     x: np.ndarray
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    qvec: np.ndarray | None = None  # the question's vector, which a query adapter moves (adapted_dense)
 
     @cached_property
     def vectors(self) -> np.ndarray:
-        """Its candidates' sentence vectors, one row each."""
-        return np.vstack([c.vector for c in self.candidates]) if self.candidates else np.zeros((0, len(self.qvec)))
-
-    def adapted_by(self, adapter: dict) -> "Sample":
-        """Its `adapted_dense` column recomputed with this adapter (in place)."""
-        if len(self.candidates):
-            self.x[:, ADAPTED] = self.vectors @ adapt(adapter, self.qvec)
-        return self
+        """Its candidates' sentence vectors, one row each (asked of samples with candidates)."""
+        return np.vstack([c.vector for c in self.candidates])
 
 
 def collect(answerer, questions: list[dict], k: int = 8, collection: str = "") -> list[Sample]:
@@ -84,25 +77,31 @@ def collect(answerer, questions: list[dict], k: int = 8, collection: str = "") -
         y = np.asarray([answerable and holds_evidence(c.text, q.get("gold") or []) for c in candidates], dtype=int)
         # A paper published in two formats (minutes.pdf and minutes.html) is one paper: grouped by its name.
         group = (f"{collection}:" if collection else "") + (Path(q["file"]).stem if q.get("file") else f"unanswerable-{i % FOLDS}")
-        samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y,
-                              qvec=engine.embedder.encode_query(plan.dense_text)[0]))
+        samples.append(Sample(q.get("id", str(i)), group, answerable, q.get("gold") or [], plan, candidates, x, y))
     return samples
 
 
-def adapter_of(samples: list[Sample]) -> dict:
-    """The query adapter fitted on the answerable questions' evidence, and on unanswerable questions' lack of
+def encoder_of(samples: list[Sample], model_path: str) -> dict:
+    """The query encoder tuned on the answerable questions' evidence, and on unanswerable questions' lack of
     it; an answerable question whose candidates miss its evidence teaches it nothing."""
-    return fit_adapter([(s.qvec, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else 1.0)
-                        for s in samples if len(s.candidates)])
+    return fit_query_encoder(model_path, [(s.plan.dense_text, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else 1.0)
+                                          for s in samples if len(s.candidates)])
 
 
-def adapt_out_of_fold(samples: list[Sample]) -> None:
-    """Each sample's `adapted_dense` from an adapter fitted without its paper, so that the weights over
+def read_by(samples: list[Sample], tuned: dict, model_path: str) -> list[Sample]:
+    """The samples' `adapted_dense` columns recomputed with this tuned query encoder (in place)."""
+    live = [s for s in samples if len(s.candidates)]
+    if live:
+        for s, question in zip(live, QueryEncoder(model_path, tuned).encode([s.plan.dense_text for s in live])):
+            s.x[:, ADAPTED] = s.vectors @ question
+    return samples
+
+
+def tune_out_of_fold(samples: list[Sample], model_path: str) -> None:
+    """Each sample's `adapted_dense` from an encoder tuned without its paper, so that the weights over
     it, their calibration and the threshold see it as it will be on questions never trained on."""
     for train, test in folds(samples):
-        adapter = adapter_of([samples[i] for i in train])
-        for i in test:
-            samples[i].adapted_by(adapter)
+        read_by([samples[i] for i in test], encoder_of([samples[i] for i in train], model_path), model_path)
 
 
 def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
@@ -213,8 +212,8 @@ def choose_threshold(probabilities: np.ndarray, answerable: np.ndarray, settings
 def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceModel:
     """Regularisation chosen by grouped CV (the share of samples whose quote would hold the gold) and
     the score calibrated on the same out-of-fold predictions; weights then fitted on all. Sets each
-    sample's `adapted_dense` out of fold, and stores the adapter fitted on all."""
-    adapt_out_of_fold(samples)
+    sample's `adapted_dense` out of fold, and stores the query encoder tuned on all."""
+    tune_out_of_fold(samples, settings.model_path())
     chosen, best, best_oof = grid[0], -1.0, None
     for c in grid:
         features, correct = out_of_fold(samples, c, decide, settings)
@@ -226,11 +225,11 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     # evidence model's business, so the calibration learns answerable from unanswerable, not right from wrong.
     probabilities = calibrated_out_of_fold(features, answerable, [s.group for s in samples])
     model = fit_weights(samples, chosen)
-    model.adapter = adapter_of(samples)
+    model.query_encoder = encoder_of(samples, settings.model_path())
     model.calibration = fit_calibration(features, answerable)
     model.threshold = choose_threshold(probabilities, answerable, settings)
     # Date, size and a digest of the weights: two fits of one day differ in name when they differ at all.
-    fitted = [model.coef, model.intercept, model.adapter, model.calibration, model.threshold]
+    fitted = [model.coef, model.intercept, model.query_encoder, model.calibration, model.threshold]
     digest = hashlib.sha1(json.dumps(fitted).encode()).hexdigest()[:6]
     model.version = f"evidence-{date.today().isoformat()}-{len(samples)}q-{digest}"
     model.report = {"C": chosen, "questions": len(samples), "min_answer_rate": getattr(settings, "answer_min_rate", 0.0),
@@ -254,9 +253,10 @@ def cross_validate(samples: list[Sample], settings, decide, outer: list[str] | N
     rows: list[dict] = [{}] * len(samples)
     for train, test in folds_of(outer or [s.group for s in samples]):
         model = fit_model([samples[i] for i in train], decide, settings)
+        read_by([samples[i] for i in test], model.query_encoder, settings.model_path())
         for i in test:
             s = samples[i]
-            decision, _, holds = judge(s.adapted_by(model.adapter), model, decide, settings)
+            decision, _, holds = judge(s, model, decide, settings)
             rows[i] = {"id": s.id, "group": s.group, "answerable": s.answerable, "confidence": decision.confidence,
                        "answered": decision.answered, "holds": holds, "strict": holds and decision.answered,
                        "quote": decision.chosen[0].text if decision.chosen else ""}

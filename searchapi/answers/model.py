@@ -28,7 +28,7 @@ class EvidenceModel(LinearModel):
     # P(the reports state the answer): logistic over QUESTION_FEATURES of the question's whole candidate set.
     calibration: dict = field(default_factory=dict)
     threshold: float = 0.5  # answer when the calibrated probability is at least this
-    adapter: dict = field(default_factory=dict)  # the query adapter behind `adapted_dense` (adapter.py)
+    query_encoder: dict = field(default_factory=dict)  # the tuning behind `adapted_dense` (query_encoder.py)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Scores of candidate sentences (rows of FEATURES), higher is better evidence."""

@@ -183,7 +183,7 @@ def create_app(index_dir: Path | None = None, settings: Settings | None = None,
     def prepare(engine: SearchEngine) -> None:
         """Fully warm before serving: model, sentence vectors and the answerer's fitted model loaded."""
         engine.warm(sentences=True)
-        answerer_of(engine)
+        answerer_of(engine).warm()
 
     holder = EngineHolder(Path(index_dir) if index_dir else default_index_dir(), engine, prepare=prepare)
     keys = KeyStore(holder.index_dir)

@@ -1,0 +1,137 @@
+"""The tuned query encoder behind `adapted_dense`: MiniLM with a low-rank correction (LoRA) of each linear
+layer of its blocks, learned so that a labelled question's evidence sentence scores above its other
+candidates, and an unanswerable question's candidates below a learned 'none'.
+
+Plain MiniLM places a question near sentences on its topic; the tuned encoder reads the question so
+that it lands near the sentence that states what was asked. The sentences keep the vectors the index
+stores: only the question is read differently, so no index is built again. The corrections are stored
+inside the evidence model and merged into a copy of the weights when it is loaded. torch fits and
+applies it (sentence-transformers runs on it already).
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+
+import numpy as np
+
+RANK = 8  # columns of each layer's correction
+EPOCHS = 1  # passes over the labelled questions
+LEARNING_RATE = 1e-3
+BATCH = 16  # questions per step
+LAYERS = ("query", "key", "value", "dense")  # the linear layers of each transformer block
+
+
+def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndarray, float]], rank: int = RANK,
+                      epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE, seed: int = 0) -> dict:
+    """Fitted on rows of (question text, its candidates' stored sentence vectors, their labels, the row's
+    weight) as a conditional logit with a 'none of them' option of learned score: an answerable
+    question's evidence ranked first among its own candidates, an unanswerable question's candidates
+    (labels all 0, weight > 0) below 'none'. Give weight 0 to an answerable question none of whose
+    candidates holds its evidence. Deterministic for a seed."""
+    import torch
+
+    rows = [r for r in rows if r[3] > 0 and not r[2].all() and len(r[1])]
+    if not any(r[2].any() for r in rows):
+        return {}
+
+    class LowRank(torch.nn.Module):
+        """A frozen linear layer plus a trainable B·A (B starts at zero: the layer as it was)."""
+
+        def __init__(self, base):
+            super().__init__()
+            self.base = base
+            self.a = torch.nn.Parameter(torch.randn(rank, base.in_features, generator=generator) * 0.01)
+            self.b = torch.nn.Parameter(torch.zeros(base.out_features, rank))
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.a.T) @ self.b.T
+
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = _load(model_path)
+    model.requires_grad_(False)
+    corrections = {name: LowRank(layer) for name, layer in model.named_modules()
+                   if isinstance(layer, torch.nn.Linear) and ".layer." in name and name.rsplit(".", 1)[-1] in LAYERS}
+    for name, low in corrections.items():
+        parent, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent), child, low)
+    log_scale, none = torch.nn.Parameter(torch.tensor(3.0)), torch.nn.Parameter(torch.tensor(10.0))
+    params = [p for low in corrections.values() for p in (low.a, low.b)] + [log_scale, none]
+    optimiser = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+    shuffle = np.random.default_rng(seed)
+    tokens = getattr(model, "preprocess", None) or model.tokenize
+    model.train()
+    for _ in range(epochs):
+        order = shuffle.permutation(len(rows))
+        for start in range(0, len(rows), BATCH):
+            batch = [rows[i] for i in order[start:start + BATCH]]
+            q = torch.nn.functional.normalize(model(tokens([r[0] for r in batch]))["sentence_embedding"], dim=-1)
+            loss = torch.tensor(0.0)
+            for i, (_, vectors, labels, weight) in enumerate(batch):
+                scores = torch.from_numpy(np.asarray(vectors, dtype="float32")) @ q[i] * log_scale.exp()
+                everything = torch.logsumexp(torch.cat([scores, none[None]]), dim=0)
+                positive = torch.from_numpy(labels.astype(bool))
+                wanted = torch.logsumexp(scores[positive], dim=0) if positive.any() else none
+                loss = loss + weight * (everything - wanted)
+            optimiser.zero_grad()
+            (loss / sum(r[3] for r in batch)).backward()
+            optimiser.step()
+    return {"rank": rank, "epochs": epochs, "learning_rate": learning_rate, "batch": BATCH, "questions": len(rows),
+            "layers": {name: [_encoded(low.a), _encoded(low.b)] for name, low in corrections.items()}}
+
+
+class QueryEncoder:
+    """MiniLM with a stored correction merged into its weights (plain MiniLM without one)."""
+
+    def __init__(self, model_path: str, tuned: dict):
+        import torch
+
+        self.model = _load(model_path)
+        with torch.no_grad():
+            for name, (a, b) in tuned.get("layers", {}).items():
+                layer = self.model.get_submodule(name)
+                a, b = _matrix(a, tuned["rank"], layer.in_features), _matrix(b, layer.out_features, tuned["rank"])
+                layer.weight += torch.from_numpy(b @ a)
+        self.model.eval()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 vectors of questions."""
+        vectors = self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False, batch_size=64)
+        return np.asarray(vectors, dtype="float32").reshape(len(texts), -1)
+
+    @lru_cache(maxsize=2048)  # the same questions recur (a page's suggestions, a follow-up asked again)
+    def vector(self, question: str) -> np.ndarray:
+        return self.encode([question])[0]
+
+
+_LOADED: dict[tuple[str, str], QueryEncoder] = {}
+
+
+def query_encoder_of(model_path: str, model) -> QueryEncoder | None:
+    """The evidence model's tuned encoder over this MiniLM folder, loaded once per model version; None
+    when the model holds no tuning (the plain question vector is then used)."""
+    if not model.query_encoder:
+        return None
+    key = (model_path, model.version)
+    if key not in _LOADED:
+        _LOADED[key] = QueryEncoder(model_path, model.query_encoder)
+    return _LOADED[key]
+
+
+def _load(model_path: str):
+    """A fresh copy of the model, loaded offline as the indexer loads it."""
+    from indexer.embed import Embedder
+
+    return Embedder(model_path, onnx="off").model
+
+
+def _matrix(encoded: str, rows: int, columns: int) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(encoded), dtype="<f2").reshape(rows, columns).astype("float32")
+
+
+def _encoded(parameter) -> str:
+    """Half precision, base64: a correction's factors are small numbers, and every use (out-of-fold
+    features too) reads them back from this form, so what is measured is what is stored."""
+    return base64.b64encode(np.ascontiguousarray(parameter.detach().numpy(), dtype="<f2").tobytes()).decode("ascii")
