@@ -394,14 +394,21 @@ def test_the_tuned_query_encoder_learns_what_the_plain_cosine_misses_on_question
     assert fit_query_encoder(path, ignored) == {}  # nothing to learn from
 
 
-def test_the_stored_query_encoder_is_part_of_the_evidence_model():
+def test_the_stored_query_encoder_is_part_of_the_evidence_model_and_runs_on_onnx_as_on_torch(tmp_path):
+    from indexer.embed import Embedder
+
     model, path = load_model(MODEL_PATH), get_settings().model_path()
     assert "adapted_dense" in model.features and model.query_encoder["rank"] > 0
-    encoder = query_encoder_of(path, model)
-    assert encoder is query_encoder_of(path, model)  # loaded once
-    question = "Who chairs the panel?"
-    tuned, plain = encoder.vector(question), QueryEncoder(path, {}).vector(question)
-    assert tuned.shape == plain.shape == (384,) and abs(np.linalg.norm(tuned) - 1) < 1e-5 and tuned @ plain < 0.999
+    embedder = Embedder(path, onnx_cache=tmp_path)
+    encoder = query_encoder_of(embedder, model)
+    assert encoder is query_encoder_of(embedder, model) and encoder.onnx is not None  # loaded once, on ONNX
+    questions = ["Who chairs the panel?", "How much was spent on the 2017 restorative justice contract?"]
+    tuned, on_torch, plain = encoder.encode(questions), QueryEncoder(path, model.query_encoder).encode(questions), embedder.encode(questions)
+    assert tuned.shape == plain.shape == (2, 384) and np.allclose(np.linalg.norm(tuned, axis=1), 1, atol=1e-5)
+    assert np.abs(tuned - on_torch).max() < 1e-4 and (tuned * plain).sum(axis=1).max() < 0.999
+    copies = [p.name for p in tmp_path.iterdir() if "-tuned-" in p.name and p.is_dir()]
+    assert len(copies) == 1 and QueryEncoder(path, model.query_encoder, tmp_path).onnx is not None  # written once, reused
+    assert len([p for p in tmp_path.iterdir() if "-tuned-" in p.name and p.is_dir()]) == 1
 
 
 def test_a_quote_holds_the_evidence_only_when_it_says_it_itself():

@@ -39,7 +39,7 @@ class Answerer:
         self.model = model or load_model()
         # The reports' word vectors are stored with the index: checking a subject never waits for the model.
         self.featurizer = Featurizer(engine.terms, engine.acronyms, engine.encode_words, self.settings.synonym_similarity)
-        self.query_encoder = query_encoder_of(engine.embedder.model_path, self.model)
+        self.query_encoder = query_encoder_of(engine.embedder, self.model)
 
     def warm(self) -> "Answerer":
         """Load the tuned query encoder now rather than on the first question."""

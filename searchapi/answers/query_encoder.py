@@ -12,7 +12,14 @@ applies it (sentence-transformers runs on it already).
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +28,8 @@ EPOCHS = 1  # passes over the labelled questions
 LEARNING_RATE = 1e-3
 BATCH = 16  # questions per step
 LAYERS = ("query", "key", "value", "dense")  # the linear layers of each transformer block
+
+log = logging.getLogger("reportsearch.answers")
 
 
 def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndarray, float]], rank: int = RANK,
@@ -83,21 +92,23 @@ def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndar
 
 
 class QueryEncoder:
-    """MiniLM with a stored correction merged into its weights (plain MiniLM without one)."""
+    """MiniLM with a stored correction merged into its weights (plain MiniLM without one). On torch, or,
+    given a cache folder, on ONNX Runtime from a merged copy of the model folder written there once, so
+    that the service, like the embedder, never loads torch."""
 
-    def __init__(self, model_path: str, tuned: dict):
-        import torch
-
-        self.model = _load(model_path)
-        with torch.no_grad():
-            for name, (a, b) in tuned.get("layers", {}).items():
-                layer = self.model.get_submodule(name)
-                a, b = _matrix(a, tuned["rank"], layer.in_features), _matrix(b, layer.out_features, tuned["rank"])
-                layer.weight += torch.from_numpy(b @ a)
-        self.model.eval()
+    def __init__(self, model_path: str, tuned: dict, onnx_cache: Path | None = None, threads: int = 0):
+        self.onnx = None
+        if onnx_cache is not None:
+            try:
+                self.onnx = _onnx_copy(model_path, tuned, Path(onnx_cache), threads)
+            except Exception as exc:  # as for the embedder: a failed export must never stop answers
+                log.warning("ONNX copy of the tuned query encoder failed, encoding questions on torch: %s", exc)
+        self.model = None if self.onnx else _merged(_load(model_path), tuned)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 vectors of questions."""
+        if self.onnx is not None:
+            return self.onnx.encode(texts, batch_size=64)
         vectors = self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False, batch_size=64)
         return np.asarray(vectors, dtype="float32").reshape(len(texts), -1)
 
@@ -106,18 +117,52 @@ class QueryEncoder:
         return self.encode([question])[0]
 
 
-_LOADED: dict[tuple[str, str], QueryEncoder] = {}
+_LOADED: dict[tuple, QueryEncoder] = {}
 
 
-def query_encoder_of(model_path: str, model) -> QueryEncoder | None:
-    """The evidence model's tuned encoder over this MiniLM folder, loaded once per model version; None
-    when the model holds no tuning (the plain question vector is then used)."""
+def query_encoder_of(embedder, model) -> QueryEncoder | None:
+    """The evidence model's tuned encoder over the embedder's MiniLM, on the embedder's backend, loaded
+    once per model version; None when the model holds no tuning (the plain question vector is used)."""
     if not model.query_encoder:
         return None
-    key = (model_path, model.version)
+    onnx_cache = None if embedder.onnx_mode == "off" else embedder.onnx_cache
+    key = (embedder.model_path, model.version, onnx_cache)
     if key not in _LOADED:
-        _LOADED[key] = QueryEncoder(model_path, model.query_encoder)
+        _LOADED[key] = QueryEncoder(embedder.model_path, model.query_encoder, onnx_cache, embedder.threads)
     return _LOADED[key]
+
+
+def _merged(model, tuned: dict):
+    import torch
+
+    with torch.no_grad():
+        for name, (a, b) in tuned.get("layers", {}).items():
+            layer = model.get_submodule(name)
+            a, b = _matrix(a, tuned["rank"], layer.in_features), _matrix(b, layer.out_features, tuned["rank"])
+            layer.weight += torch.from_numpy(b @ a)
+    return model.eval()
+
+
+def _onnx_copy(model_path: str, tuned: dict, cache: Path, threads: int):
+    """The model folder copied with the corrected weights (same tokenizer and pooling), named by a digest
+    of the tuning and renamed into place whole, then exported as the embedder exports it."""
+    from indexer.onnx_model import WEIGHT_FILES, OnnxEncoder, ensure_export
+
+    digest = hashlib.sha1(json.dumps(tuned, sort_keys=True).encode()).hexdigest()[:12]
+    folder = cache / f"{Path(model_path).name}-tuned-{digest}"
+    if not folder.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tuned-", dir=cache))
+        try:
+            shutil.copytree(model_path, tmp, ignore=shutil.ignore_patterns(*WEIGHT_FILES), dirs_exist_ok=True)
+            _merged(_load(model_path), tuned)[0].auto_model.save_pretrained(tmp)
+            os.replace(tmp, folder)
+        except OSError:
+            if not folder.is_dir():  # else another process put its copy there first
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return OnnxEncoder(folder, ensure_export(folder, cache), threads)
 
 
 def _load(model_path: str):
