@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -124,6 +125,25 @@ def quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     _replace_atomically(lambda tmp: quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8), target)
+
+
+def ensure_variant(model_dir: Path, cache_dir: Path, key: str, write_weights) -> Path:
+    """A copy of a model folder with other weights (the same tokenizer and pooling), written once under
+    `key` by `write_weights(folder)` and renamed into place whole: a reader never sees half of it."""
+    folder = cache_dir / f"{model_dir.name}-{key}"
+    if not folder.is_dir():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=cache_dir))
+        try:
+            shutil.copytree(model_dir, tmp, ignore=shutil.ignore_patterns(*WEIGHT_FILES), dirs_exist_ok=True)
+            write_weights(tmp)
+            os.replace(tmp, folder)
+        except OSError:
+            if not folder.is_dir():  # else another process put its copy there first
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def ensure_export(model_dir: Path, cache_dir: Path, quantized: bool = False) -> Path:

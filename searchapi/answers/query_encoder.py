@@ -15,9 +15,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -144,24 +141,15 @@ def _merged(model, tuned: dict):
 
 
 def _onnx_copy(model_path: str, tuned: dict, cache: Path, threads: int):
-    """The model folder copied with the corrected weights (same tokenizer and pooling), named by a digest
-    of the tuning and renamed into place whole, then exported as the embedder exports it."""
-    from indexer.onnx_model import WEIGHT_FILES, OnnxEncoder, ensure_export
+    """The model folder copied with the corrected weights, named by a digest of the tuning, then
+    exported as the embedder exports it."""
+    from indexer.onnx_model import OnnxEncoder, ensure_export, ensure_variant
 
     digest = hashlib.sha1(json.dumps(tuned, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache / f"{Path(model_path).name}-tuned-{digest}"
-    if not folder.is_dir():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tuned-", dir=cache))
-        try:
-            shutil.copytree(model_path, tmp, ignore=shutil.ignore_patterns(*WEIGHT_FILES), dirs_exist_ok=True)
-            _merged(_load(model_path), tuned)[0].auto_model.save_pretrained(tmp)
-            os.replace(tmp, folder)
-        except OSError:
-            if not folder.is_dir():  # else another process put its copy there first
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    def write(folder: Path) -> None:
+        _merged(_load(model_path), tuned)[0].auto_model.save_pretrained(folder)
+
+    folder = ensure_variant(Path(model_path), cache, f"tuned-{digest}", write)
     return OnnxEncoder(folder, ensure_export(folder, cache), threads)
 
 
