@@ -5,8 +5,8 @@ candidates, and an unanswerable question's candidates below a learned 'none'.
 Plain MiniLM places a question near sentences on its topic; the tuned encoder reads the question so
 that it lands near the sentence that states what was asked. The sentences keep the vectors the index
 stores: only the question is read differently, so no index is built again. The corrections are stored
-inside the evidence model and merged into a copy of the weights when it is loaded. torch fits and
-applies it (sentence-transformers runs on it already).
+inside the evidence model and merged into a copy of the weights when it is loaded. torch fits it; the
+service reads questions with it on ONNX Runtime, from a merged copy of the model folder.
 """
 
 from __future__ import annotations
