@@ -146,6 +146,7 @@ def _onnx_copy(model_path: str, tuned: dict, cache: Path, threads: int):
     from indexer.onnx_model import OnnxEncoder, ensure_export, ensure_variant
 
     digest = hashlib.sha1(json.dumps(tuned, sort_keys=True).encode()).hexdigest()[:12]
+
     def write(folder: Path) -> None:
         _merged(_load(model_path), tuned)[0].auto_model.save_pretrained(folder)
 
