@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     answer_subject_max_share: float = 0.5  # a name word in more of the passages than this (the body's own name) is no subject
     synonym_similarity: float = 0.7  # a word this close to one the evidence uses counts as said ('picked' ~ 'selected')
     same_fact_similarity: float = 0.8  # sentences of two papers this close state the same fact (current-fact answers)
+    # Training the query encoder (searchapi/answers/query_encoder.py): a rank-`encoder_rank` correction of every
+    # linear layer, `encoder_epochs` passes over the labelled questions in batches of `encoder_batch` (one epoch:
+    # two were measured and lost across collections; README).
+    encoder_rank: int = 8
+    encoder_epochs: int = 1
+    encoder_learning_rate: float = 1e-3
+    encoder_batch: int = 16
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     max_request_bytes: int = 64 * 1024
@@ -118,6 +125,12 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = 60.0
+    llm_passages: int = 5  # passages shown to the model, each cut to llm_passage_chars
+    llm_passage_chars: int = 900
+    # A generated sentence is kept when a sentence of its cited passage supports it this well: a mix of
+    # cosine (llm_support_dense_share) and coverage of its terms.
+    llm_support_threshold: float = 0.55
+    llm_support_dense_share: float = 0.6
 
     def model_path(self) -> str:
         return self.model or bundled_model_path()

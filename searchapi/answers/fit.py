@@ -81,11 +81,12 @@ def collect(answerer, questions: list[dict], k: int = 8, collection: str = "") -
     return samples
 
 
-def encoder_of(samples: list[Sample], model_path: str) -> dict:
+def encoder_of(samples: list[Sample], settings) -> dict:
     """The query encoder tuned on the answerable questions' evidence, and on unanswerable questions' lack of
     it; an answerable question whose candidates miss its evidence teaches it nothing."""
-    return fit_query_encoder(model_path, [(s.plan.dense_text, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else 1.0)
-                                          for s in samples if len(s.candidates)])
+    rows = [(s.plan.dense_text, s.vectors, s.y, 0.0 if s.answerable and not s.y.any() else 1.0) for s in samples if len(s.candidates)]
+    return fit_query_encoder(settings.model_path(), rows, rank=settings.encoder_rank, epochs=settings.encoder_epochs,
+                             learning_rate=settings.encoder_learning_rate, batch=settings.encoder_batch)
 
 
 def read_by(samples: list[Sample], tuned: dict, model_path: str) -> list[Sample]:
@@ -97,11 +98,11 @@ def read_by(samples: list[Sample], tuned: dict, model_path: str) -> list[Sample]
     return samples
 
 
-def tune_out_of_fold(samples: list[Sample], model_path: str) -> None:
+def tune_out_of_fold(samples: list[Sample], settings) -> None:
     """Each sample's `adapted_dense` from an encoder tuned without its paper, so that the weights over
     it, their calibration and the threshold see it as it will be on questions never trained on."""
     for train, test in folds(samples):
-        read_by([samples[i] for i in test], encoder_of([samples[i] for i in train], model_path), model_path)
+        read_by([samples[i] for i in test], encoder_of([samples[i] for i in train], settings), settings.model_path())
 
 
 def fit_weights(samples: list[Sample], c: float) -> EvidenceModel:
@@ -213,7 +214,7 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     """Regularisation chosen by grouped CV (the share of samples whose quote would hold the gold) and
     the score calibrated on the same out-of-fold predictions; weights then fitted on all. Sets each
     sample's `adapted_dense` out of fold, and stores the query encoder tuned on all."""
-    tune_out_of_fold(samples, settings.model_path())
+    tune_out_of_fold(samples, settings)
     chosen, best, best_oof = grid[0], -1.0, None
     for c in grid:
         features, correct = out_of_fold(samples, c, decide, settings)
@@ -225,7 +226,7 @@ def fit_model(samples: list[Sample], decide, settings, grid=C_GRID) -> EvidenceM
     # evidence model's business, so the calibration learns answerable from unanswerable, not right from wrong.
     probabilities = calibrated_out_of_fold(features, answerable, [s.group for s in samples])
     model = fit_weights(samples, chosen)
-    model.query_encoder = encoder_of(samples, settings.model_path())
+    model.query_encoder = encoder_of(samples, settings)
     model.calibration = fit_calibration(features, answerable)
     model.threshold = choose_threshold(probabilities, answerable, settings)
     # Date, size and a digest of the weights: two fits of one day differ in name when they differ at all.

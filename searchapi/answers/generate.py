@@ -28,9 +28,6 @@ SYSTEM_PROMPT = (
     "like [1]. Keep the answer to 1-4 short sentences. If the passages do not answer the question, "
     "reply exactly: NOT FOUND"
 )
-MAX_PASSAGES = 5
-PASSAGE_CHARS = 900
-SUPPORT_THRESHOLD = 0.55
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][A-Za-z'’-]+")
 _MARKER = re.compile(r"\[(\d{1,2})\]")
@@ -60,7 +57,8 @@ class GenerativeAnswerer:
         self.settings = settings
 
     def messages(self, question: str, passages: list[Result], history: list[Turn]) -> list[dict]:
-        numbered = "\n\n".join(f"[{i}] {p.citation}\n{p.text[:PASSAGE_CHARS]}" for i, p in enumerate(passages[:MAX_PASSAGES], 1))
+        shown, chars = passages[: self.settings.llm_passages], self.settings.llm_passage_chars
+        numbered = "\n\n".join(f"[{i}] {p.citation}\n{p.text[:chars]}" for i, p in enumerate(shown, 1))
         return ([{"role": "system", "content": SYSTEM_PROMPT}]
                 + [{"role": turn.role, "content": turn.content[:1000]} for turn in history[-4:]]
                 + [{"role": "user", "content": f"Passages:\n\n{numbered}\n\nQuestion: {question}"}])
@@ -98,7 +96,7 @@ class GenerativeAnswerer:
         """Keep sentences whose [n] supports them, each marker a verbatim quote; an uncited sentence is
         kept only if a passage supports it, and cites it. Returns (sentences, citations, dropped, repaired)."""
         kept, citations, dropped, repaired = [], [], 0, 0
-        shown = passages[:MAX_PASSAGES]
+        shown = passages[: self.settings.llm_passages]
         per_passage = [self.local.sentences([p]) for p in shown]  # once, however many claims cite one
         for sentence in claims(generated):
             numbers = [int(n) for n in _MARKER.findall(sentence)]
@@ -130,9 +128,11 @@ class GenerativeAnswerer:
             return None
         vecs = np.vstack([c.vector for c in candidates])
         terms = concepts(claim, self.local.engine.acronyms)
-        scores = 0.6 * (vecs @ claim_vec) + 0.4 * np.array([self.local.engine.terms.coverage(terms, c.text) for c in candidates])
+        share = self.settings.llm_support_dense_share
+        coverage = np.array([self.local.engine.terms.coverage(terms, c.text) for c in candidates])
+        scores = share * (vecs @ claim_vec) + (1 - share) * coverage
         best = int(np.argmax(scores))
-        return candidates[best] if scores[best] >= SUPPORT_THRESHOLD else None
+        return candidates[best] if scores[best] >= self.settings.llm_support_threshold else None
 
     def stream(self, question: str, k: int = 8, filters: Filters | None = None,
                history: list[Turn] | None = None) -> Iterator[tuple[str, object]]:

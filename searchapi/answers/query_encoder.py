@@ -20,22 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-RANK = 8  # columns of each layer's correction
-EPOCHS = 1  # passes over the labelled questions
-LEARNING_RATE = 1e-3
-BATCH = 16  # questions per step
 LAYERS = ("query", "key", "value", "dense")  # the linear layers of each transformer block
 
 log = logging.getLogger("reportsearch.answers")
 
 
-def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndarray, float]], rank: int = RANK,
-                      epochs: int = EPOCHS, learning_rate: float = LEARNING_RATE, seed: int = 0) -> dict:
+def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndarray, float]], rank: int = 8,
+                      epochs: int = 1, learning_rate: float = 1e-3, batch: int = 16, seed: int = 0) -> dict:
     """Fitted on rows of (question text, its candidates' stored sentence vectors, their labels, the row's
     weight) as a conditional logit with a 'none of them' option of learned score: an answerable
     question's evidence ranked first among its own candidates, an unanswerable question's candidates
     (labels all 0, weight > 0) below 'none'. Give weight 0 to an answerable question none of whose
-    candidates holds its evidence. Deterministic for a seed."""
+    candidates holds its evidence. `rank` columns of each layer's correction, `epochs` passes over the rows,
+    `batch` questions per step (the product's are Settings.encoder_*). Deterministic for a seed."""
     import torch
 
     rows = [r for r in rows if r[3] > 0 and not r[2].all() and len(r[1])]
@@ -71,20 +68,20 @@ def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndar
     model.train()
     for _ in range(epochs):
         order = shuffle.permutation(len(rows))
-        for start in range(0, len(rows), BATCH):
-            batch = [rows[i] for i in order[start:start + BATCH]]
-            q = torch.nn.functional.normalize(model(tokens([r[0] for r in batch]))["sentence_embedding"], dim=-1)
+        for start in range(0, len(rows), batch):
+            step = [rows[i] for i in order[start:start + batch]]
+            q = torch.nn.functional.normalize(model(tokens([r[0] for r in step]))["sentence_embedding"], dim=-1)
             loss = torch.tensor(0.0)
-            for i, (_, vectors, labels, weight) in enumerate(batch):
+            for i, (_, vectors, labels, weight) in enumerate(step):
                 scores = torch.from_numpy(np.asarray(vectors, dtype="float32")) @ q[i] * log_scale.exp()
                 everything = torch.logsumexp(torch.cat([scores, none[None]]), dim=0)
                 positive = torch.from_numpy(labels.astype(bool))
                 wanted = torch.logsumexp(scores[positive], dim=0) if positive.any() else none
                 loss = loss + weight * (everything - wanted)
             optimiser.zero_grad()
-            (loss / sum(r[3] for r in batch)).backward()
+            (loss / sum(r[3] for r in step)).backward()
             optimiser.step()
-    return {"rank": rank, "epochs": epochs, "learning_rate": learning_rate, "batch": BATCH, "questions": len(rows),
+    return {"rank": rank, "epochs": epochs, "learning_rate": learning_rate, "batch": batch, "questions": len(rows),
             "layers": {name: [_encoded(low.a), _encoded(low.b)] for name, low in corrections.items()}}
 
 
