@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # At most this many papers take a reference's bonus: those the query describes best (title, type, body,
     # date), in document order among equals; 'section 3' in an archive where thousands of papers have one.
     reference_max_papers: int = 40
+    # A passage shown is its chunk, extended by the next chunks of its part of the paper up to passage_min_chars
+    # (never beyond passage_max_chars).
+    passage_min_chars: int = 600
+    passage_max_chars: int = 1100
     answer_passages: int = 3  # top passages whose sentences are candidate evidence (3 and 5 alike under CV; 3 is faster)
     answer_place_chunks: int = 12  # a place the question names ('section 5.3') is read whole, up to this
     answer_max_sentences: int = 3
@@ -113,6 +117,16 @@ class Settings(BaseSettings):
     encoder_epochs: int = 1
     encoder_learning_rate: float = 1e-3
     encoder_batch: int = 16
+    # Precedent search (searchapi/meeting/precedent.py): chunks read per query across all papers; each paper's
+    # best paragraph scored by cosine (precedent_dense_share) and term coverage, kept when it holds this share of
+    # the query's IDF weight, cut to precedent_max_chars around its best sentence. Two paragraphs sharing
+    # precedent_same_wording of their word 3-shingles are the same wording, edited (measured on the sample
+    # corpus: re-used paragraphs with a changed date or figure 0.5-0.7, unrelated ones under 0.3).
+    precedent_depth: int = 80
+    precedent_dense_share: float = 0.6
+    precedent_topic_coverage: float = 0.5
+    precedent_max_chars: int = 1100
+    precedent_same_wording: float = 0.45
     # The service: Host headers it answers (DNS rebinding), largest request body (bytes).
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     max_request_bytes: int = 64 * 1024

@@ -38,7 +38,7 @@ from indexer.settings import Settings, get_settings, model_display_name
 from searchapi.distributed.global_answer import ask as global_ask
 from searchapi.distributed.global_rank import ShardedRanker
 from searchapi.meeting.examples import cached_examples
-from searchapi.meeting.precedent import CANDIDATE_DEPTH, PrecedentFinder, _Found
+from searchapi.meeting.precedent import PrecedentFinder, _Found
 from searchapi.retrieval.engine import UnknownDocument
 from searchapi.retrieval.fuse import rrf
 from searchapi.retrieval.query import parse_query, respell
@@ -180,6 +180,7 @@ class ShardedPrecedent(PrecedentFinder):
 
     def __init__(self, ranker: ShardedRanker):
         self.ranker = ranker
+        self.settings = ranker.settings
         self._dates: dict[str, str] = {}
         self._parts: dict[str, dict] = {}
 
@@ -188,9 +189,9 @@ class ShardedPrecedent(PrecedentFinder):
         ranker = self.ranker
         terms = ranker.stats
         parsed = parse_query(respell(query, terms.knows, terms.correct), ranker.acronyms)
-        _, dense, keyword, owner = ranker.candidates(parsed, CANDIDATE_DEPTH, filters, adjustments=False)
+        _, dense, keyword, owner = ranker.candidates(parsed, self.settings.precedent_depth, filters, adjustments=False)
         fused = rrf([(dense, ranker.dense_weight), (keyword, ranker.keyword_weight)], ranker.settings.rrf_k)
-        order = sorted(fused, key=fused.get, reverse=True)[:CANDIDATE_DEPTH]
+        order = sorted(fused, key=fused.get, reverse=True)[: self.settings.precedent_depth]
         parts = ranker.on_owners("precedent_best", list(enumerate(order)), lambda item: owner[item[1]], parsed)
         best = []  # in the order one machine's loop first kept each paper
         for item in sorted((item for part in parts for item in part), key=lambda item: item["position"]):

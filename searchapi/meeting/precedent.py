@@ -24,16 +24,7 @@ from searchapi.retrieval.query import parse_query
 from searchapi.retrieval.retrieve import dense_search, keyword_search
 from searchapi.schemas import DiffOp, Filters, PrecedentGroup, PrecedentOccurrence, PrecedentResponse
 
-SHINGLE_WORDS = 3
-# Two paragraphs share this much of their word 3-shingles: the same wording, edited. Measured on the
-# sample corpus, re-used paragraphs with a changed date or figure score 0.5-0.7, unrelated ones under 0.3.
-SAME_WORDING = 0.45
-# A paper speaks to the topic when its paragraph holds at least half of the query's IDF weight
-# (counting only words the reports use at all: an unknown word tells no paper from another).
-TOPIC_COVERAGE = 0.5
-CANDIDATE_DEPTH = 80  # chunks read per query, across all papers
-MAX_OCCURRENCE_CHARS = 1100  # a longer paragraph is cut to the sentences around the best one
-W_DENSE, W_LEXICAL = 0.6, 0.4
+SHINGLE_WORDS = 3  # wording is compared by word 3-shingles (Settings.precedent_same_wording)
 
 _WORD = re.compile(r"\w+")
 _MARKER = re.compile(r"(?:[-•]\s+|\d{1,3}(?:\.\d{1,3})*\.?\s+|\(?[a-z]\)\s+)")  # '- ', '8. ', '(a) ' opening a paragraph
@@ -95,6 +86,7 @@ class _Found:
 class PrecedentFinder:
     def __init__(self, engine: SearchEngine):
         self.engine = engine
+        self.settings = engine.settings
 
     def find(self, query: str, k: int = 20, filters: Filters | None = None, sort: str = "newest") -> PrecedentResponse:
         started = time.perf_counter()
@@ -115,36 +107,38 @@ class PrecedentFinder:
         the same wording in two papers is exactly what precedent looks for."""
         engine = self.engine
         known = engine.snapshot.chunks
-        dense = dense_search(engine.faiss, qvec, CANDIDATE_DEPTH, allowed)
-        keyword = keyword_search(engine.store, parsed.fts_query(), CANDIDATE_DEPTH, allowed)
+        dense = dense_search(engine.faiss, qvec, self.settings.precedent_depth, allowed)
+        keyword = keyword_search(engine.store, parsed.fts_query(), self.settings.precedent_depth, allowed)
         fused = rrf([(dense, engine.dense_weight), ([h for h in keyword if h[0] in known], engine.keyword_weight)],
                     engine.settings.rrf_k)
-        order = sorted(fused, key=fused.get, reverse=True)[:CANDIDATE_DEPTH]
+        order = sorted(fused, key=fused.get, reverse=True)[: self.settings.precedent_depth]
         return [known[r] for r in order if r in known]
 
     def _best_per_paper(self, chunks: list[ChunkRecord], qvec: np.ndarray, terms: list[Concept]) -> dict[str, _Found]:
         engine = self.engine
         best: dict[str, _Found] = {}
+        share, topic = self.settings.precedent_dense_share, self.settings.precedent_topic_coverage
         for chunk, (spans, vectors) in zip(chunks, engine.sentences.get(chunks)):
             if not len(spans):
                 continue
             text = engine.document_text(chunk.document_id)
             sims = np.asarray(vectors) @ qvec
-            scores = [W_DENSE * float(sim) + W_LEXICAL * engine.terms.coverage(terms, text[s:e] + " " + chunk.heading)
+            scores = [share * float(sim) + (1 - share) * engine.terms.coverage(terms, text[s:e] + " " + chunk.heading)
                       for (s, e), sim in zip(spans, sims)]
             i = int(np.argmax(scores))
             current = best.get(chunk.document_id)
             if current is not None and current.score >= scores[i]:
                 continue
-            start, end = self._paragraph(text, spans, i)
-            if terms and engine.terms.coverage(terms, text[start:end] + " " + chunk.heading) < TOPIC_COVERAGE:
+            start, end = self._paragraph(text, spans, i, self.settings.precedent_max_chars)
+            if terms and engine.terms.coverage(terms, text[start:end] + " " + chunk.heading) < topic:
                 continue
             best[chunk.document_id] = _Found(chunk, start, end, scores[i], text[start:end])
         return best
 
     @staticmethod
-    def _paragraph(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
-        """The paragraph (line) holding sentence i; a very long one is cut to the sentences around it."""
+    def _paragraph(text: str, spans: list[tuple[int, int]], i: int, budget: int) -> tuple[int, int]:
+        """The paragraph (line) holding sentence i; one over `budget` characters is cut to the sentences
+        around it."""
         s, e = spans[i]
         start = text.rfind("\n", 0, s) + 1
         marker = _MARKER.match(text, start, s)  # paragraph numbers change between papers; the wording does not
@@ -154,7 +148,7 @@ class PrecedentFinder:
         end = len(text) if end < 0 else end
         while end > start and text[end - 1].isspace():
             end -= 1
-        if end - start <= MAX_OCCURRENCE_CHARS:
+        if end - start <= budget:
             return start, end
         inside = [sp for sp in spans if sp[0] >= start and sp[1] <= end]
         j = inside.index(spans[i])
@@ -163,7 +157,7 @@ class PrecedentFinder:
             grown = False
             for cand in ((lo, hi + 1), (lo - 1, hi)):
                 a, b = cand
-                if 0 <= a and b < len(inside) and inside[b][1] - inside[a][0] <= MAX_OCCURRENCE_CHARS // 2:
+                if 0 <= a and b < len(inside) and inside[b][1] - inside[a][0] <= budget // 2:
                     lo, hi, grown = a, b, True
             if not grown:
                 break
@@ -181,7 +175,7 @@ class PrecedentFinder:
 
         for i in range(len(found)):
             for j in range(i + 1, len(found)):
-                if jaccard(found[i].shingles, found[j].shingles) >= SAME_WORDING:
+                if jaccard(found[i].shingles, found[j].shingles) >= self.settings.precedent_same_wording:
                     parent[root(j)] = root(i)
         members: dict[int, list[_Found]] = {}
         for i, f in enumerate(found):

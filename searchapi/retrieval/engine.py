@@ -30,8 +30,6 @@ from searchapi.retrieval.retrieve import dense_search, keyword_search
 from searchapi.schemas import Citation, Filters, Result, SearchResponse
 from searchapi.retrieval.sentences import SentenceStore
 
-MIN_PASSAGE_CHARS = 600
-MAX_PASSAGE_CHARS = 1100
 
 
 class UnknownDocument(KeyError):
@@ -403,16 +401,17 @@ class SearchEngine:
     def passage_span(self, chunk: ChunkRecord) -> tuple[int, int]:
         """A short chunk is extended with the following chunk(s) of the same part of the paper."""
         start, end = chunk.start, chunk.end
-        if end - start >= MIN_PASSAGE_CHARS:
+        least, most = self.settings.passage_min_chars, self.settings.passage_max_chars
+        if end - start >= least:
             return start, end
         sections = self.snapshot.sections
         parent = sections[chunk.section_id].path[:-1]
         for nxt in self.doc_chunks[chunk.document_id][chunk.ord + 1 :]:
             nxt_path = sections[nxt.section_id].path
-            if nxt_path[: len(parent)] != parent or nxt.end - start > MAX_PASSAGE_CHARS:
+            if nxt_path[: len(parent)] != parent or nxt.end - start > most:
                 break
             end = max(end, nxt.end)
-            if end - start >= MIN_PASSAGE_CHARS:
+            if end - start >= least:
                 break
         return start, end
 
