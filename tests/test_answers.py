@@ -84,6 +84,21 @@ def test_a_named_place_is_read_whole(answerer, engine):
     assert any(c.in_named_place and c.text.startswith("To grant authority to the Chief of Staff") for c in read)
 
 
+def test_a_question_asking_for_the_latest_reads_the_newest_paper_retrieved(answerer, engine):
+    """Whatever its rank among the passages, the newest paper retrieved is read for a 'latest' question."""
+    def read(question: str) -> tuple[str, set[str]]:
+        plan = engine.plan(question)
+        passages = engine.search(plan).results
+        newest = max(passages, key=lambda p: p.document.date or "")
+        others = [p for p in passages if p.document.id != newest.document.id]  # the newest paper retrieved last
+        return newest.document.id, {c.chunk.document_id for c in answerer.evidence(plan, others + [newest])}
+
+    newest, documents = read("What is the latest on victim services?")
+    assert newest in documents
+    newest, documents = read("What is the position on victim services?")
+    assert newest not in documents
+
+
 def test_the_regression_questions_are_scored_by_eval(answerer):
     """corpus/regression.jsonl holds the questions once pinned by unit tests; eval scores them."""
     import json

@@ -1,7 +1,6 @@
 """The embedder on ONNX Runtime: same vectors as sentence-transformers, exported once, no torch per query."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -347,6 +347,30 @@ def test_the_latest_paper_leads_and_the_earlier_one_is_cited():
     assert decision.chosen[0].paper_date == "2017-07-20" and decision.earlier.paper_date == "2016-03-01"
 
 
+def test_a_question_asking_for_the_latest_is_answered_from_the_newest_paper_that_states_it():
+    p = plan("What is the latest number of officers?")
+    assert p.latest and "latest" not in p.terms and p.asked == "What is the number of officers?"
+    assert not plan("What is the number of officers?").latest and plan("How many officers are there currently?").latest
+    # 'latest' is an intent, never a word the evidence lacks.
+    assert "latest" not in Featurizer(TERMS, {}, encode_words, 0.7).unsupported(p, "The force had 3,182 officers.")
+    texts = ["In March 2016 the force had 3,182 officers.", "Officer numbers stood at 3,900 in March 2022.",
+             "Officers met residents at meetings."]
+    dates = ["2017-07-20", "2022-06-08", "2023-01-10"]
+    p, cands, x = featurize("What is the latest number of officers?", texts, dates)
+    model, settings = model_with(threshold=0.0), Settings(answer_latest_margin=10.0, same_fact_similarity=0.99)
+    older_first = sorted(ranked_by(model, cands, x), key=lambda c: c.paper_date)
+    decision = decide(p, older_first, model, settings)
+    # The 2023 sentence is newest but states no count: the 2022 one leads, the 2017 one is cited as earlier.
+    assert decision.chosen[0].paper_date == "2022-06-08" and decision.earlier.paper_date == "2017-07-20"
+    # The same question without 'latest', and a newer sentence scoring beyond the margin: the best leads.
+    plain, cands, x = featurize("What is the number of officers?", texts, dates)
+    assert decide(plain, sorted(ranked_by(model, cands, x), key=lambda c: c.paper_date), model, settings).earlier is None
+    p, cands, x = featurize("What is the latest number of officers?", texts, dates)
+    tight = Settings(answer_latest_margin=-1.0, same_fact_similarity=0.99)
+    decision = decide(p, sorted(ranked_by(model, cands, x), key=lambda c: c.paper_date), model, tight)
+    assert decision.chosen[0].paper_date == "2017-07-20" and decision.earlier is None
+
+
 # ---- the stored model and the fitting helpers ----------------------------------------------------------
 def test_the_stored_model_loads_with_a_version_and_known_features():
     model = load_model(MODEL_PATH)

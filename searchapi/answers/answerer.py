@@ -73,8 +73,9 @@ class Answerer:
         return list(out.values())
 
     def evidence(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> list[Candidate]:
-        """The first passages' sentences (and the named place's) scored, best first."""
-        return self.score(plan, self.sentences(passages[: self.settings.answer_passages], self.named_place(plan, passages, filters)))
+        """The first passages' sentences (and the named place's) scored, best first; for a question asking
+        for the latest, the best passage of the newest paper retrieved too."""
+        return self.score(plan, self.sentences(passages_read(plan, passages, self.settings), self.named_place(plan, passages, filters)))
 
     def score(self, plan: QueryPlan, candidates: list[Candidate]) -> list[Candidate]:
         """Candidate sentences with their features and model scores, best first (a sharded router's
@@ -135,13 +136,24 @@ class Answerer:
                       citations=[], passages=passages, took_ms=0.0, notice=notice)
 
 
+def passages_read(plan: QueryPlan, passages: list[Result], settings) -> list[Result]:
+    """The passages whose sentences are candidate evidence: the first `answer_passages`; for a question asking
+    for the latest, the best passage of the newest paper retrieved too."""
+    read = passages[: settings.answer_passages]
+    dated = [p for p in passages if p.document.date]
+    if plan.latest and dated:
+        newest = max(dated, key=lambda p: p.document.date)  # the best of that date: max keeps the first
+        read += [newest] if newest not in read else []
+    return read
+
+
 def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, settings) -> Decision:
     """Answer from the best sentence when its calibrated probability reaches the threshold; quote close
     runners-up of its paper and the best sentence for each part of a two-part question."""
     if not ranked:
         return Decision(ranked, 0.0, [])
     confidence = model.confidence(question_features(plan, ranked))
-    lead, earlier = current_fact(ranked, settings)
+    lead, earlier = current_fact(plan, ranked, settings)
     chosen = [lead]
     for part in plan.parts:
         best = max(ranked, key=lambda c: (_share(part, c.text), c.probability))
@@ -162,14 +174,20 @@ def decide(plan: QueryPlan, ranked: list[Candidate], model: EvidenceModel, setti
     return Decision(ranked, confidence if said else 0.0, chosen, earlier, answered=said and confidence >= model.threshold)
 
 
-def current_fact(ranked: list[Candidate], settings) -> tuple[Candidate, Candidate | None]:
-    """(lead, earlier): when a paper of another date states nearly the best sentence, the later leads."""
+def current_fact(plan: QueryPlan, ranked: list[Candidate], settings) -> tuple[Candidate, Candidate | None]:
+    """(lead, earlier): when a paper of another date states nearly the best sentence, the later leads. A
+    question asking for the latest (`plan.latest`) is answered from the newest paper whose sentence scores
+    within `answer_latest_margin` and states the asked kind of fact, whatever its wording."""
     best = ranked[0]
-    for other in ranked[1:10]:
-        if other.probability < best.probability - settings.answer_extra_margin:
-            break
-        if (other.paper_date and best.paper_date and other.paper_date != best.paper_date
-                and float(other.vector @ best.vector) >= settings.same_fact_similarity and not _similar(other.text, best.text, 0.95)):
+    close = [c for c in ranked[1:10] if c.probability >= best.probability - settings.answer_extra_margin
+             and c.paper_date and best.paper_date and c.paper_date != best.paper_date and not _similar(c.text, best.text, 0.95)]
+    if plan.latest:
+        newer = [c for c in close if c.paper_date > best.paper_date and c.probability >= best.probability - settings.answer_latest_margin
+                 and (not plan.answer_type or c.features.get("type_match"))]
+        if newer:
+            return max(newer, key=lambda c: (c.paper_date, c.probability)), best
+    for other in close:
+        if float(other.vector @ best.vector) >= settings.same_fact_similarity:
             return (other, best) if other.paper_date > best.paper_date else (best, other)
     return best, None
 

@@ -81,7 +81,7 @@ class Featurizer:
     def unsupported(self, plan: QueryPlan, context: str) -> list[str]:
         """Subject words the context does not say, even in other words; failing those, the question's
         rarest word it lacks ('Brock' beside 'Op Blythe'), if any."""
-        words = plan.subject + tokens(plan.question)
+        words = plan.subject + tokens(plan.asked or plan.question)
         support = self.support(words, context)
         lacking = [w for w, s in zip(words, support) if s < self.synonym_similarity]
         missing = list(dict.fromkeys(w for w in lacking if w in plan.subject))

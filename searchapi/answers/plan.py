@@ -26,6 +26,10 @@ _SPAN_MAX = 50  # years a span may cover ('2024-39'); a larger 'second year' is 
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 _INITIALISM = re.compile(r"\b[A-Z]{2,6}\b")
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
+# Words asking for the newest statement of a fact ('the latest figure', 'most recent inspection', 'currently'):
+# an intent the answer acts on (answerer.current_fact), not a word the evidence must say.
+RECENCY = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|last\s+time|currently|at\s+present|presently|"
+                     r"(?:as\s+)?of\s+now|to\s+date|up[\s-]to[\s-]date)\b", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
 
@@ -72,6 +76,8 @@ class QueryPlan(ParsedQuery):
     """A ParsedQuery (what retrieval reads) plus what ranking and answering read."""
 
     question: str = ""  # as typed
+    asked: str = ""  # as the reports would word it: respelled, without the words asking for the latest
+    latest: bool = False  # it asks for the newest statement of the fact: RECENCY
     concepts: list[Concept] = field(default_factory=list)
     years: list[Year] = field(default_factory=list)
     answer_type: str | None = None
@@ -115,11 +121,12 @@ def years_named(text: str) -> list[Year]:
 
 def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: Settings, history=None) -> QueryPlan:
     """Parse once: follow-up context folded in, respelled as the reports spell, typed."""
-    text = respell(rewrite_followup(question, history or []))
     asked = respell(question)
+    latest = RECENCY.search(asked) is not None
+    text, asked = _without_recency(respell(rewrite_followup(question, history or []))), _without_recency(asked)
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
     subject = salient_subject(asked, idf, settings.answer_subject_max_share)
-    plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, concepts=concepts(text, acronyms),
+    plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, asked=asked, latest=latest, concepts=concepts(text, acronyms),
                      years=years_named(text), answer_type=asked_type(asked), focus=asked_focus(asked),
                      parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=subject,
                      numbered=numbered_as_read(asked), names=name_slots(asked, subject),
@@ -128,3 +135,9 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: 
     # Apologies, declarations, agenda furniture are demoted unless that is what is asked about.
     plan.boilerplate_wanted = bool(BOILERPLATE.search(text)) or "agenda" in plan.terms
     return plan
+
+
+def _without_recency(text: str) -> str:
+    """The text without RECENCY's words, unless nothing else would be left."""
+    rest = " ".join(RECENCY.sub(" ", text).split())
+    return rest if tokens(rest) else text

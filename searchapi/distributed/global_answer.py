@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from searchapi.answers.answerer import Answerer
+from searchapi.answers.answerer import Answerer, passages_read
 from searchapi.answers.plan import QueryPlan
 from searchapi.distributed.global_rank import ShardedRanker
 from searchapi.schemas import Answer, Filters
@@ -51,7 +51,7 @@ def ask(ranker: ShardedRanker, question: str | QueryPlan, k: int = 8, filters: d
     started = time.perf_counter()
     plan = question if isinstance(question, QueryPlan) else ranker.plan(question, history)
     passages, ranking = ranker.search_ranked(plan, k, filters)
-    top = passages[: ranker.settings.answer_passages]
+    top = passages_read(plan, passages, ranker.settings)
     place = ranking.named if passages and passages[0].chunk_id in ranking.named else set()
     shards = range(ranker.shards)
     mine = [[(rank, p.model_dump(mode="json")) for rank, p in enumerate(top) if ranking.owner[p.chunk_id] == s] for s in shards]
