@@ -351,6 +351,7 @@ def test_a_question_asking_for_the_latest_is_answered_from_the_newest_paper_that
     p = plan("What is the latest number of officers?")
     assert p.latest and "latest" not in p.terms and p.asked == "What is the number of officers?"
     assert not plan("What is the number of officers?").latest and plan("How many officers are there currently?").latest
+    assert plan("When was the code last amended?").latest and not plan("How long would the reserves last?").latest
     # 'latest' is an intent, never a word the evidence lacks.
     assert "latest" not in Featurizer(TERMS, {}, encode_words, 0.7).unsupported(p, "The force had 3,182 officers.")
     texts = ["In March 2016 the force had 3,182 officers.", "Officer numbers stood at 3,900 in March 2022.",

@@ -28,8 +28,9 @@ _INITIALISM = re.compile(r"\b[A-Z]{2,6}\b")
 _PART_SPLIT = re.compile(r"\?\s*|;\s*|\band (?=(?:what|how|when|who|why|which|where)\b)", re.I)
 # Words asking for the newest statement of a fact ('the latest figure', 'most recent inspection', 'currently'):
 # an intent the answer acts on (answerer.current_fact), not a word the evidence must say.
-RECENCY = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|last\s+time|currently|at\s+present|presently|"
-                     r"(?:as\s+)?of\s+now|to\s+date|up[\s-]to[\s-]date)\b", re.I)
+# 'last' before a participle asks it too ('when was the code last amended').
+RECENCY = re.compile(r"\b(?:latest|newest|most\s+recent(?:ly)?|last\s+time|last(?=\s+[a-z]+ed\b)|currently|at\s+present|"
+                     r"presently|(?:as\s+)?of\s+now|to\s+date|up[\s-]to[\s-]date)\b", re.I)
 # A name the question gives the subject: capitalised words after the question's first word, or an acronym.
 _PROPER = re.compile(r"(?<!^)(?<![.?!] )\b(?:[A-Z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of|for|and|the|&)?\s*(?:[A-Z][\w'’-]*|[A-Z]{2,}))*")
 
