@@ -289,6 +289,11 @@ def test_the_subject_the_evidence_never_mentions_is_named():
     # The subject is there, but not what is asked of it: the question's rarest word it lacks is named.
     assert featurizer.unsupported(p, TEXTS[0]) in (["annual"], ["budget"])
     assert featurizer.unsupported(p, "The annual budget of the Violence Reduction Unit is £1.2m.") == []
+    # A year the evidence does not write is named as a year, never by its parts ('18' of '2017/18').
+    p = plan("What was the budget increase for 2017/18?")
+    assert featurizer.unsupported(p, "The budget increase for 2016/17 was £5 a year.") == ["2017/18"]
+    assert featurizer.unsupported(p, "The budget increase for 2017/18 was £5 a year.") == []
+    assert str(plan("the budget in December 2022").years[0]) == "December 2022"
 
 
 # ---- the decision -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from searchapi.answers.plan import QueryPlan
 from searchapi.answers.query_encoder import query_encoder_of
 from searchapi.retrieval.engine import SearchEngine
 from searchapi.retrieval.lexical import stem_set
+from searchapi.retrieval.query import tokens
 from searchapi.schemas import Answer, Filters, Result, Turn
 
 
@@ -126,7 +127,7 @@ class Answerer:
             return None
         # As the question wrote them ('the Violence Reduction Unit', not 'violence reduction unit').
         named = " ".join(m.group() if (m := re.search(rf"\b{re.escape(w)}\b", plan.question, re.I)) else w for w in missing)
-        if any(self.engine.terms.knows(w) for w in missing):
+        if any(self.engine.terms.knows(t) for w in missing for t in tokens(w)):  # a year's '2017' of '2017/18'
             return f"The closest passages do not speak of {named}; they are listed below."
         return f"The reports never mention {named}; the closest passages are below."
 

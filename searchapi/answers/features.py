@@ -16,7 +16,7 @@ from indexer.store import ChunkRecord
 from searchapi.retrieval.lexical import Concept, stem, stem_set, stems
 from searchapi.retrieval.query import tokens
 from searchapi.answers.extract import matches, name_clash, number_clash
-from searchapi.answers.plan import QueryPlan
+from searchapi.answers.plan import YEAR, QueryPlan
 
 FEATURES = (
     "dense_sentence", "adapted_dense", "passage_score", "coverage_sentence", "coverage_context",
@@ -79,13 +79,17 @@ class Featurizer:
         return Concept(word_stem, self.acronyms.get(word_stem, frozenset()))
 
     def unsupported(self, plan: QueryPlan, context: str) -> list[str]:
-        """Subject words the context does not say, even in other words; failing those, the question's
-        rarest word it lacks ('Brock' beside 'Op Blythe'), if any."""
-        words = plan.subject + tokens(plan.asked or plan.question)
+        """Subject words the context does not say, even in other words; failing those, a year the question
+        names that it does not write ('2017/18', as the question writes it), or the question's rarest word
+        it lacks ('Brock' beside 'Op Blythe'), if any. A year's parts ('18' of '2017/18') are no words."""
+        asked = plan.asked or plan.question
+        parts = {t for m in YEAR.finditer(asked) for t in tokens(m.group())}
+        words = plan.subject + [w for w in tokens(asked) if w not in parts]
         support = self.support(words, context)
         lacking = [w for w, s in zip(words, support) if s < self.synonym_similarity]
         missing = list(dict.fromkeys(w for w in lacking if w in plan.subject))
-        return missing or sorted(lacking, key=lambda w: -self.terms.idf(stem(w)))[:1]
+        unwritten = [str(y) for y in plan.years if not y.written_in(context)]
+        return missing or unwritten[:1] or sorted(lacking, key=lambda w: -self.terms.idf(stem(w)))[:1]
 
     def compute(self, plan: QueryPlan, qvec: np.ndarray, candidates: list[Candidate], adapted: np.ndarray | None = None) -> np.ndarray:
         """`adapted`: the question's vector as the evidence model's tuned query encoder reads it."""
