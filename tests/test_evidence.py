@@ -529,6 +529,9 @@ def test_the_abstention_reads_the_kind_of_fact_asked():
     asked = question_features(plan("Who chairs the board?"), [])
     assert asked["asks_person"] == 1.0 and asked["asks_amount"] == asked["asks_untyped"] == 0.0
     assert question_features(plan("What did the board decide?"), [])["asks_untyped"] == 1.0
+    # A reason has no base rate of its own: it shares the untyped one, while its evidence must still state one.
+    why = plan("Why did the board close the ramp?")
+    assert why.answer_type == "reason" and question_features(why, [])["asks_untyped"] == 1.0
     _, (said,), _ = featurize("What did the board decide?", ["The board decided to close the ramp."])
     said.probability = 1.0
     assert question_features(plan("What did the board decide?"), [said])["lead_typed"] == 1.0  # no kind asked, none lacking
