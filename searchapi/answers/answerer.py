@@ -74,8 +74,7 @@ class Answerer:
         return list(out.values())
 
     def evidence(self, plan: QueryPlan, passages: list[Result], filters: Filters | None = None) -> list[Candidate]:
-        """The first passages' sentences (and the named place's) scored, best first; for a question asking
-        for the latest, the best passage of the newest paper retrieved too."""
+        """The sentences of the passages read (passages_read) and of the named place, scored, best first."""
         return self.score(plan, self.sentences(passages_read(plan, passages, self.settings), self.named_place(plan, passages, filters)))
 
     def score(self, plan: QueryPlan, candidates: list[Candidate]) -> list[Candidate]:
