@@ -123,7 +123,8 @@ class Settings(BaseSettings):
     encoder_batch: int = 16
     # Precedent search (searchapi/meeting/precedent.py): chunks read per query across all papers; each paper's
     # best paragraph scored by cosine (precedent_dense_share) and term coverage, kept when it holds this share of
-    # the query's IDF weight, cut to precedent_max_chars around its best sentence. Two paragraphs sharing
+    # the query's IDF weight (counting only words the reports use at all: an unknown word tells no paper from
+    # another), cut to precedent_max_chars around its best sentence. Two paragraphs sharing
     # precedent_same_wording of their word 3-shingles are the same wording, edited (measured on the sample
     # corpus: re-used paragraphs with a changed date or figure 0.5-0.7, unrelated ones under 0.3).
     precedent_depth: int = 80

@@ -411,7 +411,7 @@ def test_the_tuned_query_encoder_learns_what_the_plain_cosine_misses_on_question
     path = get_settings().model_path()
     plain = QueryEncoder(path, {})
     train, held = meeting_questions(TOWNS[:28], 1, plain), meeting_questions(TOWNS[28:], 2, plain)
-    tuned = fit_query_encoder(path, train, rank=4, epochs=4, learning_rate=3e-3)
+    tuned = fit_query_encoder(path, train, rank=4, epochs=4, learning_rate=3e-3, batch=16)
     assert tuned["questions"] == 28 and len(tuned["layers"]) == 6 * 6  # every linear layer of the six blocks
 
     def top_share(encoder: QueryEncoder) -> float:
@@ -420,8 +420,9 @@ def test_the_tuned_query_encoder_learns_what_the_plain_cosine_misses_on_question
     assert top_share(plain) < 0.5 < 0.9 < top_share(QueryEncoder(path, tuned))
     # Rows of weight 0 teach nothing, and the tuning is seeded: the fit is the one without them.
     ignored = [(q, s, np.zeros(4, dtype=int), 0.0) for q, s, _, _ in held[:4]]
-    assert fit_query_encoder(path, train[:6] + ignored, rank=2) == fit_query_encoder(path, train[:6], rank=2)
-    assert fit_query_encoder(path, ignored) == {}  # nothing to learn from
+    small = dict(rank=2, epochs=1, learning_rate=1e-3, batch=16)
+    assert fit_query_encoder(path, train[:6] + ignored, **small) == fit_query_encoder(path, train[:6], **small)
+    assert fit_query_encoder(path, ignored, **small) == {}  # nothing to learn from
 
 
 def test_the_stored_query_encoder_is_part_of_the_evidence_model_and_runs_on_onnx_as_on_torch(tmp_path):

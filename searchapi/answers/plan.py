@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ YEAR = re.compile(r"\b((?:19|20)\d\d)(?:(\s*[/-]\s*)(\d\d(?:\d\d)?))?\b")
 _MONTH_BEFORE = re.compile(rf"\b({MONTH_NAMES})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?$", re.I)
 # Each month's names as whole words ('Dec', 'December'), compiled once: read for every candidate sentence.
 _MONTH_WORD = {i: re.compile(rf"\b(?:{'|'.join(n for n, j in MONTHS.items() if j == i)})\b", re.I) for i in set(MONTHS.values())}
-MONTH_FULL = {i: max((n for n, j in MONTHS.items() if j == i), key=len).capitalize() for i in set(MONTHS.values())}
 _REFERENCE_GOES_ON = re.compile(r"[/-]\d")  # '2018-23' of 'AD 2018-23-51'
 _SPAN_MAX = 50  # years a span may cover ('2024-39'); a larger 'second year' is a reference number
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
@@ -53,7 +53,7 @@ class Year:
     def __str__(self) -> str:
         """As a question would write it: '2016/17', '2013-15', 'December 2022', '2018'."""
         if self.month:
-            return f"{MONTH_FULL[self.month]} {self.start}"
+            return f"{calendar.month_name[self.month]} {self.start}"
         return f"{self.start}{'/' if self.financial else '-'}{self.end % 100:02d}" if self.end else str(self.start)
 
     def written_in(self, text: str) -> bool:

@@ -25,8 +25,8 @@ LAYERS = ("query", "key", "value", "dense")  # the linear layers of each transfo
 log = logging.getLogger("reportsearch.answers")
 
 
-def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndarray, float]], rank: int = 8,
-                      epochs: int = 1, learning_rate: float = 1e-3, batch: int = 16, seed: int = 0) -> dict:
+def fit_query_encoder(model_path: str, rows: list[tuple[str, np.ndarray, np.ndarray, float]], *, rank: int,
+                      epochs: int, learning_rate: float, batch: int, seed: int = 0) -> dict:
     """Fitted on rows of (question text, its candidates' stored sentence vectors, their labels, the row's
     weight) as a conditional logit with a 'none of them' option of learned score: an answerable
     question's evidence ranked first among its own candidates, an unanswerable question's candidates

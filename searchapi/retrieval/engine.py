@@ -31,7 +31,6 @@ from searchapi.schemas import Citation, Filters, Result, SearchResponse
 from searchapi.retrieval.sentences import SentenceStore
 
 
-
 class UnknownDocument(KeyError):
     pass
 
