@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from searchapi.answers.fit import plan_of  # noqa: E402
 from searchapi.evaluate import contains_gold  # noqa: E402
 from searchapi.learning import fit_ranker, folds_of  # noqa: E402
 from searchapi.retrieval.engine import SearchEngine  # noqa: E402
@@ -75,7 +76,7 @@ def collect(index_dir: Path, paths: list[Path], collection: str) -> list[Asked]:
             q = json.loads(line) if line.strip() else {}
             if not (q.get("answerable", True) and q.get("gold")):
                 continue
-            plan = engine.plan(q["question"])
+            plan = plan_of(engine, q)
             ordered, named = engine.fused(plan, K, None)
             head = ordered[: engine.settings.rerank_depth]
             asked = Asked(path.stem, f"{collection}:{Path(q['file']).stem}", engine, q["gold"], ordered, named,

@@ -21,7 +21,8 @@ from typing import Callable
 from indexer.embed import clear_query_cache
 
 from searchapi.answers.answerer import Answerer, decide
-from searchapi.answers.fit import collect, cross_validate, holds_evidence
+from searchapi.answers.followup import rewrite_followup
+from searchapi.answers.fit import collect, cross_validate, holds_evidence, plan_of, turns_of
 from searchapi.retrieval.engine import SearchEngine
 from searchapi.retrieval.fuse import rrf
 from searchapi.retrieval.query import parse_query
@@ -83,12 +84,12 @@ class RetrievalScore:
         }
 
 
-def score_system(name: str, questions: list[dict], search: Callable[[str], list[str]]) -> RetrievalScore:
+def score_system(name: str, questions: list[dict], search: Callable[[dict], list[str]]) -> RetrievalScore:
     clear_query_cache()  # every system pays for its own query embeddings
     score = RetrievalScore(name)
     for q in questions:
         started = time.perf_counter()
-        texts = search(q["question"])
+        texts = search(q)
         score.latencies.append((time.perf_counter() - started) * 1000)
         score.lengths.extend(len(t) for t in texts)
         score.ranks.append(next((i for i, t in enumerate(texts, 1) if contains_gold(t, q["gold"])), None))
@@ -139,7 +140,7 @@ def answer_metrics(answerer: Answerer, questions: list[dict]) -> dict:
     rows, valid, total_markers, latencies = [], 0, 0, []
     for q in questions:
         started = time.perf_counter()
-        plan = answerer.engine.plan(q["question"])
+        plan = plan_of(answerer.engine, q)
         passages = answerer.engine.search(plan).results
         a, decision = answerer.respond(plan, passages)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -239,12 +240,13 @@ def run_eval(qa_file: Path, index_dir: Path, split: str = "test", k: int = 10, b
     def texts(response):
         return [r.text for r in response.results]
 
-    rows = [score_system("ReportSearch (hybrid + rerank)", retrieval_qs, lambda q: texts(engine.search(q, k=k))).row()]
+    # Every system reads a follow-up as the plan does: after the turns before it.
+    rows = [score_system("ReportSearch (hybrid + rerank)", retrieval_qs, lambda q: texts(engine.search(plan_of(engine, q), k=k))).row()]
     if baselines:
-        rows.append(score_system("BM25 only", retrieval_qs, lambda q: texts(engine.search(q, k=k, use_dense=False))).row())
-        rows.append(score_system("Dense only", retrieval_qs, lambda q: texts(engine.search(q, k=k, use_keyword=False))).row())
+        rows.append(score_system("BM25 only", retrieval_qs, lambda q: texts(engine.search(plan_of(engine, q), k=k, use_dense=False))).row())
+        rows.append(score_system("Dense only", retrieval_qs, lambda q: texts(engine.search(plan_of(engine, q), k=k, use_keyword=False))).row())
         naive = NaiveBaseline(corpus or qa_file.parent, engine)
-        rows.append(score_system(f"Naive {NAIVE_CHARS}-char chunks, hybrid", retrieval_qs, lambda q: naive.search(q, k)).row())
+        rows.append(score_system(f"Naive {NAIVE_CHARS}-char chunks, hybrid", retrieval_qs, lambda q: naive.search(rewrite_followup(q["question"], turns_of(q)), k)).row())
     print("Retrieval")
     print_table(rows)
     clear_query_cache()

@@ -24,6 +24,7 @@ from searchapi.answers.model import EvidenceModel
 from searchapi.answers.plan import QueryPlan
 from searchapi.answers.query_encoder import QueryEncoder, fit_query_encoder
 from searchapi.learning import FOLDS, fit_ranker, folds_of
+from searchapi.schemas import Turn
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 ADAPTED = FEATURES.index("adapted_dense")
@@ -63,13 +64,23 @@ class Sample:
         return np.vstack([c.vector for c in self.candidates])
 
 
+def turns_of(q: dict) -> list[Turn]:
+    """The turns before a labelled row's question (a follow-up set's `history`)."""
+    return [Turn(**t) for t in q.get("history", [])]
+
+
+def plan_of(engine, q: dict) -> QueryPlan:
+    """A labelled row's plan: its question read after the turns before it."""
+    return engine.plan(q["question"], turns_of(q))
+
+
 def collect(answerer, questions: list[dict], k: int = 8, collection: str = "") -> list[Sample]:
     """Run retrieval and feature extraction once per question, as the product does. Groups
     are the papers, named `collection:paper` when a collection is named: name it after its index, not
     its question set, so that every set asked of a paper puts it in one group."""
     engine, samples = answerer.engine, []
     for i, q in enumerate(questions):
-        plan = engine.plan(q["question"])
+        plan = plan_of(engine, q)
         passages = engine.search(plan, k=k).results
         candidates = answerer.evidence(plan, passages)
         x = np.asarray([[c.features[f] for f in FEATURES] for c in candidates], dtype="float32").reshape(-1, len(FEATURES))
