@@ -1,12 +1,13 @@
 """Fit the evidence model on labelled question sets of one or more collections and store it as package data.
 
     python scripts/train_evidence.py --index-dir /tmp/ans-index
-    # the stored model: the Kent sample and the eight labelled sets of the real-format collection
+    # the stored model: the Kent sample and the ten labelled sets of the real-format collection
     python scripts/train_evidence.py --index-dir /tmp/ans-index --also /tmp/real-idx corpus/dev-real-formats.jsonl \
         --also /tmp/real-idx corpus/dev2-real-formats.jsonl --also /tmp/real-idx corpus/dev3-real-formats.jsonl \
         --also /tmp/real-idx corpus/dev4-real-formats.jsonl --also /tmp/real-idx corpus/dev5-real-formats.jsonl \
         --also /tmp/real-idx corpus/dev6-real-formats.jsonl --also /tmp/real-idx corpus/dev7-real-formats.jsonl \
-        --also /tmp/real-idx corpus/dev8-real-formats.jsonl --also /tmp/real-idx corpus/dev9-real-formats.jsonl
+        --also /tmp/real-idx corpus/dev8-real-formats.jsonl --also /tmp/real-idx corpus/dev9-real-formats.jsonl \
+        --also /tmp/real-idx corpus/dev10-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --cv --also /tmp/real-idx corpus/dev-real-formats.jsonl
     python scripts/train_evidence.py --index-dir /tmp/ans-index --score /tmp/real-idx corpus/dev-real-formats.jsonl
 
@@ -14,7 +15,7 @@ The evidence model reads the passages the passage model ranks: after refitting t
 (scripts/train_rank.py, same arguments), refit this one.
 
 Reproducible: the first index is built from corpus/ (`reportsearch index corpus/`) and asked
-corpus/devset.jsonl, holdout.jsonl, fresh.jsonl, dev3- to dev6-, dev8- and dev9-kent.jsonl (all splits); `--also` adds another
+corpus/devset.jsonl, holdout.jsonl, fresh.jsonl, dev3- to dev6-, dev8- to dev10-kent.jsonl (all splits); `--also` adds another
 collection's index and question set (the real-format one: `reportsearch index ../shared/corpora/real-formats
 --index-dir /tmp/real-idx`; the blind set is never trained on). The folds are grouped by paper (a paper
 is one group whichever sets ask of it; papers of different indexes never share one) and deterministic,
@@ -48,7 +49,7 @@ from searchapi.evaluate import summarise  # noqa: E402
 from searchapi.retrieval.engine import SearchEngine  # noqa: E402
 
 SETS = ("devset.jsonl", "holdout.jsonl", "fresh.jsonl", "dev3-kent.jsonl", "dev4-kent.jsonl", "dev5-kent.jsonl",
-        "dev6-kent.jsonl", "dev8-kent.jsonl", "dev9-kent.jsonl")
+        "dev6-kent.jsonl", "dev8-kent.jsonl", "dev9-kent.jsonl", "dev10-kent.jsonl")
 
 
 def load(paths: list[Path]) -> list[dict]:

@@ -72,6 +72,16 @@ def test_year_before_rewrites_financial_year():
     assert "2015/16" in out
 
 
+def test_a_labelled_follow_up_is_planned_after_its_history(engine):
+    """Eval and training read a follow-up set's row as the service reads a conversation."""
+    from searchapi.answers.fit import plan_of
+
+    row = {"question": "and the year before?", "history": [{"role": "user", "content": "What was the precept in 2016/17?"}]}
+    plan = plan_of(engine, row)
+    assert plan.question == "and the year before?" and "2015/16" in plan.text
+    assert plan_of(engine, {"question": row["question"]}).text == engine.plan(row["question"]).text
+
+
 def test_a_named_place_is_read_whole(answerer, engine):
     """A decision named by its reference is read whole: its operative sentence may lie below the passages."""
     question = "what does decision OPCC.D.015.17 authorise"
