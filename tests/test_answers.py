@@ -82,6 +82,21 @@ def test_a_labelled_follow_up_is_planned_after_its_history(engine):
     assert plan_of(engine, {"question": row["question"]}).text == engine.plan(row["question"]).text
 
 
+def test_a_follow_up_is_compared_with_itself_as_well_as_the_conversation(answerer, engine):
+    """Sentences of a follow-up are scored against the direction midway between the conversation and the
+    follow-up alone, so that the previous answer's sentence has no head start."""
+    from searchapi.answers.answerer import _direction
+    from searchapi.schemas import Turn
+
+    plan = engine.plan("and how much did it cost?", [Turn(role="user", content="What is the Emergency Services Network?")])
+    assert plan.follow_up and not engine.plan("and how much did it cost?").follow_up
+    ranked = answerer.evidence(plan, engine.search(plan).results)
+    encode = engine.embedder.encode_query
+    midway, conversation = _direction([encode(plan.dense_text)[0], encode(plan.asked)[0]]), encode(plan.dense_text)[0]
+    assert all(abs(c.features["dense_sentence"] - float(c.vector @ midway)) < 1e-4 for c in ranked)
+    assert any(abs(c.features["dense_sentence"] - float(c.vector @ conversation)) > 1e-2 for c in ranked)
+
+
 def test_a_named_place_is_read_whole(answerer, engine):
     """A decision named by its reference is read whole: its operative sentence may lie below the passages."""
     question = "what does decision OPCC.D.015.17 authorise"

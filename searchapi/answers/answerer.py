@@ -10,6 +10,8 @@ import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from indexer.dates import format_date
 
 from searchapi.answers.features import Candidate, Featurizer, question_features
@@ -79,9 +81,12 @@ class Answerer:
 
     def score(self, plan: QueryPlan, candidates: list[Candidate]) -> list[Candidate]:
         """Candidate sentences with their features and model scores, best first (a sharded router's
-        candidates come from several shards)."""
-        qvec = self.engine.embedder.encode_query(plan.dense_text)[0]
-        tuned = self.query_encoder.vector(plan.dense_text) if self.query_encoder else None
+        candidates come from several shards). A follow-up's sentences are compared with the conversation
+        and with the follow-up itself: read only as '<previous question> And Tranche 3?', the sentence
+        that answered the previous question would lead again."""
+        texts = [plan.dense_text] + ([plan.asked] if plan.follow_up else [])
+        qvec = _direction([self.engine.embedder.encode_query(t)[0] for t in texts])
+        tuned = _direction([self.query_encoder.vector(t) for t in texts]) if self.query_encoder else None
         features = self.featurizer.compute(plan, qvec, candidates, tuned)
         for cand, logit in zip(candidates, self.model.logits(features)):
             cand.probability = float(logit)
@@ -190,6 +195,12 @@ def current_fact(plan: QueryPlan, ranked: list[Candidate], settings) -> tuple[Ca
         if float(other.vector @ best.vector) >= settings.same_fact_similarity:
             return (other, best) if other.paper_date > best.paper_date else (best, other)
     return best, None
+
+
+def _direction(vectors: list[np.ndarray]) -> np.ndarray:
+    """The unit vector midway between unit vectors (one alone is itself)."""
+    total = np.sum(vectors, axis=0)
+    return vectors[0] if len(vectors) == 1 else total / np.linalg.norm(total)
 
 
 def _share(concepts, text: str) -> float:

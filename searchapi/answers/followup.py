@@ -22,9 +22,15 @@ def _shift_years(text: str, delta: int) -> str:
     return _YEAR.sub(lambda m: str(int(m.group(1)) + delta), text) if not _FY.search(text) else text
 
 
-def rewrite_followup(question: str, history: list[Turn]) -> str:
+def previous_question(question: str, history: list[Turn]) -> str | None:
+    """The user's last question, when this one reads as its follow-up (short, elliptic or with a pronoun)."""
     previous = next((t.content for t in reversed(history) if t.role == "user"), None)
-    if not previous or not (len(tokens(question)) <= 4 or _ELLIPTIC.search(question)):
+    return previous if previous and (len(tokens(question)) <= 4 or _ELLIPTIC.search(question)) else None
+
+
+def rewrite_followup(question: str, history: list[Turn]) -> str:
+    previous = previous_question(question, history)
+    if not previous:
         return question
     if re.search(r"\b(?:year|month) before\b|\bprevious year\b|\blast year\b", question, re.I):
         previous = _shift_years(previous, -1)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from indexer.dates import MONTH_NAMES, MONTHS
 from indexer.settings import Settings
 
-from searchapi.answers.followup import rewrite_followup
+from searchapi.answers.followup import previous_question, rewrite_followup
 from searchapi.retrieval.lexical import Concept, concepts, stem
 from searchapi.retrieval.query import ParsedQuery, parse_query, tokens
 from searchapi.retrieval.rerank import BOILERPLATE
@@ -86,6 +86,7 @@ class QueryPlan(ParsedQuery):
     question: str = ""  # as typed
     asked: str = ""  # as the reports would word it: respelled, without the words asking for the latest
     latest: bool = False  # it asks for the newest statement of the fact: RECENCY
+    follow_up: bool = False  # read after the previous question (followup.previous_question): `text` holds both
     concepts: list[Concept] = field(default_factory=list)
     years: list[Year] = field(default_factory=list)
     answer_type: str | None = None
@@ -134,7 +135,8 @@ def plan_query(question: str, acronyms: dict[str, str], respell, idf, settings: 
     text, asked = _without_recency(respell(rewrite_followup(question, history or []))), _without_recency(asked)
     parts = [p for p in _PART_SPLIT.split(asked) if len(tokens(p)) >= 2]
     subject = salient_subject(asked, idf, settings.answer_subject_max_share)
-    plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, asked=asked, latest=latest, concepts=concepts(text, acronyms),
+    plan = QueryPlan(**vars(parse_query(text, acronyms)), question=question, asked=asked, latest=latest,
+                     follow_up=previous_question(question, history or []) is not None, concepts=concepts(text, acronyms),
                      years=years_named(text), answer_type=asked_type(asked), focus=asked_focus(asked),
                      parts=[concepts(p, acronyms) for p in parts] if len(parts) > 1 else [], subject=subject,
                      numbered=numbered_as_read(asked), names=name_slots(asked, subject),
